@@ -1,0 +1,93 @@
+//! argon2id password hashes (SPEC §8: m ≥ 19456 KiB, t ≥ 2, p = 1).
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::Rng;
+use std::sync::LazyLock;
+
+/// Memory cost in KiB, time cost and parallelism of every new hash.
+pub const MEMORY_KIB: u32 = 19_456;
+pub const ITERATIONS: u32 = 2;
+pub const PARALLELISM: u32 = 1;
+
+/// The shortest password an administrator may set.
+pub const MIN_LENGTH: usize = 10;
+
+fn argon2() -> Argon2<'static> {
+    // The parameters are constants within argon2's documented bounds.
+    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
+        .unwrap_or_else(|_| unreachable!("constant argon2 parameters are valid"));
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
+pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(argon2()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
+}
+
+/// Checks a password against a stored PHC string. A malformed hash never matches.
+pub fn verify(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A hash of a random password, verified against when the email is unknown so that an
+/// unknown email costs the same time as a wrong password.
+static DECOY: LazyLock<Option<String>> = LazyLock::new(|| hash(&generate()).ok());
+
+/// Spends the time of one verification without any account behind it.
+pub fn verify_decoy(password: &str) {
+    if let Some(decoy) = DECOY.as_deref() {
+        let _ = verify(password, decoy);
+    }
+}
+
+/// A random password of 20 characters without look-alike letters (no 0/O, 1/l/I).
+pub fn generate() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Why a password chosen by a person is refused, if it is.
+pub fn weakness(password: &str) -> Option<String> {
+    if password.chars().count() < MIN_LENGTH {
+        return Some(format!(
+            "The password must be at least {MIN_LENGTH} characters long."
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_with_the_required_costs() {
+        let phc = hash("correct horse battery").unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify("correct horse battery", &phc));
+        assert!(!verify("correct horse battery!", &phc));
+        assert!(!verify("anything", "not a phc string"));
+    }
+
+    #[test]
+    fn generated_passwords_are_long_and_distinct() {
+        let a = generate();
+        assert_eq!(a.len(), 20);
+        assert_ne!(a, generate());
+        assert!(weakness(&a).is_none());
+        assert!(weakness("short").unwrap().contains("at least 10"));
+    }
+}

@@ -1,0 +1,17 @@
+//! SeaORM entities, one per table of SPEC §2 (schema in the `migration` crate).
+
+pub mod account;
+pub mod api_token;
+pub mod audit_event;
+pub mod back_office_user;
+pub mod client;
+pub mod desk;
+pub mod ib_program;
+pub mod import_change;
+pub mod import_job;
+pub mod import_message;
+pub mod introducing_broker;
+pub mod notification;
+pub mod project;
+pub mod referral;
+pub mod session;

@@ -1,0 +1,16 @@
+//! Types shared by the server and the browser: what server functions take and return.
+
+mod error;
+mod user;
+
+pub use error::AppError;
+pub use user::{CurrentUser, NewUserPassword, Role, UserView};
+
+/// How many records each section of the back office holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SectionCounts {
+    pub client_count: u64,
+    pub account_count: u64,
+    pub program_count: u64,
+    pub import_count: u64,
+}

@@ -1,0 +1,21 @@
+//! Queries and mutations per area; small functions that take the database, so the
+//! server functions, the HTTP API and the command line share them.
+
+pub mod audit;
+pub mod overview;
+pub mod sign_in;
+pub mod users;
+
+use crate::model::AppError;
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        tracing::error!(error = %e, "database error");
+        AppError::Internal
+    }
+}
+
+/// Normalises an email address for comparison: trimmed and lower-case.
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}

@@ -1,0 +1,153 @@
+//! Checking credentials (SPEC §8): one generic answer and similar time whether the email
+//! is unknown or the password wrong, and growing delays for repeated failures per account.
+
+use super::audit::{self, Entry, action};
+use super::email_key;
+use crate::auth::{Caller, password};
+use crate::entities::{audit_event, back_office_user};
+use crate::model::{AppError, CurrentUser, Role};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder,
+};
+use std::time::Duration;
+
+/// Failures for one email within this window count towards its delay.
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Failures allowed before the delay starts.
+pub const FREE_FAILURES: u64 = 3;
+/// The longest delay added to one attempt.
+pub const MAX_DELAY: Duration = Duration::from_secs(30);
+
+/// How long an attempt waits after `failures` recent failures for the same email:
+/// nothing for the first few, then 1 s, 2 s, 4 s … up to [`MAX_DELAY`].
+pub fn delay_after(failures: u64) -> Duration {
+    if failures < FREE_FAILURES {
+        return Duration::ZERO;
+    }
+    let exp = std::cmp::min(failures - FREE_FAILURES, 16) as u32;
+    Duration::from_secs(1u64 << exp).min(MAX_DELAY)
+}
+
+/// Recent failed attempts for this email since its last successful sign-in.
+async fn recent_failures(db: &DatabaseConnection, key: &str) -> Result<u64, AppError> {
+    let since = chrono::Utc::now() - FAILURE_WINDOW;
+    let last_success = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq(action::SIGN_IN_SUCCEEDED))
+        .filter(audit_event::Column::Subject.eq(key))
+        .filter(audit_event::Column::At.gt(since))
+        .order_by_desc(audit_event::Column::At)
+        .one(db)
+        .await?;
+    let since = last_success.map(|e| e.at).unwrap_or(since);
+    Ok(audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq(action::SIGN_IN_FAILED))
+        .filter(audit_event::Column::Subject.eq(key))
+        .filter(audit_event::Column::At.gt(since))
+        .count(db)
+        .await?)
+}
+
+/// Checks an email and password. On success the user's last sign-in time is updated; every
+/// attempt is written to the audit log with the email tried as its subject.
+pub async fn attempt(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    email: &str,
+    password_given: &str,
+) -> Result<CurrentUser, AppError> {
+    let key = email_key(email);
+    let delay = delay_after(recent_failures(db, &key).await?);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+
+    let user = back_office_user::Entity::find()
+        .filter(Func::lower(Expr::col(back_office_user::Column::Email)).eq(key.clone()))
+        .one(db)
+        .await?;
+
+    let given = password_given.to_owned();
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    // Hashing is CPU-bound: keep it off the async workers.
+    let matches = tokio::task::spawn_blocking(move || match stored {
+        Some(phc) => password::verify(&given, &phc),
+        None => {
+            password::verify_decoy(&given);
+            false
+        }
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "password check panicked");
+        AppError::Internal
+    })?;
+
+    let refusal = match &user {
+        None => Some("unknown email"),
+        Some(_) if !matches => Some("wrong password"),
+        Some(u) if !u.active => Some("user is disabled"),
+        Some(_) => None,
+    };
+    if let Some(reason) = refusal {
+        audit::record(
+            db,
+            caller,
+            Entry {
+                action: action::SIGN_IN_FAILED,
+                subject: Some(key),
+                details: Some(reason.to_owned()),
+            },
+        )
+        .await?;
+        return Err(AppError::InvalidCredentials);
+    }
+    let Some(user) = user else {
+        return Err(AppError::InvalidCredentials);
+    };
+    let role: Role = user.role.parse().map_err(|e: String| {
+        tracing::error!(user_id = user.id, error = %e, "stored role is not a known role");
+        AppError::Internal
+    })?;
+
+    let mut active: back_office_user::ActiveModel = user.clone().into();
+    active.last_login_at = Set(Some(chrono::Utc::now()));
+    active.update(db).await?;
+
+    let signed_in = CurrentUser {
+        id: user.id,
+        email: user.email,
+        role,
+    };
+    let as_user = Caller {
+        user: Some(signed_in.clone()),
+        remote_addr: caller.remote_addr.clone(),
+    };
+    audit::record(
+        db,
+        &as_user,
+        Entry {
+            action: action::SIGN_IN_SUCCEEDED,
+            subject: Some(key),
+            details: None,
+        },
+    )
+    .await?;
+    Ok(signed_in)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_after_the_free_failures_and_are_capped() {
+        assert_eq!(delay_after(0), Duration::ZERO);
+        assert_eq!(delay_after(FREE_FAILURES - 1), Duration::ZERO);
+        assert_eq!(delay_after(FREE_FAILURES), Duration::from_secs(1));
+        assert_eq!(delay_after(FREE_FAILURES + 1), Duration::from_secs(2));
+        assert_eq!(delay_after(FREE_FAILURES + 3), Duration::from_secs(8));
+        assert_eq!(delay_after(1_000), MAX_DELAY);
+    }
+}

@@ -1,0 +1,279 @@
+//! Back-office users (SPEC §4 Admin): create, change role, disable, reset password.
+
+use super::audit::{self, Entry, action};
+use super::email_key;
+use crate::auth::{Caller, password};
+use crate::entities::{back_office_user, session};
+use crate::model::{AppError, NewUserPassword, Role, UserView};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder,
+};
+
+fn view(u: back_office_user::Model) -> Result<UserView, AppError> {
+    let role = u.role.parse::<Role>().map_err(|e| {
+        tracing::error!(user_id = u.id, error = %e, "stored role is not a known role");
+        AppError::Internal
+    })?;
+    Ok(UserView {
+        id: u.id,
+        email: u.email,
+        role,
+        active: u.active,
+        created_at: u.created_at,
+        last_login_at: u.last_login_at,
+    })
+}
+
+/// Checks the syntax of an email address and returns it trimmed.
+pub fn parse_email(email: &str) -> Result<String, AppError> {
+    let email = email.trim();
+    if email.is_empty() {
+        return Err(AppError::Invalid("Enter an email address.".into()));
+    }
+    if !email_address::EmailAddress::is_valid(email) {
+        return Err(AppError::Invalid(format!(
+            "`{email}` is not a valid email address."
+        )));
+    }
+    Ok(email.to_owned())
+}
+
+async fn hash(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "password hashing panicked");
+            AppError::Internal
+        })?
+        .map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            AppError::Internal
+        })
+}
+
+/// Every back-office user, by email.
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<UserView>, AppError> {
+    back_office_user::Entity::find()
+        .order_by_asc(back_office_user::Column::Email)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(view)
+        .collect()
+}
+
+pub async fn find_by_email(
+    db: &DatabaseConnection,
+    email: &str,
+) -> Result<Option<back_office_user::Model>, AppError> {
+    Ok(back_office_user::Entity::find()
+        .filter(Func::lower(Expr::col(back_office_user::Column::Email)).eq(email_key(email)))
+        .one(db)
+        .await?)
+}
+
+async fn get(db: &DatabaseConnection, id: i64) -> Result<back_office_user::Model, AppError> {
+    back_office_user::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no back-office user with id {id}.")))
+}
+
+/// Creates a user. Without a password, one is generated and returned (shown once).
+pub async fn create(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    email: &str,
+    role: Role,
+    password_given: Option<String>,
+) -> Result<(UserView, Option<NewUserPassword>), AppError> {
+    let email = parse_email(email)?;
+    if find_by_email(db, &email).await?.is_some() {
+        return Err(AppError::Conflict(format!(
+            "A back-office user with the email `{email}` already exists."
+        )));
+    }
+    let password_given = password_given.filter(|p| !p.is_empty());
+    if let Some(weak) = password_given.as_deref().and_then(password::weakness) {
+        return Err(AppError::Invalid(weak));
+    }
+    let generated = password_given.is_none().then(password::generate);
+    let phc = hash(
+        password_given
+            .or_else(|| generated.clone())
+            .unwrap_or_default(),
+    )
+    .await?;
+    let user = back_office_user::ActiveModel {
+        email: Set(email.clone()),
+        password_hash: Set(phc),
+        role: Set(role.as_str().to_owned()),
+        active: Set(true),
+        created_at: Set(chrono::Utc::now()),
+        last_login_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    audit::record(
+        db,
+        caller,
+        Entry {
+            action: action::USER_CREATED,
+            subject: Some(email.clone()),
+            details: Some(format!("role {role}")),
+        },
+    )
+    .await?;
+    Ok((
+        view(user)?,
+        generated.map(|password| NewUserPassword { email, password }),
+    ))
+}
+
+/// Active admins other than `except`: the last one may not be disabled or demoted,
+/// or nobody could administer the back office any more.
+async fn other_active_admins(db: &DatabaseConnection, except: i64) -> Result<u64, AppError> {
+    Ok(back_office_user::Entity::find()
+        .filter(back_office_user::Column::Role.eq(Role::Admin.as_str()))
+        .filter(back_office_user::Column::Active.eq(true))
+        .filter(back_office_user::Column::Id.ne(except))
+        .count(db)
+        .await?)
+}
+
+async fn ensure_not_last_admin(
+    db: &DatabaseConnection,
+    user: &back_office_user::Model,
+) -> Result<(), AppError> {
+    if user.role == Role::Admin.as_str()
+        && user.active
+        && other_active_admins(db, user.id).await? == 0
+    {
+        return Err(AppError::Conflict(format!(
+            "`{}` is the last active admin; make another user an admin first.",
+            user.email
+        )));
+    }
+    Ok(())
+}
+
+/// Ends every session of a user at once.
+pub async fn end_sessions(db: &DatabaseConnection, user_id: i64) -> Result<u64, AppError> {
+    Ok(session::Entity::delete_many()
+        .filter(session::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+pub async fn change_role(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: i64,
+    role: Role,
+) -> Result<UserView, AppError> {
+    let user = get(db, id).await?;
+    if user.role == role.as_str() {
+        return view(user);
+    }
+    ensure_not_last_admin(db, &user).await?;
+    let previous = user.role.clone();
+    let mut active: back_office_user::ActiveModel = user.into();
+    active.role = Set(role.as_str().to_owned());
+    let user = active.update(db).await?;
+    audit::record(
+        db,
+        caller,
+        Entry {
+            action: action::USER_ROLE_CHANGED,
+            subject: Some(user.email.clone()),
+            details: Some(format!("{previous} → {role}")),
+        },
+    )
+    .await?;
+    view(user)
+}
+
+/// Disables or re-enables a user. Disabling ends all of the user's sessions immediately.
+pub async fn set_active(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: i64,
+    active_flag: bool,
+) -> Result<UserView, AppError> {
+    let user = get(db, id).await?;
+    if user.active == active_flag {
+        return view(user);
+    }
+    if !active_flag {
+        ensure_not_last_admin(db, &user).await?;
+    }
+    let mut active: back_office_user::ActiveModel = user.into();
+    active.active = Set(active_flag);
+    let user = active.update(db).await?;
+    let ended = if active_flag {
+        0
+    } else {
+        end_sessions(db, user.id).await?
+    };
+    audit::record(
+        db,
+        caller,
+        Entry {
+            action: if active_flag {
+                action::USER_ENABLED
+            } else {
+                action::USER_DISABLED
+            },
+            subject: Some(user.email.clone()),
+            details: (!active_flag).then(|| format!("{ended} session(s) ended")),
+        },
+    )
+    .await?;
+    view(user)
+}
+
+/// Sets a new generated password, ends the user's sessions and returns the password once.
+pub async fn reset_password(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: i64,
+) -> Result<NewUserPassword, AppError> {
+    let user = get(db, id).await?;
+    let password = password::generate();
+    let phc = hash(password.clone()).await?;
+    let email = user.email.clone();
+    let mut active: back_office_user::ActiveModel = user.into();
+    active.password_hash = Set(phc);
+    let user = active.update(db).await?;
+    end_sessions(db, user.id).await?;
+    audit::record(
+        db,
+        caller,
+        Entry {
+            action: action::USER_PASSWORD_RESET,
+            subject: Some(email.clone()),
+            details: None,
+        },
+    )
+    .await?;
+    Ok(NewUserPassword { email, password })
+}
+
+/// On an empty database, creates the first admin. Returns the generated password when
+/// none was given, so the caller can print it once.
+pub async fn ensure_first_admin(
+    db: &DatabaseConnection,
+    email: &str,
+    password_given: Option<String>,
+) -> Result<Option<NewUserPassword>, AppError> {
+    if back_office_user::Entity::find().count(db).await? > 0 {
+        return Ok(None);
+    }
+    let system = Caller::default();
+    let (_, generated) = create(db, &system, email, Role::Admin, password_given).await?;
+    Ok(generated)
+}

@@ -1,0 +1,38 @@
+//! What every request handler and server function on the server shares.
+
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Run-time settings that the application layer needs (the process reads them from the
+/// environment; see the server crate's `config`).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// A session unused for this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, however busy.
+    pub session_absolute: Duration,
+}
+
+impl Settings {
+    /// How often a busy session's last-seen time is written back.
+    pub fn session_touch_interval(&self) -> Duration {
+        (self.session_idle / 8).clamp(Duration::from_secs(1), Duration::from_secs(60))
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 60 * 60),
+        }
+    }
+}
+
+/// The database and settings, provided to server functions as Leptos context.
+#[derive(Clone, Debug)]
+pub struct AppContext {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+}

@@ -1,0 +1,16 @@
+//! Database schema of the back office, as SeaORM migrations that run unchanged on SQLite
+//! and PostgreSQL. `Migrator::up` runs at every start; each change is a file of its own.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_create_tables;
+
+/// Every migration of the schema, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_create_tables::Migration)]
+    }
+}

@@ -1,0 +1,167 @@
+//! Configuration from the environment (SPEC §7), with a `.env` file read when present.
+
+use leptos::config::{Env, LeptosOptions};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything the process needs to start, read once at start-up.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `DATABASE_URL`: an SQLite file under `data/` by default.
+    pub database_url: String,
+    /// `LEPTOS_SITE_ADDR` and the other `LEPTOS_*` settings.
+    pub leptos: LeptosOptions,
+    /// `ADMIN_EMAIL` / `ADMIN_PASSWORD`: the first admin of an empty database.
+    pub admin_email: String,
+    pub admin_password: Option<String>,
+    /// `COOKIE_SECURE`: send the session cookie over HTTPS only (default true).
+    pub cookie_secure: bool,
+    /// `SESSION_IDLE_TIMEOUT` / `SESSION_ABSOLUTE_TIMEOUT`, e.g. `30m`, `12h`.
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/crm.db?mode=rwc";
+pub const DEFAULT_ADMIN_EMAIL: &str = "admin@example.com";
+
+/// A setting that is present but unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Parses `90`, `90s`, `30m`, `12h` or `7d`.
+pub fn parse_duration(name: &'static str, text: &str) -> Result<Duration, ConfigError> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let n: u64 = digits.parse().map_err(|_| ConfigError {
+        name,
+        reason: format!("`{text}` is not a duration such as 90s, 30m, 12h or 7d"),
+    })?;
+    let secs = match unit.trim() {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        other => {
+            return Err(ConfigError {
+                name,
+                reason: format!("unknown unit `{other}` in `{text}`: use s, m, h or d"),
+            });
+        }
+    };
+    if secs == 0 {
+        return Err(ConfigError {
+            name,
+            reason: "must be longer than zero".into(),
+        });
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn parse_bool(name: &'static str, text: &str) -> Result<bool, ConfigError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(ConfigError {
+            name,
+            reason: format!("`{other}` is not true or false"),
+        }),
+    }
+}
+
+impl Config {
+    /// Reads the environment (after loading `.env` if there is one).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        let site_addr: SocketAddr = var("LEPTOS_SITE_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .map_err(|e| ConfigError {
+                name: "LEPTOS_SITE_ADDR",
+                reason: format!("{e}"),
+            })?;
+        let env = match var("LEPTOS_ENV")
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            Some("PROD") | Some("PRODUCTION") => Env::PROD,
+            _ => Env::DEV,
+        };
+        let leptos = LeptosOptions::builder()
+            .output_name(var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|| "crm".into()))
+            .site_root(var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()))
+            .site_pkg_dir(var("LEPTOS_SITE_PKG_DIR").unwrap_or_else(|| "pkg".into()))
+            .site_addr(site_addr)
+            .env(env)
+            .build();
+        Ok(Config {
+            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            leptos,
+            admin_email: var("ADMIN_EMAIL").unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.into()),
+            admin_password: var("ADMIN_PASSWORD"),
+            cookie_secure: var("COOKIE_SECURE")
+                .map(|v| parse_bool("COOKIE_SECURE", &v))
+                .transpose()?
+                .unwrap_or(true),
+            session_idle: var("SESSION_IDLE_TIMEOUT")
+                .map(|v| parse_duration("SESSION_IDLE_TIMEOUT", &v))
+                .transpose()?
+                .unwrap_or(Duration::from_secs(30 * 60)),
+            session_absolute: var("SESSION_ABSOLUTE_TIMEOUT")
+                .map(|v| parse_duration("SESSION_ABSOLUTE_TIMEOUT", &v))
+                .transpose()?
+                .unwrap_or(Duration::from_secs(12 * 3600)),
+        })
+    }
+
+    pub fn site_addr(&self) -> SocketAddr {
+        self.leptos.site_addr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("X", "90").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_duration("X", "30m").unwrap(),
+            Duration::from_secs(1800)
+        );
+        assert_eq!(
+            parse_duration("X", "12h").unwrap(),
+            Duration::from_secs(43_200)
+        );
+        assert_eq!(
+            parse_duration("X", "7d").unwrap(),
+            Duration::from_secs(604_800)
+        );
+        let err = parse_duration("SESSION_IDLE_TIMEOUT", "5 weeks").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "SESSION_IDLE_TIMEOUT: unknown unit `weeks` in `5 weeks`: use s, m, h or d"
+        );
+        assert!(parse_duration("X", "0m").is_err());
+        assert!(parse_duration("X", "m").is_err());
+    }
+
+    #[test]
+    fn booleans_are_spelled_out() {
+        assert!(parse_bool("X", "Yes").unwrap());
+        assert!(!parse_bool("X", "0").unwrap());
+        assert!(parse_bool("X", "maybe").is_err());
+    }
+}

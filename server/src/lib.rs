@@ -1,0 +1,136 @@
+//! The server process: configuration, database, HTTP router and the command line.
+
+pub mod config;
+pub mod db;
+pub mod web;
+
+use app::state::{AppContext, Settings};
+use config::Config;
+use sea_orm::DatabaseConnection;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration: {0}")]
+    Config(#[from] config::ConfigError),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    App(#[from] app::model::AppError),
+}
+
+/// Connects to the database and applies pending migrations.
+pub async fn open_database(config: &Config) -> Result<DatabaseConnection, StartupError> {
+    let db = db::connect(&config.database_url).await?;
+    db::migrate(&db).await?;
+    Ok(db)
+}
+
+/// A server instance, bound to its address and ready to run.
+pub struct Application {
+    pub db: DatabaseConnection,
+    listener: TcpListener,
+    router: axum::Router,
+}
+
+impl Application {
+    /// Opens the database (migrating it), creates the first admin on an empty database,
+    /// and binds the listening socket (port 0 picks a free port).
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let db = open_database(&config).await?;
+        if let Some(generated) = app::services::users::ensure_first_admin(
+            &db,
+            &config.admin_email,
+            config.admin_password.clone(),
+        )
+        .await?
+        {
+            println!(
+                "\n  First admin created: {}\n  Password (shown only once): {}\n",
+                generated.email, generated.password
+            );
+        }
+        let addr = config.site_addr();
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Listen { addr, source })?;
+        let settings = Settings {
+            session_idle: config.session_idle,
+            session_absolute: config.session_absolute,
+        };
+        let mut leptos_options = config.leptos.clone();
+        if let Ok(bound) = listener.local_addr() {
+            leptos_options.site_addr = bound;
+        }
+        let state = web::AppState {
+            leptos_options,
+            ctx: AppContext {
+                db: db.clone(),
+                settings: Arc::new(settings),
+            },
+        };
+        let router = web::router(state, config.cookie_secure);
+        Ok(Self {
+            db,
+            listener,
+            router,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Serves until the process receives Ctrl-C or SIGTERM.
+    pub async fn run(self) -> std::io::Result<()> {
+        let store = app::auth::session_store::DbSessionStore::new(self.db.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                if let Err(e) = store.delete_expired().await {
+                    tracing::warn!(error = %e, "could not delete expired sessions");
+                }
+            }
+        });
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,284 @@
+//! The HTTP surface: Leptos pages and server functions, static files, and the layers
+//! every request passes through (cross-site guard → session → caller → page guard).
+
+use app::auth::{Caller, resolve_session_user, session_store::DbSessionStore};
+use app::model::Role;
+use app::state::AppContext;
+use app::{App, shell};
+use axum::extract::{ConnectInfo, FromRef, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Json, Router};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::net::SocketAddr;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "crm_session";
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub ctx: AppContext,
+}
+
+/// Builds the whole router for one server instance.
+pub fn router(state: AppState, cookie_secure: bool) -> Router {
+    let routes = generate_route_list(App);
+    let ctx = state.ctx.clone();
+    let options = state.leptos_options.clone();
+    let idle = time::Duration::seconds(state.ctx.settings.session_idle.as_secs() as i64);
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.ctx.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(cookie_secure)
+        .with_expiry(Expiry::OnInactivity(idle));
+
+    Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(ctx.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(guard_pages))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            resolve_caller,
+        ))
+        .layer(sessions)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            refuse_cross_site,
+        ))
+        .with_state(state)
+}
+
+/// Files that need no signed-in user and no database look-up.
+fn is_static(path: &str) -> bool {
+    path.starts_with("/pkg/") || path == "/favicon.ico" || path == "/robots.txt"
+}
+
+fn remote_addr(req: &Request) -> Option<String> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+}
+
+/// Works out who is calling and stores it as a [`Caller`] in the request's extensions.
+async fn resolve_caller(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if is_static(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let mut caller = Caller {
+        user: None,
+        remote_addr: remote_addr(&req),
+    };
+    if let Some(session) = req.extensions().get::<Session>().cloned() {
+        match resolve_session_user(&session, &state.ctx.db, &state.ctx.settings).await {
+            Ok(user) => caller.user = user,
+            Err(_) => return internal_error(),
+        }
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+fn internal_error() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(serde_json::json!({"error": app::model::AppError::Internal.to_string()})),
+    )
+        .into_response()
+}
+
+/// Pages need a signed-in user: anyone else is sent to sign in and brought back after.
+/// Admin pages answer 403 to other roles (the page itself says why, and its data is
+/// refused by the server functions, which write the audit log).
+async fn guard_pages(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let is_page = matches!(*req.method(), Method::GET | Method::HEAD)
+        && !is_static(path)
+        && !path.starts_with("/api/")
+        && path != "/login";
+    if !is_page {
+        return next.run(req).await;
+    }
+    let role = req
+        .extensions()
+        .get::<Caller>()
+        .and_then(|c| c.user.as_ref())
+        .map(|u| u.role);
+    match role {
+        None => {
+            let wanted = req
+                .uri()
+                .path_and_query()
+                .map(|pq| pq.as_str().to_owned())
+                .unwrap_or_else(|| "/".into());
+            let target = format!("/login?next={}", urlencode(&wanted));
+            Redirect::to(&target).into_response()
+        }
+        Some(role) if role != Role::Admin && (path == "/admin" || path.starts_with("/admin/")) => {
+            let mut response = next.run(req).await;
+            *response.status_mut() = StatusCode::FORBIDDEN;
+            response
+        }
+        Some(_) => next.run(req).await,
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Why a state-changing request is refused as cross-site, if it is (SPEC §8).
+fn cross_site_reason(req: &Request) -> Option<String> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    let headers = req.headers();
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+    {
+        return Some("Sec-Fetch-Site: cross-site".into());
+    }
+    let origin = headers.get(header::ORIGIN)?;
+    let Ok(origin) = origin.to_str() else {
+        return Some("unreadable Origin header".into());
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .map(|rest| rest.trim_end_matches('/'));
+    match (origin_host, host) {
+        (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => None,
+        _ => Some(format!("Origin {origin} is not this site")),
+    }
+}
+
+/// Refuses state-changing requests that come from another site: one layer in front of
+/// server functions, the API and everything else.
+async fn refuse_cross_site(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(reason) = cross_site_reason(&req) else {
+        return next.run(req).await;
+    };
+    let caller = Caller {
+        user: None,
+        remote_addr: remote_addr(&req),
+    };
+    app::services::audit::record_best_effort(
+        &state.ctx.db,
+        &caller,
+        app::services::audit::Entry {
+            action: app::services::audit::action::CROSS_SITE_REFUSED,
+            subject: Some(format!("{} {}", req.method(), req.uri().path())),
+            details: Some(reason),
+        },
+    )
+    .await;
+    (
+        StatusCode::FORBIDDEN,
+        Json(serde_json::json!({"error": "Cross-site request refused."})),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    fn post(headers: &[(&str, &str)]) -> Request {
+        let mut b = axum::http::Request::builder()
+            .method("POST")
+            .uri("/api/login");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn same_origin_and_header_less_requests_pass() {
+        assert_eq!(
+            cross_site_reason(&post(&[("host", "127.0.0.1:3000")])),
+            None
+        );
+        assert_eq!(
+            cross_site_reason(&post(&[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://127.0.0.1:3000")
+            ])),
+            None
+        );
+        assert_eq!(
+            cross_site_reason(&post(&[
+                ("host", "app.example"),
+                ("sec-fetch-site", "same-origin")
+            ])),
+            None
+        );
+    }
+
+    #[test]
+    fn foreign_origins_are_refused() {
+        let r = cross_site_reason(&post(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://evil.example"),
+        ]));
+        assert_eq!(
+            r.as_deref(),
+            Some("Origin https://evil.example is not this site")
+        );
+        assert!(
+            cross_site_reason(&post(&[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://127.0.0.1:4000")
+            ]))
+            .is_some()
+        );
+        assert!(
+            cross_site_reason(&post(&[("host", "127.0.0.1:3000"), ("origin", "null")])).is_some()
+        );
+        assert!(
+            cross_site_reason(&post(&[("host", "x"), ("sec-fetch-site", "cross-site")])).is_some()
+        );
+    }
+
+    #[test]
+    fn reads_are_never_refused() {
+        let get = axum::http::Request::builder()
+            .uri("/clients")
+            .header("origin", "https://evil.example")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(cross_site_reason(&get), None);
+    }
+
+    #[test]
+    fn next_is_percent_encoded() {
+        assert_eq!(
+            urlencode("/clients?page=2&q=a b"),
+            "/clients%3Fpage%3D2%26q%3Da%20b"
+        );
+    }
+}
