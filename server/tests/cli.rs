@@ -1,0 +1,129 @@
+//! The command line of SPEC §6: `migrate` and `user create`, run as the real binary.
+
+mod common;
+
+use common::{ADMIN_EMAIL, Backend, fresh_database};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn server(database_url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("ADMIN_EMAIL", ADMIN_EMAIL)
+        .env_remove("ADMIN_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the server binary runs");
+    {
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("write stdin");
+        }
+    }
+    let out = child.wait_with_output().expect("it finishes");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn stored_hash(database_url: &str, email: &str) -> Option<String> {
+    let db = server::db::connect(database_url).await.unwrap();
+    app::services::users::find_by_email(&db, email)
+        .await
+        .unwrap()
+        .map(|u| u.password_hash)
+}
+
+async fn migrate_and_create_users(backend: Backend) {
+    let (url, _dir) = fresh_database(backend).await;
+    let (ok, out, err) = server(&url, &["migrate"], None);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("Database is up to date."), "{out}");
+
+    // A password piped on standard input is used as given.
+    let (ok, out, err) = server(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--role",
+            "operator",
+        ],
+        Some("piped-password-123\n"),
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("Created operator user ops@example.com"),
+        "{out}"
+    );
+    assert!(!out.contains("Password (shown only once)"), "{out}");
+    let phc = stored_hash(&url, "ops@example.com")
+        .await
+        .expect("user exists");
+    assert!(app::auth::password::verify("piped-password-123", &phc));
+
+    // Without one, a password is generated and printed once.
+    let (ok, out, err) = server(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "boss@example.com",
+            "--role",
+            "MANAGER",
+        ],
+        Some(""),
+    );
+    assert!(ok, "{out}{err}");
+    let generated = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Password (shown only once): "))
+        .expect("the generated password is printed")
+        .trim()
+        .to_owned();
+    let phc = stored_hash(&url, "boss@example.com")
+        .await
+        .expect("user exists");
+    assert!(app::auth::password::verify(&generated, &phc));
+
+    // Mistakes are explained, and nothing is created.
+    let (ok, _, err) = server(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "x@example.com",
+            "--role",
+            "root",
+        ],
+        None,
+    );
+    assert!(!ok);
+    assert!(err.contains("unknown role `root`"), "{err}");
+    let (ok, _, err) = server(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "OPS@example.com",
+            "--role",
+            "admin",
+        ],
+        Some(""),
+    );
+    assert!(!ok);
+    assert!(err.contains("already exists"), "{err}");
+    assert!(stored_hash(&url, "x@example.com").await.is_none());
+}
+
+on_both_databases!(migrate_and_create_users);

@@ -1,0 +1,245 @@
+//! Starts the real server on a random port against a fresh database (an SQLite file in a
+//! temporary folder, or a new PostgreSQL database) and talks to it over HTTP.
+
+#![allow(dead_code)]
+
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use server::Application;
+use server::config::Config;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// The PostgreSQL server the tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh, empty database URL for one test.
+pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temporary folder");
+            let url = format!("sqlite://{}/crm.db?mode=rwc", dir.path().display());
+            (url, Some(dir))
+        }
+        Backend::Postgres => {
+            let admin_url = postgres_admin_url();
+            let name = format!("crm_test_{}_{}_{}", std::process::id(), n, rand_suffix());
+            let admin = Database::connect(admin_url.as_str())
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("PostgreSQL at {admin_url} is needed for these tests: {e}")
+                });
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&admin_url);
+            (format!("{base}/{name}"), None)
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0)
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: DatabaseConnection,
+    pub database_url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Settings a test can change before the server starts.
+pub struct Options {
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+pub fn test_config(database_url: &str, options: &Options) -> Config {
+    let leptos = leptos::config::LeptosOptions::builder()
+        .output_name("crm")
+        .site_root("target/site")
+        .site_pkg_dir("pkg")
+        .site_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .build();
+    Config {
+        database_url: database_url.to_owned(),
+        leptos,
+        admin_email: ADMIN_EMAIL.into(),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        cookie_secure: false,
+        session_idle: options.session_idle,
+        session_absolute: options.session_absolute,
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Options::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
+    let (database_url, dir) = fresh_database(backend).await;
+    let app = Application::build(test_config(&database_url, &options))
+        .await
+        .expect("server starts");
+    let addr = app.local_addr();
+    let db = app.db.clone();
+    tokio::spawn(app.run());
+    TestApp {
+        addr,
+        db,
+        database_url,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A browser-like client with its own cookie jar that does not follow redirects.
+    pub fn client(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .expect("HTTP client")
+    }
+
+    /// Calls a server function (`POST /api/<endpoint>`, form-encoded).
+    pub async fn call(&self, client: &Client, endpoint: &str, form: &[(&str, &str)]) -> Response {
+        client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .form(form)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn sign_in(&self, client: &Client, email: &str, password: &str) -> Response {
+        self.call(client, "login", &[("email", email), ("password", password)])
+            .await
+    }
+
+    /// A client signed in as the first admin.
+    pub async fn admin(&self) -> Client {
+        let client = self.client();
+        let res = self.sign_in(&client, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK, "admin signs in");
+        client
+    }
+
+    /// Creates a user through Admin → Users and returns a client signed in as that user.
+    pub async fn user(&self, admin: &Client, email: &str, role: &str) -> Client {
+        let password = "a-long-test-password";
+        let res = self
+            .call(
+                admin,
+                "admin/users/create",
+                &[("email", email), ("role", role), ("password", password)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "user {email} is created");
+        let client = self.client();
+        let res = self.sign_in(&client, email, password).await;
+        assert_eq!(res.status(), StatusCode::OK, "{email} signs in");
+        client
+    }
+
+    /// The signed-in user as the server sees it (`null` when nobody is).
+    pub async fn whoami(&self, client: &Client) -> serde_json::Value {
+        let res = self.call(client, "me", &[]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.expect("JSON")
+    }
+
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).expect("an integer")
+    }
+
+    pub async fn audit_count(&self, action: &str) -> i64 {
+        self.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM audit_event WHERE action = '{action}'"
+        ))
+        .await
+    }
+}
+
+/// The `Set-Cookie` header that sets the session cookie, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{}=", server::web::SESSION_COOKIE)))
+        .map(str::to_owned)
+}
+
+/// Runs one scenario on SQLite and on PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}

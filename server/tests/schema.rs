@@ -1,0 +1,200 @@
+//! The data model of SPEC §2 as the database enforces it, on SQLite and PostgreSQL.
+
+mod common;
+
+use app::entities::{account, client, desk, ib_program, introducing_broker, project, referral};
+use common::{Backend, fresh_database};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
+
+async fn migrated(backend: Backend) -> (DatabaseConnection, Option<tempfile::TempDir>) {
+    let (url, dir) = fresh_database(backend).await;
+    let db = server::db::connect(&url).await.expect("connect");
+    server::db::migrate(&db).await.expect("migrate");
+    // Migrating an up-to-date database changes nothing.
+    server::db::migrate(&db).await.expect("migrate again");
+    (db, dir)
+}
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+async fn defaults(db: &DatabaseConnection) -> (project::Model, desk::Model) {
+    let p = project::Entity::find()
+        .filter(project::Column::Name.eq("Default"))
+        .one(db)
+        .await
+        .unwrap()
+        .expect("the Default project exists");
+    let d = desk::Entity::find()
+        .filter(desk::Column::Name.eq("Default"))
+        .filter(desk::Column::ProjectId.eq(p.id))
+        .one(db)
+        .await
+        .unwrap()
+        .expect("the Default desk exists in the Default project");
+    (p, d)
+}
+
+async fn new_client(
+    db: &DatabaseConnection,
+    email: &str,
+    username: &str,
+) -> Result<client::Model, sea_orm::DbErr> {
+    let (p, d) = defaults(db).await;
+    client::ActiveModel {
+        email: Set(email.into()),
+        username: Set(username.into()),
+        first_name: Set("Ann".into()),
+        verification_level: Set(0),
+        project_id: Set(p.id),
+        desk_id: Set(d.id),
+        active: Set(true),
+        client_type: Set("personal".into()),
+        created_at: Set(now()),
+        updated_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+async fn default_project_and_desk_exist(backend: Backend) {
+    let (db, _dir) = migrated(backend).await;
+    let (p, d) = defaults(&db).await;
+    assert_eq!(d.project_id, p.id);
+    assert_eq!(project::Entity::find().all(&db).await.unwrap().len(), 1);
+}
+
+async fn client_emails_are_unique_regardless_of_case(backend: Backend) {
+    let (db, _dir) = migrated(backend).await;
+    let ann = new_client(&db, "Ann.Lee@Example.com", "ann").await.unwrap();
+    assert_eq!(ann.email, "Ann.Lee@Example.com", "stored exactly as given");
+    assert!(
+        new_client(&db, "ann.lee@example.COM", "ann2")
+            .await
+            .is_err()
+    );
+    assert!(
+        new_client(&db, "bob@example.com", "ann").await.is_err(),
+        "usernames are unique"
+    );
+    assert!(new_client(&db, "bob@example.com", "bob").await.is_ok());
+}
+
+async fn account_numbers_are_unique_and_products_positive(backend: Backend) {
+    let (db, _dir) = migrated(backend).await;
+    let ann = new_client(&db, "ann@example.com", "ann").await.unwrap();
+    let bob = new_client(&db, "bob@example.com", "bob").await.unwrap();
+    let open = |client_id: i64, number: &str, product: i64| account::ActiveModel {
+        account_number: Set(number.into()),
+        client_id: Set(client_id),
+        product_id: Set(product),
+        currency: Set("USD".into()),
+        created_at: Set(now()),
+        ..Default::default()
+    };
+    open(ann.id, "100001", 1).insert(&db).await.unwrap();
+    assert!(open(bob.id, "100001", 1).insert(&db).await.is_err());
+    assert!(
+        open(bob.id, "100002", 0).insert(&db).await.is_err(),
+        "product ids are positive"
+    );
+    assert!(
+        open(999_999, "100003", 1).insert(&db).await.is_err(),
+        "the client must exist"
+    );
+}
+
+async fn referrals_follow_the_program_rules(backend: Backend) {
+    let (db, _dir) = migrated(backend).await;
+    let partner = new_client(&db, "partner@example.com", "partner")
+        .await
+        .unwrap();
+    let ann = new_client(&db, "ann@example.com", "ann").await.unwrap();
+    let other = new_client(&db, "other@example.com", "other").await.unwrap();
+    let gold = ib_program::ActiveModel {
+        name: Set("Gold".into()),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    let join = |client_id: i64| introducing_broker::ActiveModel {
+        client_id: Set(client_id),
+        program_id: Set(gold.id),
+        created_at: Set(now()),
+        ..Default::default()
+    };
+    join(partner.id).insert(&db).await.unwrap();
+    assert!(
+        join(partner.id).insert(&db).await.is_err(),
+        "one membership per client and program"
+    );
+    join(other.id).insert(&db).await.unwrap();
+
+    let refer = |partner_id: i64, client_id: i64| referral::ActiveModel {
+        program_id: Set(gold.id),
+        client_id: Set(client_id),
+        ib_client_id: Set(partner_id),
+        created_at: Set(now()),
+        ..Default::default()
+    };
+    refer(partner.id, ann.id).insert(&db).await.unwrap();
+    assert!(
+        refer(other.id, ann.id).insert(&db).await.is_err(),
+        "at most one referring partner per program"
+    );
+    assert!(
+        refer(partner.id, partner.id).insert(&db).await.is_err(),
+        "no self-referral"
+    );
+    assert!(
+        refer(ann.id, other.id).insert(&db).await.is_err(),
+        "only a partner of the program can refer"
+    );
+}
+
+async fn back_office_emails_are_unique_regardless_of_case(backend: Backend) {
+    let (db, _dir) = migrated(backend).await;
+    let system = app::auth::Caller::default();
+    use app::model::Role;
+    app::services::users::create(
+        &db,
+        &system,
+        "Op@Example.com",
+        Role::Operator,
+        Some("long-enough-pw".into()),
+    )
+    .await
+    .unwrap();
+    let again =
+        app::services::users::create(&db, &system, "op@example.com", Role::Manager, None).await;
+    assert!(
+        matches!(again, Err(app::model::AppError::Conflict(_))),
+        "{again:?}"
+    );
+    // The database refuses it too, whatever the service checks.
+    let raw = app::entities::back_office_user::ActiveModel {
+        email: Set("OP@EXAMPLE.COM".into()),
+        password_hash: Set("x".into()),
+        role: Set("operator".into()),
+        active: Set(true),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await;
+    assert!(raw.is_err());
+}
+
+on_both_databases!(
+    default_project_and_desk_exist,
+    client_emails_are_unique_regardless_of_case,
+    account_numbers_are_unique_and_products_positive,
+    referrals_follow_the_program_rules,
+    back_office_emails_are_unique_regardless_of_case,
+);
