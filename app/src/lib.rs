@@ -47,6 +47,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Runs only in the browser, once the page is interactive: lets tests (and anyone
+    // debugging) tell a hydrated page from a server-rendered one.
+    Effect::new(|| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "");
+        }
+    });
     view! {
         <Stylesheet id="leptos" href="/pkg/crm.css"/>
         <Title formatter=|page: String| if page.is_empty() { "Back office".to_owned() } else { format!("{page} · Back office") }/>
