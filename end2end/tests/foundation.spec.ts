@@ -30,6 +30,7 @@ test("an admin creates an operator, who is not offered Admin and is refused its 
   await expect(row).toBeVisible();
   await expect(row.getByRole("combobox")).toHaveValue("operator");
   await expect(row).toContainText("Active");
+  await expect(page.getByLabel("Email", { exact: true })).toHaveValue("");
   await shot(page, "admin-users");
 
   // Sign out.

@@ -62,7 +62,7 @@ pub fn router(state: AppState, cookie_secure: bool) -> Router {
 
 /// Files that need no signed-in user and no database look-up.
 fn is_static(path: &str) -> bool {
-    path.starts_with("/pkg/") || path == "/favicon.ico" || path == "/robots.txt"
+    path.starts_with("/pkg/") || path == "/favicon.svg" || path == "/robots.txt"
 }
 
 fn remote_addr(req: &Request) -> Option<String> {

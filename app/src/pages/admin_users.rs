@@ -152,10 +152,19 @@ fn UserTable(
 
 #[component]
 fn CreateUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
+    let form = NodeRef::<leptos::html::Form>::new();
+    // Clear the form once the user exists, so the next one starts from empty fields.
+    Effect::new(move || {
+        if matches!(create.value().get(), Some(Ok(_)))
+            && let Some(form) = form.get()
+        {
+            form.reset();
+        }
+    });
     view! {
         <section class="panel">
             <h2>"Add a user"</h2>
-            <ActionForm action=create attr:class="form-grid">
+            <ActionForm action=create node_ref=form attr:class="form-grid">
                 <label for="new-email">"Email"</label>
                 <input id="new-email" type="email" name="email" required/>
                 <label for="new-role">"Role"</label>
