@@ -59,6 +59,14 @@ mod guard {
             .unwrap_or_default()
     }
 
+    /// The caller's session (tower-sessions puts it in the request).
+    pub async fn session() -> Result<tower_sessions::Session, AppError> {
+        leptos_axum::extract().await.map_err(|e| {
+            tracing::error!(error = %e, "no session layer in front of the server functions");
+            AppError::Internal
+        })
+    }
+
     /// A caller whose role was checked.
     pub struct Authorized {
         pub ctx: AppContext,
@@ -99,4 +107,4 @@ mod guard {
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) use guard::{caller, open};
+pub(crate) use guard::{caller, open, session};

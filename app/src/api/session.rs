@@ -29,10 +29,7 @@ pub async fn login(
     super::respond(async move {
         let (ctx, caller) = super::open()?;
         let user = crate::services::sign_in::attempt(&ctx.db, &caller, &email, &password).await?;
-        let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|e| {
-            tracing::error!(error = %e, "no session layer");
-            AppError::Internal
-        })?;
+        let session = super::session().await?;
         crate::auth::start_session(&session, user.id).await?;
         leptos_axum::redirect(&safe_next(next.as_deref()));
         Ok(user)
@@ -56,10 +53,7 @@ pub async fn logout() -> Result<(), AppError> {
             )
             .await?;
         }
-        let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|e| {
-            tracing::error!(error = %e, "no session layer");
-            AppError::Internal
-        })?;
+        let session = super::session().await?;
         session.flush().await.map_err(|e| {
             tracing::error!(error = %e, "could not end the session");
             AppError::Internal

@@ -1,5 +1,5 @@
 use crate::entities::back_office_user;
-use crate::model::{AppError, CurrentUser, Role};
+use crate::model::{AppError, CurrentUser};
 use crate::state::Settings;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use tower_sessions::Session;
@@ -90,10 +90,7 @@ pub async fn resolve_session_user(
         session.flush().await.map_err(internal)?;
         return Ok(None);
     };
-    let Ok(role) = user.role.parse::<Role>() else {
-        tracing::error!(user_id, role = %user.role, "stored role is not a known role");
-        return Err(AppError::Internal);
-    };
+    let role = crate::services::users::stored_role(&user)?;
     // Touch the session at most every few seconds: each touch is a database write, and
     // it also slides the cookie's expiry forward.
     if now - seen_at >= settings.session_touch_interval().as_secs() as i64 {

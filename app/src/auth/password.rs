@@ -59,6 +59,40 @@ pub fn generate() -> String {
         .collect()
 }
 
+/// Runs argon2 (CPU-bound, tens of milliseconds) on the blocking pool, off the async workers.
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, crate::model::AppError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!(error = %e, "password hashing task failed");
+        crate::model::AppError::Internal
+    })
+}
+
+/// [`hash`], off the async workers.
+pub async fn hash_off_thread(password: String) -> Result<String, crate::model::AppError> {
+    off_thread(move || hash(&password)).await?.map_err(|e| {
+        tracing::error!(error = %e, "password hashing failed");
+        crate::model::AppError::Internal
+    })
+}
+
+/// [`verify`] against a stored hash, or [`verify_decoy`] when there is none (unknown
+/// email), off the async workers; either way it costs one verification.
+pub async fn verify_off_thread(
+    password: String,
+    phc: Option<String>,
+) -> Result<bool, crate::model::AppError> {
+    off_thread(move || match phc {
+        Some(phc) => verify(&password, &phc),
+        None => {
+            verify_decoy(&password);
+            false
+        }
+    })
+    .await
+}
+
 /// Why a password chosen by a person is refused, if it is.
 pub fn weakness(password: &str) -> Option<String> {
     if password.chars().count() < MIN_LENGTH {

@@ -5,7 +5,7 @@ use super::audit::{self, Entry, action};
 use super::email_key;
 use crate::auth::{Caller, password};
 use crate::entities::{audit_event, back_office_user};
-use crate::model::{AppError, CurrentUser, Role};
+use crate::model::{AppError, CurrentUser};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
@@ -68,21 +68,11 @@ pub async fn attempt(
         .one(db)
         .await?;
 
-    let given = password_given.to_owned();
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    // Hashing is CPU-bound: keep it off the async workers.
-    let matches = tokio::task::spawn_blocking(move || match stored {
-        Some(phc) => password::verify(&given, &phc),
-        None => {
-            password::verify_decoy(&given);
-            false
-        }
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "password check panicked");
-        AppError::Internal
-    })?;
+    let matches = password::verify_off_thread(
+        password_given.to_owned(),
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
 
     let refusal = match &user {
         None => Some("unknown email"),
@@ -106,10 +96,7 @@ pub async fn attempt(
     let Some(user) = user else {
         return Err(AppError::InvalidCredentials);
     };
-    let role: Role = user.role.parse().map_err(|e: String| {
-        tracing::error!(user_id = user.id, error = %e, "stored role is not a known role");
-        AppError::Internal
-    })?;
+    let role = super::users::stored_role(&user)?;
 
     let mut active: back_office_user::ActiveModel = user.clone().into();
     active.last_login_at = Set(Some(chrono::Utc::now()));

@@ -11,11 +11,16 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder,
 };
 
-fn view(u: back_office_user::Model) -> Result<UserView, AppError> {
-    let role = u.role.parse::<Role>().map_err(|e| {
+/// The role stored for a user; a value outside the known roles is an internal error.
+pub fn stored_role(u: &back_office_user::Model) -> Result<Role, AppError> {
+    u.role.parse::<Role>().map_err(|e| {
         tracing::error!(user_id = u.id, error = %e, "stored role is not a known role");
         AppError::Internal
-    })?;
+    })
+}
+
+fn view(u: back_office_user::Model) -> Result<UserView, AppError> {
+    let role = stored_role(&u)?;
     Ok(UserView {
         id: u.id,
         email: u.email,
@@ -38,19 +43,6 @@ pub fn parse_email(email: &str) -> Result<String, AppError> {
         )));
     }
     Ok(email.to_owned())
-}
-
-async fn hash(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "password hashing panicked");
-            AppError::Internal
-        })?
-        .map_err(|e| {
-            tracing::error!(error = %e, "password hashing failed");
-            AppError::Internal
-        })
 }
 
 /// Every back-office user, by email.
@@ -100,7 +92,7 @@ pub async fn create(
         return Err(AppError::Invalid(weak));
     }
     let generated = password_given.is_none().then(password::generate);
-    let phc = hash(
+    let phc = password::hash_off_thread(
         password_given
             .or_else(|| generated.clone())
             .unwrap_or_default(),
@@ -244,7 +236,7 @@ pub async fn reset_password(
 ) -> Result<NewUserPassword, AppError> {
     let user = get(db, id).await?;
     let password = password::generate();
-    let phc = hash(password.clone()).await?;
+    let phc = password::hash_off_thread(password.clone()).await?;
     let email = user.email.clone();
     let mut active: back_office_user::ActiveModel = user.into();
     active.password_hash = Set(phc);
