@@ -257,6 +257,51 @@ async fn anonymous_callers_are_refused_and_pages_redirect_to_sign_in(backend: Ba
     assert_eq!(page.status(), StatusCode::OK);
 }
 
+async fn sign_in_works_without_javascript(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.client();
+    let form_page = app.url("/login?next=/accounts");
+    let plain_form_post = |password: &'static str| {
+        client
+            .post(app.url("/api/login"))
+            .header("Accept", "text/html")
+            .header("Referer", form_page.clone())
+            .form(&[
+                ("email", ADMIN_EMAIL),
+                ("password", password),
+                ("next", "/accounts"),
+            ])
+            .send()
+    };
+
+    // A refusal sends the browser back to the form, which shows the error.
+    let res = plain_form_post("wrong").await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let back = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(&form_page), "{back}");
+    assert!(back.contains("__err="), "{back}");
+    let html = client
+        .get(&back)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Incorrect email or password."),
+        "the form shows why"
+    );
+
+    // Success goes on to the page first asked for, signed in.
+    let res = plain_form_post(ADMIN_PASSWORD).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], "/accounts");
+    let page = client.get(app.url("/accounts")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains(ADMIN_EMAIL));
+}
+
 async fn cross_site_posts_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let admin = app.admin().await;
@@ -557,6 +602,7 @@ on_both_databases!(
     sign_out_removes_the_session,
     operator_is_refused_admin_functions_and_pages,
     anonymous_callers_are_refused_and_pages_redirect_to_sign_in,
+    sign_in_works_without_javascript,
     cross_site_posts_are_refused,
     disabling_a_user_ends_their_sessions,
     admin_manages_users,

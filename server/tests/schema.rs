@@ -191,6 +191,24 @@ async fn back_office_emails_are_unique_regardless_of_case(backend: Backend) {
     assert!(raw.is_err());
 }
 
+async fn pragma<T: sea_orm::TryGetable>(db: &DatabaseConnection, name: &str) -> T {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = Statement::from_string(db.get_database_backend(), format!("PRAGMA {name}"));
+    db.query_one_raw(sql)
+        .await
+        .expect("pragma runs")
+        .expect("pragma answers")
+        .try_get_by_index::<T>(0)
+        .expect("pragma value")
+}
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
+    let (db, _dir) = migrated(Backend::Sqlite).await;
+    assert_eq!(pragma::<String>(&db, "journal_mode").await, "wal");
+    assert_eq!(pragma::<i32>(&db, "foreign_keys").await, 1);
+}
+
 on_both_databases!(
     default_project_and_desk_exist,
     client_emails_are_unique_regardless_of_case,
