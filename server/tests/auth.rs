@@ -167,15 +167,7 @@ async fn operator_is_refused_admin_functions_and_pages(backend: Backend) {
     let res = app.call(&operator, "admin/users", &[]).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = app
-        .call(
-            &operator,
-            "admin/users/create",
-            &[
-                ("email", "x@example.com"),
-                ("role", "admin"),
-                ("password", ""),
-            ],
-        )
+        .create_user(&operator, "x@example.com", "admin", "")
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(
@@ -408,15 +400,7 @@ async fn admin_manages_users(backend: Backend) {
 
     // A generated password is returned once and works.
     let res = app
-        .call(
-            &admin,
-            "admin/users/create",
-            &[
-                ("email", "Manager@Example.com"),
-                ("role", "manager"),
-                ("password", ""),
-            ],
-        )
+        .create_user(&admin, "Manager@Example.com", "manager", "")
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let (user, generated): (serde_json::Value, serde_json::Value) = res.json().await.unwrap();
@@ -435,28 +419,12 @@ async fn admin_manages_users(backend: Backend) {
 
     // Emails are unique regardless of case.
     let res = app
-        .call(
-            &admin,
-            "admin/users/create",
-            &[
-                ("email", "MANAGER@example.com"),
-                ("role", "operator"),
-                ("password", ""),
-            ],
-        )
+        .create_user(&admin, "MANAGER@example.com", "operator", "")
         .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     // Bad input gets a specific message.
     let res = app
-        .call(
-            &admin,
-            "admin/users/create",
-            &[
-                ("email", "not-an-email"),
-                ("role", "operator"),
-                ("password", ""),
-            ],
-        )
+        .create_user(&admin, "not-an-email", "operator", "")
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
@@ -466,15 +434,7 @@ async fn admin_manages_users(backend: Backend) {
             .contains("not a valid email address")
     );
     let res = app
-        .call(
-            &admin,
-            "admin/users/create",
-            &[
-                ("email", "short@example.com"),
-                ("role", "operator"),
-                ("password", "short"),
-            ],
-        )
+        .create_user(&admin, "short@example.com", "operator", "short")
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 

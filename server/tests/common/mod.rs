@@ -166,16 +166,26 @@ impl TestApp {
         client
     }
 
+    /// Calls Admin → Users → Create as `client` (an empty password asks for a generated one).
+    pub async fn create_user(
+        &self,
+        client: &Client,
+        email: &str,
+        role: &str,
+        password: &str,
+    ) -> Response {
+        self.call(
+            client,
+            "admin/users/create",
+            &[("email", email), ("role", role), ("password", password)],
+        )
+        .await
+    }
+
     /// Creates a user through Admin → Users and returns a client signed in as that user.
     pub async fn user(&self, admin: &Client, email: &str, role: &str) -> Client {
         let password = "a-long-test-password";
-        let res = self
-            .call(
-                admin,
-                "admin/users/create",
-                &[("email", email), ("role", role), ("password", password)],
-            )
-            .await;
+        let res = self.create_user(admin, email, role, password).await;
         assert_eq!(res.status(), StatusCode::OK, "user {email} is created");
         let client = self.client();
         let res = self.sign_in(&client, email, password).await;
