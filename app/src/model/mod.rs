@@ -1,9 +1,11 @@
 //! Types shared by the server and the browser: what server functions take and return.
 
 mod error;
+mod import;
 mod user;
 
 pub use error::AppError;
+pub use import::{Delimiter, ImportAction};
 pub use user::{CurrentUser, NewUserPassword, Role, UserView};
 
 /// How many records each section of the back office holds.
