@@ -5,6 +5,7 @@
 
 pub mod decode;
 pub mod header;
+pub mod parse;
 pub mod sniff;
 pub mod value;
 
