@@ -7,6 +7,7 @@ pub mod decode;
 pub mod header;
 pub mod parse;
 pub mod sniff;
+pub mod validate;
 pub mod value;
 
 /// Why a whole file is refused before any row is written. The message is shown to the
