@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 /// One problem with one cell (or, without a column, with the row as a whole).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CellError {
-    pub column: Option<&'static str>,
+    pub column: Option<String>,
     pub value: Option<String>,
     pub message: String,
 }
@@ -52,7 +52,7 @@ impl<'r> Cells<'r> {
             Ok(v) => Some(v),
             Err(message) => {
                 self.errors.push(CellError {
-                    column: Some(self.label(key)),
+                    column: Some(self.label(key).to_owned()),
                     value: Some(text),
                     message,
                 });
@@ -70,7 +70,7 @@ impl<'r> Cells<'r> {
         if self.text(key).is_none() {
             let label = self.label(key);
             self.errors.push(CellError {
-                column: Some(label),
+                column: Some(label.to_owned()),
                 value: None,
                 message: format!("`{label}` is empty; every row needs it"),
             });
@@ -135,7 +135,7 @@ pub fn client_row(
     let email = c.parse(K::Email, Email::parse);
     if id.is_none() && email.is_none() && c.errors.is_empty() {
         c.errors.push(CellError {
-            column: Some("Email"),
+            column: Some("Email".into()),
             value: None,
             message:
                 "The row has neither an email nor an id: one is needed to find or create the client"
@@ -216,7 +216,7 @@ pub fn ib_row(header: &HeaderMap, row: &Row) -> Result<IbRow, Vec<CellError>> {
         && ib.key() == client.key()
     {
         c.errors.push(CellError {
-            column: Some("Client Email"),
+            column: Some("Client Email".into()),
             value: Some(client.as_str().to_owned()),
             message: "A partner cannot refer themselves: `IB Email` and `Client Email` are the same client".into(),
         });
@@ -293,7 +293,7 @@ mod tests {
         .unwrap_err();
         let summary: Vec<(Option<&str>, Option<&str>)> = errors
             .iter()
-            .map(|e| (e.column, e.value.as_deref()))
+            .map(|e| (e.column.as_deref(), e.value.as_deref()))
             .collect();
         assert_eq!(
             summary,
