@@ -28,6 +28,24 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token that acts as the user (with the user's role). It is printed once.
+    Create {
+        /// The email of the user the token acts as.
+        #[arg(long)]
+        user: String,
+        /// What the token is for, e.g. "nightly CRM sync".
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -97,6 +115,18 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             if let Some(generated) = generated {
                 println!("Password (shown only once): {}", generated.password);
             }
+        }
+        Command::Token {
+            command: TokenCommand::Create { user, name },
+        } => {
+            let db = open_database(&config).await?;
+            let system = app::auth::Caller::default();
+            let issued = app::services::tokens::create(&db, &system, &user, &name).await?;
+            println!(
+                "Created API token {} (`{}`) for {}.",
+                issued.token.id, issued.token.name, user
+            );
+            println!("Token (shown only once): {}", issued.secret);
         }
     }
     Ok(())

@@ -80,11 +80,23 @@ async fn resolve_caller(State(state): State<AppState>, mut req: Request, next: N
         user: None,
         remote_addr: remote_addr(&req),
     };
-    if let Some(session) = req.extensions().get::<Session>().cloned() {
-        match resolve_session_user(&session, &state.ctx.db, &state.ctx.settings).await {
-            Ok(user) => caller.user = user,
-            Err(_) => return internal_error(),
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    let resolved = match (bearer, req.extensions().get::<Session>().cloned()) {
+        // A request that presents a token is judged by the token alone.
+        (Some(token), _) => app::services::tokens::authenticate(&state.ctx.db, &token).await,
+        (None, Some(session)) => {
+            resolve_session_user(&session, &state.ctx.db, &state.ctx.settings).await
         }
+        (None, None) => Ok(None),
+    };
+    match resolved {
+        Ok(user) => caller.user = user,
+        Err(_) => return internal_error(),
     }
     req.extensions_mut().insert(caller);
     next.run(req).await

@@ -124,6 +124,53 @@ async fn migrate_and_create_users(backend: Backend) {
     assert!(!ok);
     assert!(err.contains("already exists"), "{err}");
     assert!(stored_hash(&url, "x@example.com").await.is_none());
+
+    // `token create` prints a token, once, that acts as the user.
+    let (ok, out, err) = server(
+        &url,
+        &[
+            "token",
+            "create",
+            "--user",
+            "ops@example.com",
+            "--name",
+            "sync",
+        ],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let token = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Token (shown only once): "))
+        .expect("the token is printed")
+        .trim()
+        .to_owned();
+    let db = server::db::connect(&url).await.unwrap();
+    let user = app::services::tokens::authenticate(&db, &token)
+        .await
+        .unwrap()
+        .expect("the token works");
+    assert_eq!(
+        (user.email.as_str(), user.role),
+        ("ops@example.com", app::model::Role::Operator)
+    );
+    let (ok, _, err) = server(
+        &url,
+        &[
+            "token",
+            "create",
+            "--user",
+            "ghost@example.com",
+            "--name",
+            "x",
+        ],
+        None,
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("no back-office user `ghost@example.com`"),
+        "{err}"
+    );
 }
 
 on_both_databases!(migrate_and_create_users);

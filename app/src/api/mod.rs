@@ -4,6 +4,7 @@
 
 pub mod overview;
 pub mod session;
+pub mod tokens;
 pub mod users;
 
 #[cfg(feature = "ssr")]

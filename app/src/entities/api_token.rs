@@ -24,4 +24,10 @@ pub enum Relation {
     User,
 }
 
+impl Related<super::back_office_user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::User.def()
+    }
+}
+
 impl ActiveModelBehavior for ActiveModel {}

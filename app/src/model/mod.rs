@@ -6,7 +6,7 @@ mod user;
 
 pub use error::AppError;
 pub use import::{Delimiter, ImportAction};
-pub use user::{CurrentUser, NewUserPassword, Role, UserView};
+pub use user::{CurrentUser, IssuedTokenView, NewUserPassword, Role, TokenView, UserView};
 
 /// How many records each section of the back office holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -100,3 +100,23 @@ mod tests {
         assert!(err.contains("`root`"), "{err}");
     }
 }
+
+/// An API token as listed to admins (never the token itself).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: i64,
+    pub name: String,
+    pub owner_email: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A token just issued: the only time its secret is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedTokenView {
+    pub id: i64,
+    pub name: String,
+    pub owner_email: String,
+    pub secret: String,
+}

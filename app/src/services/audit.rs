@@ -16,6 +16,8 @@ pub mod action {
     pub const USER_DISABLED: &str = "user.disabled";
     pub const USER_ENABLED: &str = "user.enabled";
     pub const USER_PASSWORD_RESET: &str = "user.password_reset";
+    pub const TOKEN_CREATED: &str = "api_token.created";
+    pub const TOKEN_REVOKED: &str = "api_token.revoked";
 }
 
 /// One entry of the audit log, before it is written.

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod overview;
 pub mod sign_in;
+pub mod tokens;
 pub mod users;
 
 use crate::model::AppError;
