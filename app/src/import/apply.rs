@@ -1,0 +1,612 @@
+//! Writing validated rows to the database, one batch per transaction (SPEC §3.1, §3.3).
+//! Each batch looks its clients up in bulk, inserts new ones in one statement, updates
+//! only the fields that change, and records every change so the import can be reverted.
+
+use super::validate::ClientRow;
+use crate::entities::{client, desk, import_change, project};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter,
+};
+use serde_json::{Map, Value, json};
+use std::collections::{HashMap, HashSet};
+
+/// A row the database refused, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplyError {
+    pub line: u64,
+    pub column: Option<&'static str>,
+    pub value: Option<String>,
+    pub message: String,
+}
+
+/// What one batch did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub errors: Vec<ApplyError>,
+}
+
+fn refuse(
+    line: u64,
+    column: Option<&'static str>,
+    value: Option<&str>,
+    message: String,
+) -> ApplyError {
+    ApplyError {
+        line,
+        column,
+        value: value.map(str::to_owned),
+        message,
+    }
+}
+
+/// Projects and desks, loaded once per import (they are few), found by id or name.
+struct Directory {
+    projects: Vec<project::Model>,
+    desks: Vec<desk::Model>,
+}
+
+impl Directory {
+    fn project(&self, key: &str) -> Option<&project::Model> {
+        let id = key.parse::<i64>().ok();
+        self.projects
+            .iter()
+            .find(|p| Some(p.id) == id)
+            .or_else(|| self.projects.iter().find(|p| p.name == key))
+    }
+
+    fn default_desk(&self, project_id: i64) -> Option<&desk::Model> {
+        self.desks
+            .iter()
+            .find(|d| d.project_id == project_id && d.name == "Default")
+    }
+
+    /// The project and desk a row asks for; `None` when it names neither.
+    fn placement(&self, row: &ClientRow) -> Result<Option<(i64, i64)>, ApplyError> {
+        let project = match &row.project {
+            Some(key) => Some(self.project(key).ok_or_else(|| {
+                refuse(
+                    row.line,
+                    Some("Project"),
+                    Some(key),
+                    format!("There is no project `{key}` (by id or name)"),
+                )
+            })?),
+            None => None,
+        };
+        let Some(key) = &row.desk else {
+            return match project {
+                None => Ok(None),
+                Some(p) => self
+                    .default_desk(p.id)
+                    .map(|d| Some((p.id, d.id)))
+                    .ok_or_else(|| {
+                        refuse(
+                            row.line,
+                            Some("Desk"),
+                            None,
+                            format!(
+                                "Project `{}` has no `Default` desk: fill the Desk column",
+                                p.name
+                            ),
+                        )
+                    }),
+            };
+        };
+        let id = key.parse::<i64>().ok();
+        let candidates: Vec<&desk::Model> = self
+            .desks
+            .iter()
+            .filter(|d| {
+                (Some(d.id) == id || d.name == *key) && project.is_none_or(|p| p.id == d.project_id)
+            })
+            .collect();
+        match (candidates.as_slice(), project) {
+            ([desk], _) => Ok(Some((desk.project_id, desk.id))),
+            ([], Some(p)) => Err(refuse(
+                row.line,
+                Some("Desk"),
+                Some(key),
+                format!("Project `{}` has no desk `{key}`", p.name),
+            )),
+            ([], None) => Err(refuse(
+                row.line,
+                Some("Desk"),
+                Some(key),
+                format!("There is no desk `{key}` (by id or name)"),
+            )),
+            (_, _) => Err(refuse(
+                row.line,
+                Some("Desk"),
+                Some(key),
+                format!("Several projects have a desk `{key}`: fill the Project column too"),
+            )),
+        }
+    }
+}
+
+/// A username made from an email's local part: lower case letters, digits, `.`, `_`, `-`.
+fn username_base(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or(email).to_lowercase();
+    let base: String = local
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .take(40)
+        .collect();
+    if base.is_empty() {
+        "client".to_owned()
+    } else {
+        base
+    }
+}
+
+/// Applies `import-users` rows for one import job, batch by batch.
+pub struct ClientImport {
+    job_id: i64,
+    directory: Directory,
+    /// Emails (lower case) and ids met so far in this file, with their line.
+    seen_emails: HashMap<String, u64>,
+    seen_ids: HashMap<i64, u64>,
+}
+
+/// A change to one client: the fields and their values before and after.
+struct Change {
+    before: Map<String, Value>,
+    after: Map<String, Value>,
+}
+
+impl Change {
+    fn set<T: PartialEq + Into<Value> + Clone>(
+        &mut self,
+        field: &str,
+        old: T,
+        new: Option<T>,
+    ) -> Option<T> {
+        let new = new.filter(|n| *n != old)?;
+        self.before.insert(field.to_owned(), old.into());
+        self.after.insert(field.to_owned(), new.clone().into());
+        Some(new)
+    }
+}
+
+impl ClientImport {
+    pub async fn new<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Self, DbErr> {
+        Ok(ClientImport {
+            job_id,
+            directory: Directory {
+                projects: project::Entity::find().all(db).await?,
+                desks: desk::Entity::find().all(db).await?,
+            },
+            seen_emails: HashMap::new(),
+            seen_ids: HashMap::new(),
+        })
+    }
+
+    /// Claims a row's id and email for this file; a second row with either is refused.
+    fn claim(&mut self, row: &ClientRow) -> Result<(), ApplyError> {
+        if let Some(id) = row.id
+            && let Some(first) = self.seen_ids.get(&id)
+        {
+            return Err(refuse(
+                row.line,
+                Some("ID"),
+                Some(&id.to_string()),
+                format!("Client {id} is already on line {first} of this file"),
+            ));
+        }
+        if let Some(email) = &row.email
+            && let Some(first) = self.seen_emails.get(&email.key())
+        {
+            return Err(refuse(
+                row.line,
+                Some("Email"),
+                Some(email.as_str()),
+                format!(
+                    "This email is already on line {first} of this file (emails are compared without regard to case)"
+                ),
+            ));
+        }
+        if let Some(id) = row.id {
+            self.seen_ids.insert(id, row.line);
+        }
+        if let Some(email) = &row.email {
+            self.seen_emails.insert(email.key(), row.line);
+        }
+        Ok(())
+    }
+
+    /// Applies a batch of rows inside `txn` (the caller commits it with the job's progress).
+    pub async fn apply<C: ConnectionTrait>(
+        &mut self,
+        txn: &C,
+        rows: Vec<ClientRow>,
+    ) -> Result<BatchReport, DbErr> {
+        let mut report = BatchReport::default();
+        let mut accepted = Vec::with_capacity(rows.len());
+        for row in rows {
+            match self
+                .claim(&row)
+                .and_then(|_| self.directory.placement(&row).map(|p| (row, p)))
+            {
+                Ok(ok) => accepted.push(ok),
+                Err(e) => report.errors.push(e),
+            }
+        }
+
+        // Everyone this batch could touch, in two queries.
+        let ids: Vec<i64> = accepted.iter().filter_map(|(r, _)| r.id).collect();
+        let keys: Vec<String> = accepted
+            .iter()
+            .filter_map(|(r, _)| r.email.as_ref().map(|e| e.key()))
+            .collect();
+        let mut by_id: HashMap<i64, client::Model> = HashMap::new();
+        if !ids.is_empty() {
+            for c in client::Entity::find()
+                .filter(client::Column::Id.is_in(ids))
+                .all(txn)
+                .await?
+            {
+                by_id.insert(c.id, c);
+            }
+        }
+        let mut by_email: HashMap<String, client::Model> = HashMap::new();
+        if !keys.is_empty() {
+            let found = client::Entity::find()
+                .filter(Func::lower(Expr::col(client::Column::Email)).is_in(keys))
+                .all(txn)
+                .await?;
+            for c in found {
+                by_email.insert(c.email.to_lowercase(), c);
+            }
+        }
+
+        let now = chrono::Utc::now();
+        let mut creates: Vec<(ClientRow, (i64, i64))> = Vec::new();
+        let mut updates: Vec<(u64, client::ActiveModel, Change)> = Vec::new();
+        let mut usernames_wanted: HashSet<String> = HashSet::new();
+        for (row, placement) in accepted {
+            let existing = match (row.id, &row.email) {
+                (Some(id), _) => match by_id.get(&id) {
+                    Some(c) => Some(c.clone()),
+                    None => {
+                        report.errors.push(refuse(
+                            row.line,
+                            Some("ID"),
+                            Some(&id.to_string()),
+                            format!("There is no client with ID {id}"),
+                        ));
+                        continue;
+                    }
+                },
+                (None, Some(email)) => by_email.get(&email.key()).cloned(),
+                (None, None) => None,
+            };
+            let Some(existing) = existing else {
+                if row.first_name.is_none() {
+                    report.errors.push(refuse(
+                        row.line,
+                        Some("First name"),
+                        None,
+                        "`First name` is empty; it is needed to create a client".into(),
+                    ));
+                    continue;
+                }
+                if let Some(u) = &row.username {
+                    usernames_wanted.insert(u.clone());
+                }
+                creates.push((row, placement.unwrap_or_else(|| self.default_placement())));
+                continue;
+            };
+            // A new email (matched by ID) must not belong to someone else.
+            if let Some(email) = &row.email
+                && let Some(owner) = by_email.get(&email.key())
+                && owner.id != existing.id
+            {
+                report.errors.push(refuse(
+                    row.line,
+                    Some("Email"),
+                    Some(email.as_str()),
+                    format!("This email belongs to another client (ID {})", owner.id),
+                ));
+                continue;
+            }
+            if let Some(u) = &row.username
+                && *u != existing.username
+            {
+                usernames_wanted.insert(u.clone());
+            }
+            let (model, change) = self.diff(&existing, &row, placement, row.id.is_some());
+            if change.after.is_empty() {
+                report.unchanged += 1;
+            } else {
+                updates.push((row.line, model, change));
+            }
+        }
+
+        // Usernames: the ones asked for must be free; generated ones are made unique.
+        let taken = self
+            .taken_usernames(txn, usernames_wanted.into_iter().collect())
+            .await?;
+        let mut in_batch: HashSet<String> = HashSet::new();
+        let mut new_clients = Vec::with_capacity(creates.len());
+        for (row, (project_id, desk_id)) in creates {
+            let username = match &row.username {
+                Some(u) if taken.contains(u) || in_batch.contains(u) => {
+                    report.errors.push(refuse(
+                        row.line,
+                        Some("Username"),
+                        Some(u),
+                        "This username is already used by another client".into(),
+                    ));
+                    continue;
+                }
+                Some(u) => u.clone(),
+                None => {
+                    let email = row.email.as_ref().map(|e| e.as_str()).unwrap_or_default();
+                    self.free_username(txn, &username_base(email), &in_batch)
+                        .await?
+                }
+            };
+            in_batch.insert(username.clone());
+            new_clients.push(client::ActiveModel {
+                email: Set(row
+                    .email
+                    .as_ref()
+                    .map(|e| e.as_str().to_owned())
+                    .unwrap_or_default()),
+                username: Set(username),
+                first_name: Set(row.first_name.clone().unwrap_or_default()),
+                middle_name: Set(row.middle_name.clone()),
+                last_name: Set(row.last_name.clone()),
+                date_of_birth: Set(row.date_of_birth),
+                country: Set(row.country.map(|c| c.as_str().to_owned())),
+                phone: Set(row.phone.as_ref().map(|p| p.as_str().to_owned())),
+                address: Set(row.address.clone()),
+                city: Set(row.city.clone()),
+                postal_code: Set(row.postal_code.clone()),
+                verification_level: Set(row.verification_level.unwrap_or(0)),
+                project_id: Set(project_id),
+                desk_id: Set(desk_id),
+                active: Set(row.active.unwrap_or(true)),
+                client_type: Set(row
+                    .client_type
+                    .map_or("personal", |t| t.as_str())
+                    .to_owned()),
+                created_at: Set(row.created_at.unwrap_or(now)),
+                updated_at: Set(now),
+                ..Default::default()
+            });
+        }
+        let mut changes: Vec<import_change::ActiveModel> = Vec::new();
+        if !new_clients.is_empty() {
+            let ids = client::Entity::insert_many(new_clients)
+                .exec_with_returning_keys(txn)
+                .await?;
+            report.created += ids.len() as u64;
+            changes.extend(
+                ids.into_iter()
+                    .map(|id| self.change_record(id, "created", None)),
+            );
+        }
+        for (line, mut model, change) in updates {
+            if let Some(u) = change.after.get("username").and_then(Value::as_str)
+                && (taken.contains(u) || in_batch.contains(u))
+            {
+                report.errors.push(refuse(
+                    line,
+                    Some("Username"),
+                    Some(u),
+                    "This username is already used by another client".into(),
+                ));
+                continue;
+            }
+            model.updated_at = Set(now);
+            let updated = model.update(txn).await?;
+            report.updated += 1;
+            changes.push(self.change_record(updated.id, "updated", Some(change)));
+        }
+        if !changes.is_empty() {
+            import_change::Entity::insert_many(changes)
+                .exec_without_returning(txn)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    fn default_placement(&self) -> (i64, i64) {
+        let project = self.directory.project("Default").map_or(0, |p| p.id);
+        (
+            project,
+            self.directory.default_desk(project).map_or(0, |d| d.id),
+        )
+    }
+
+    fn change_record(
+        &self,
+        entity_id: i64,
+        operation: &str,
+        change: Option<Change>,
+    ) -> import_change::ActiveModel {
+        let (before, after) = change.map_or((None, None), |c| {
+            (
+                Some(Value::Object(c.before).to_string()),
+                Some(Value::Object(c.after).to_string()),
+            )
+        });
+        import_change::ActiveModel {
+            job_id: Set(self.job_id),
+            entity: Set("client".into()),
+            entity_id: Set(entity_id),
+            operation: Set(operation.into()),
+            previous_values: Set(before),
+            new_values: Set(after),
+            ..Default::default()
+        }
+    }
+
+    /// The fields of `row` that differ from `existing`, as an update and a change record.
+    /// The email changes only for a row matched by ID; matched by email, it is the key.
+    fn diff(
+        &self,
+        existing: &client::Model,
+        row: &ClientRow,
+        placement: Option<(i64, i64)>,
+        matched_by_id: bool,
+    ) -> (client::ActiveModel, Change) {
+        let mut change = Change {
+            before: Map::new(),
+            after: Map::new(),
+        };
+        let mut m = client::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(existing.id),
+            ..Default::default()
+        };
+        let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+        macro_rules! text {
+            ($field:ident, $name:literal) => {
+                if let Some(new) = row
+                    .$field
+                    .clone()
+                    .filter(|n| Some(n) != existing.$field.as_ref())
+                {
+                    change.before.insert($name.into(), opt(&existing.$field));
+                    change.after.insert($name.into(), json!(new));
+                    m.$field = Set(Some(new));
+                }
+            };
+        }
+        let new_email = row.email.as_ref().filter(|_| matched_by_id);
+        if let Some(v) = change.set(
+            "email",
+            existing.email.clone(),
+            new_email.map(|e| e.as_str().to_owned()),
+        ) {
+            m.email = Set(v);
+        }
+        if let Some(v) = change.set("username", existing.username.clone(), row.username.clone()) {
+            m.username = Set(v);
+        }
+        if let Some(v) = change.set(
+            "first_name",
+            existing.first_name.clone(),
+            row.first_name.clone(),
+        ) {
+            m.first_name = Set(v);
+        }
+        text!(middle_name, "middle_name");
+        text!(last_name, "last_name");
+        text!(address, "address");
+        text!(city, "city");
+        text!(postal_code, "postal_code");
+        let country = row.country.map(|c| c.as_str().to_owned());
+        if let Some(new) = country.filter(|n| Some(n) != existing.country.as_ref()) {
+            change
+                .before
+                .insert("country".into(), opt(&existing.country));
+            change.after.insert("country".into(), json!(new));
+            m.country = Set(Some(new));
+        }
+        let phone = row.phone.as_ref().map(|p| p.as_str().to_owned());
+        if let Some(new) = phone.filter(|n| Some(n) != existing.phone.as_ref()) {
+            change.before.insert("phone".into(), opt(&existing.phone));
+            change.after.insert("phone".into(), json!(new));
+            m.phone = Set(Some(new));
+        }
+        if let Some(new) = row
+            .date_of_birth
+            .filter(|n| Some(*n) != existing.date_of_birth)
+        {
+            change.before.insert(
+                "date_of_birth".into(),
+                existing
+                    .date_of_birth
+                    .map_or(Value::Null, |d| json!(d.to_string())),
+            );
+            change
+                .after
+                .insert("date_of_birth".into(), json!(new.to_string()));
+            m.date_of_birth = Set(Some(new));
+        }
+        if let Some(v) = change.set(
+            "verification_level",
+            existing.verification_level,
+            row.verification_level,
+        ) {
+            m.verification_level = Set(v);
+        }
+        if let Some(v) = change.set("active", existing.active, row.active) {
+            m.active = Set(v);
+        }
+        if let Some(v) = change.set(
+            "type",
+            existing.client_type.clone(),
+            row.client_type.map(|t| t.as_str().to_owned()),
+        ) {
+            m.client_type = Set(v);
+        }
+        if let Some((project_id, desk_id)) = placement {
+            if let Some(v) = change.set("project_id", existing.project_id, Some(project_id)) {
+                m.project_id = Set(v);
+            }
+            if let Some(v) = change.set("desk_id", existing.desk_id, Some(desk_id)) {
+                m.desk_id = Set(v);
+            }
+        }
+        if let Some(new) = row.created_at.filter(|n| *n != existing.created_at) {
+            change
+                .before
+                .insert("created_at".into(), json!(existing.created_at.to_rfc3339()));
+            change
+                .after
+                .insert("created_at".into(), json!(new.to_rfc3339()));
+            m.created_at = Set(new);
+        }
+        (m, change)
+    }
+
+    async fn taken_usernames<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        wanted: Vec<String>,
+    ) -> Result<HashSet<String>, DbErr> {
+        if wanted.is_empty() {
+            return Ok(HashSet::new());
+        }
+        Ok(client::Entity::find()
+            .filter(client::Column::Username.is_in(wanted))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|c| c.username)
+            .collect())
+    }
+
+    /// `base`, or `base2`, `base3` … : the first not used in the database or this batch.
+    /// (One query per generated name; bulk generation is a later optimisation.)
+    async fn free_username<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        base: &str,
+        in_batch: &HashSet<String>,
+    ) -> Result<String, DbErr> {
+        let used: HashSet<String> = client::Entity::find()
+            .filter(client::Column::Username.starts_with(base))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|c| c.username)
+            .collect();
+        let free = |u: &String| !used.contains(u) && !in_batch.contains(u);
+        let mut candidate = base.to_owned();
+        let mut n = 1;
+        while !free(&candidate) {
+            n += 1;
+            candidate = format!("{base}{n}");
+        }
+        Ok(candidate)
+    }
+}

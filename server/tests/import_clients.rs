@@ -1,0 +1,296 @@
+//! Applying `import-users` rows to the database, on SQLite and PostgreSQL.
+
+mod common;
+
+use app::entities::{client, desk, import_change, import_job, project};
+use app::import::apply::{BatchReport, ClientImport};
+use app::import::prepare::{Limits, RowOutcome, prepare};
+use app::model::{Delimiter, ImportAction};
+use common::{Backend, fresh_database};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+
+struct Db {
+    db: DatabaseConnection,
+    admin: i64,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn database(backend: Backend) -> Db {
+    let (url, dir) = fresh_database(backend).await;
+    let db = server::db::connect(&url).await.unwrap();
+    server::db::migrate(&db).await.unwrap();
+    let system = app::auth::Caller::default();
+    let (admin, _) = app::services::users::create(
+        &db,
+        &system,
+        "admin@example.com",
+        app::model::Role::Admin,
+        None,
+    )
+    .await
+    .unwrap();
+    Db {
+        db,
+        admin: admin.id,
+        _dir: dir,
+    }
+}
+
+async fn new_job(db: &Db) -> i64 {
+    import_job::ActiveModel {
+        title: Set("test".into()),
+        action: Set("import-users".into()),
+        delimiter: Set("auto".into()),
+        file_name: Set("clients.csv".into()),
+        file_size: Set(0),
+        file_sha256: Set(String::new()),
+        file_data: Set(Vec::new()),
+        status: Set("in_progress".into()),
+        validate_only: Set(false),
+        initiated_by: Set(db.admin),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&db.db)
+    .await
+    .unwrap()
+    .id
+}
+
+/// Imports `csv` as one job in one batch; returns the report (row errors of validation
+/// are counted as errors too).
+async fn import(db: &Db, csv: &str) -> BatchReport {
+    let job = new_job(db).await;
+    let file = prepare(
+        csv.as_bytes(),
+        ImportAction::Users,
+        Delimiter::Auto,
+        Limits::default(),
+    )
+    .unwrap();
+    let mut rows = Vec::new();
+    let mut invalid = 0;
+    for outcome in file.rows(chrono::Utc::now().date_naive()) {
+        match outcome {
+            RowOutcome::Client(row) => rows.push(*row),
+            _ => invalid += 1,
+        }
+    }
+    let txn = db.db.begin().await.unwrap();
+    let mut importer = ClientImport::new(&txn, job).await.unwrap();
+    let mut report = importer.apply(&txn, rows).await.unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(invalid, 0, "these files hold only valid rows");
+    report.errors.sort_by_key(|e| e.line);
+    report
+}
+
+async fn by_email(db: &Db, email: &str) -> client::Model {
+    client::Entity::find()
+        .filter(client::Column::Email.eq(email))
+        .one(&db.db)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{email} exists"))
+}
+
+const FILE: &str = "Email,First name,Last name,Country,Phone\n\
+    ann@example.com,Ann,Lee,GB,+44 20 7946 0958\n\
+    ann@example.org,Annie,Ray,de,\n\
+    bob@example.com,Bob,,,\n";
+
+async fn a_fresh_import_creates_clients_with_defaults(backend: Backend) {
+    let db = database(backend).await;
+    let report = import(&db, FILE).await;
+    assert_eq!(
+        (report.created, report.updated, report.unchanged),
+        (3, 0, 0)
+    );
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+
+    let ann = by_email(&db, "ann@example.com").await;
+    let annie = by_email(&db, "ann@example.org").await;
+    assert_eq!(
+        (ann.username.as_str(), annie.username.as_str()),
+        ("ann", "ann2"),
+        "usernames are unique"
+    );
+    assert_eq!(ann.phone.as_deref(), Some("+442079460958"));
+    assert_eq!(annie.country.as_deref(), Some("DE"));
+    let default_project = project::Entity::find()
+        .filter(project::Column::Name.eq("Default"))
+        .one(&db.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ann.project_id, default_project.id);
+    assert_eq!(
+        (ann.client_type.as_str(), ann.active, ann.verification_level),
+        ("personal", true, 0)
+    );
+    let bob = by_email(&db, "bob@example.com").await;
+    assert_eq!(bob.last_name, None);
+    assert_eq!(
+        import_change::Entity::find()
+            .filter(import_change::Column::Operation.eq("created"))
+            .count(&db.db)
+            .await
+            .unwrap(),
+        3,
+        "every creation is recorded for revert"
+    );
+}
+
+async fn re_importing_the_same_file_changes_nothing(backend: Backend) {
+    let db = database(backend).await;
+    import(&db, FILE).await;
+    let before: Vec<client::Model> = client::Entity::find()
+        .order_by_asc(client::Column::Id)
+        .all(&db.db)
+        .await
+        .unwrap();
+    let report = import(&db, FILE).await;
+    assert_eq!(
+        (report.created, report.updated, report.unchanged),
+        (0, 0, 3)
+    );
+    let after: Vec<client::Model> = client::Entity::find()
+        .order_by_asc(client::Column::Id)
+        .all(&db.db)
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+}
+
+async fn an_update_file_changes_only_its_columns(backend: Backend) {
+    let db = database(backend).await;
+    import(&db, FILE).await;
+    let report = import(
+        &db,
+        "email,CITY,Last name\nANN@example.com,Oslo,\nbob@example.com,,Stone\n",
+    )
+    .await;
+    assert_eq!(
+        (report.created, report.updated, report.unchanged),
+        (0, 2, 0)
+    );
+    let ann = by_email(&db, "ann@example.com").await;
+    assert_eq!(ann.city.as_deref(), Some("Oslo"));
+    assert_eq!(
+        ann.last_name.as_deref(),
+        Some("Lee"),
+        "an empty cell leaves the field alone"
+    );
+    assert_eq!(
+        ann.phone.as_deref(),
+        Some("+442079460958"),
+        "an absent column leaves the field alone"
+    );
+    assert_eq!(
+        ann.email, "ann@example.com",
+        "matching by email does not rewrite its case"
+    );
+    let change = import_change::Entity::find()
+        .filter(import_change::Column::EntityId.eq(ann.id))
+        .filter(import_change::Column::Operation.eq("updated"))
+        .one(&db.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(change.previous_values.as_deref(), Some(r#"{"city":null}"#));
+    assert_eq!(change.new_values.as_deref(), Some(r#"{"city":"Oslo"}"#));
+}
+
+async fn rows_are_matched_by_id_first(backend: Backend) {
+    let db = database(backend).await;
+    import(&db, FILE).await;
+    let bob = by_email(&db, "bob@example.com").await;
+    let ann = by_email(&db, "ann@example.com").await;
+    let csv = format!(
+        "ID,Email\n{},robert@example.com\n{},ann@example.org\n999999,x@example.com\n",
+        bob.id, ann.id
+    );
+    let report = import(&db, &csv).await;
+    assert_eq!(report.updated, 1);
+    assert_eq!(
+        by_email(&db, "robert@example.com").await.id,
+        bob.id,
+        "a new email through the ID"
+    );
+    let messages: Vec<(u64, &str)> = report
+        .errors
+        .iter()
+        .map(|e| (e.line, e.message.as_str()))
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].1.contains("belongs to another client"),
+        "{messages:?}"
+    );
+    assert_eq!(messages[1], (4, "There is no client with ID 999999"));
+}
+
+async fn duplicates_unknown_places_and_missing_names_are_refused(backend: Backend) {
+    let db = database(backend).await;
+    let gold = project::ActiveModel {
+        name: Set("Gold".into()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&db.db)
+    .await
+    .unwrap();
+    let vip = desk::ActiveModel {
+        project_id: Set(gold.id),
+        name: Set("VIP".into()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&db.db)
+    .await
+    .unwrap();
+    let csv = format!(
+        "Email,First name,Project,Desk,Username\n\
+         a@example.com,Ann,Gold,{},\n\
+         A@EXAMPLE.com,Ann again,,,\n\
+         b@example.com,Bo,Silver,,\n\
+         c@example.com,,,,\n\
+         d@example.com,Di,Gold,,\n\
+         e@example.com,Ed,,,ann_custom\n\
+         f@example.com,Fi,,,ann_custom\n",
+        vip.id
+    );
+    let report = import(&db, &csv).await;
+    assert_eq!(report.created, 2, "{:?}", report.errors);
+    let a = by_email(&db, "a@example.com").await;
+    assert_eq!(
+        (a.project_id, a.desk_id),
+        (gold.id, vip.id),
+        "project by name, desk by id"
+    );
+    assert_eq!(by_email(&db, "e@example.com").await.username, "ann_custom");
+    let got: Vec<(u64, Option<&str>)> = report.errors.iter().map(|e| (e.line, e.column)).collect();
+    assert_eq!(
+        got,
+        [
+            (3, Some("Email")),
+            (4, Some("Project")),
+            (5, Some("First name")),
+            (6, Some("Desk")),
+            (8, Some("Username"))
+        ]
+    );
+    assert!(report.errors[0].message.contains("already on line 2"));
+    assert!(report.errors[3].message.contains("has no `Default` desk"));
+}
+
+on_both_databases!(
+    a_fresh_import_creates_clients_with_defaults,
+    re_importing_the_same_file_changes_nothing,
+    an_update_file_changes_only_its_columns,
+    rows_are_matched_by_id_first,
+    duplicates_unknown_places_and_missing_names_are_refused,
+);
