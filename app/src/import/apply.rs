@@ -2,8 +2,8 @@
 //! Each batch looks its clients up in bulk, inserts new ones in one statement, updates
 //! only the fields that change, and records every change so the import can be reverted.
 
-use super::validate::ClientRow;
-use crate::entities::{client, desk, import_change, project};
+use super::validate::{AccountRow, ClientRow};
+use crate::entities::{account, client, desk, import_change, project};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
@@ -126,6 +126,189 @@ impl Directory {
                 format!("Several projects have a desk `{key}`: fill the Project column too"),
             )),
         }
+    }
+}
+
+/// Records what an import created or updated, for revert.
+fn change_record(
+    job_id: i64,
+    entity: &str,
+    entity_id: i64,
+    operation: &str,
+    change: Option<Change>,
+) -> import_change::ActiveModel {
+    let (before, after) = change.map_or((None, None), |c| {
+        (
+            Some(Value::Object(c.before).to_string()),
+            Some(Value::Object(c.after).to_string()),
+        )
+    });
+    import_change::ActiveModel {
+        job_id: Set(job_id),
+        entity: Set(entity.into()),
+        entity_id: Set(entity_id),
+        operation: Set(operation.into()),
+        previous_values: Set(before),
+        new_values: Set(after),
+        ..Default::default()
+    }
+}
+
+/// Clients by lower-case email, for the (lower-case) emails given.
+async fn clients_by_email<C: ConnectionTrait>(
+    txn: &C,
+    keys: Vec<String>,
+) -> Result<HashMap<String, client::Model>, DbErr> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(client::Entity::find()
+        .filter(Func::lower(Expr::col(client::Column::Email)).is_in(keys))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|c| (c.email.to_lowercase(), c))
+        .collect())
+}
+
+/// Applies `import-accounts` rows: the client must exist; an account number owned by
+/// another client is refused; one owned by the same client is updated.
+pub struct AccountImport {
+    job_id: i64,
+    seen: HashMap<String, u64>,
+}
+
+impl AccountImport {
+    pub fn new(job_id: i64) -> Self {
+        AccountImport {
+            job_id,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Applies a batch of rows inside `txn`.
+    pub async fn apply<C: ConnectionTrait>(
+        &mut self,
+        txn: &C,
+        rows: Vec<AccountRow>,
+    ) -> Result<BatchReport, DbErr> {
+        let mut report = BatchReport::default();
+        let mut accepted = Vec::with_capacity(rows.len());
+        for row in rows {
+            let number = row.account_number.as_str().to_owned();
+            match self.seen.get(&number) {
+                Some(first) => report.errors.push(refuse(
+                    row.line,
+                    Some("Account number"),
+                    Some(&number),
+                    format!("This account number is already on line {first} of this file"),
+                )),
+                None => {
+                    self.seen.insert(number, row.line);
+                    accepted.push(row);
+                }
+            }
+        }
+        let owners =
+            clients_by_email(txn, accepted.iter().map(|r| r.email.key()).collect()).await?;
+        let numbers: Vec<String> = accepted
+            .iter()
+            .map(|r| r.account_number.as_str().to_owned())
+            .collect();
+        let mut existing: HashMap<String, account::Model> = HashMap::new();
+        if !numbers.is_empty() {
+            for a in account::Entity::find()
+                .filter(account::Column::AccountNumber.is_in(numbers))
+                .all(txn)
+                .await?
+            {
+                existing.insert(a.account_number.clone(), a);
+            }
+        }
+        let now = chrono::Utc::now();
+        let mut inserts = Vec::new();
+        let mut changes = Vec::new();
+        for row in accepted {
+            let Some(owner) = owners.get(&row.email.key()) else {
+                report.errors.push(refuse(
+                    row.line,
+                    Some("Email"),
+                    Some(row.email.as_str()),
+                    "There is no client with this email: import the client first".into(),
+                ));
+                continue;
+            };
+            let Some(acc) = existing.get(row.account_number.as_str()) else {
+                inserts.push(account::ActiveModel {
+                    account_number: Set(row.account_number.as_str().to_owned()),
+                    client_id: Set(owner.id),
+                    product_id: Set(row.product_id),
+                    currency: Set(row.currency.as_str().to_owned()),
+                    created_at: Set(now),
+                    ..Default::default()
+                });
+                continue;
+            };
+            if acc.client_id != owner.id {
+                report.errors.push(refuse(
+                    row.line,
+                    Some("Account number"),
+                    Some(row.account_number.as_str()),
+                    format!(
+                        "This account belongs to another client (ID {})",
+                        acc.client_id
+                    ),
+                ));
+                continue;
+            }
+            let mut change = Change {
+                before: Map::new(),
+                after: Map::new(),
+            };
+            let mut m = account::ActiveModel {
+                id: sea_orm::ActiveValue::Unchanged(acc.id),
+                ..Default::default()
+            };
+            if let Some(p) = change.set("product_id", acc.product_id, Some(row.product_id)) {
+                m.product_id = Set(p);
+            }
+            if let Some(c) = change.set(
+                "currency",
+                acc.currency.clone(),
+                Some(row.currency.as_str().to_owned()),
+            ) {
+                m.currency = Set(c);
+            }
+            if change.after.is_empty() {
+                report.unchanged += 1;
+                continue;
+            }
+            m.update(txn).await?;
+            report.updated += 1;
+            changes.push(change_record(
+                self.job_id,
+                "account",
+                acc.id,
+                "updated",
+                Some(change),
+            ));
+        }
+        if !inserts.is_empty() {
+            let ids = account::Entity::insert_many(inserts)
+                .exec_with_returning_keys(txn)
+                .await?;
+            report.created += ids.len() as u64;
+            changes.extend(
+                ids.into_iter()
+                    .map(|id| change_record(self.job_id, "account", id, "created", None)),
+            );
+        }
+        if !changes.is_empty() {
+            import_change::Entity::insert_many(changes)
+                .exec_without_returning(txn)
+                .await?;
+        }
+        Ok(report)
     }
 }
 
@@ -253,16 +436,7 @@ impl ClientImport {
                 by_id.insert(c.id, c);
             }
         }
-        let mut by_email: HashMap<String, client::Model> = HashMap::new();
-        if !keys.is_empty() {
-            let found = client::Entity::find()
-                .filter(Func::lower(Expr::col(client::Column::Email)).is_in(keys))
-                .all(txn)
-                .await?;
-            for c in found {
-                by_email.insert(c.email.to_lowercase(), c);
-            }
-        }
+        let by_email = clients_by_email(txn, keys).await?;
 
         let now = chrono::Utc::now();
         let mut creates: Vec<(ClientRow, (i64, i64))> = Vec::new();
@@ -389,7 +563,7 @@ impl ClientImport {
             report.created += ids.len() as u64;
             changes.extend(
                 ids.into_iter()
-                    .map(|id| self.change_record(id, "created", None)),
+                    .map(|id| change_record(self.job_id, "client", id, "created", None)),
             );
         }
         for (line, mut model, change) in updates {
@@ -407,7 +581,13 @@ impl ClientImport {
             model.updated_at = Set(now);
             let updated = model.update(txn).await?;
             report.updated += 1;
-            changes.push(self.change_record(updated.id, "updated", Some(change)));
+            changes.push(change_record(
+                self.job_id,
+                "client",
+                updated.id,
+                "updated",
+                Some(change),
+            ));
         }
         if !changes.is_empty() {
             import_change::Entity::insert_many(changes)
@@ -423,29 +603,6 @@ impl ClientImport {
             project,
             self.directory.default_desk(project).map_or(0, |d| d.id),
         )
-    }
-
-    fn change_record(
-        &self,
-        entity_id: i64,
-        operation: &str,
-        change: Option<Change>,
-    ) -> import_change::ActiveModel {
-        let (before, after) = change.map_or((None, None), |c| {
-            (
-                Some(Value::Object(c.before).to_string()),
-                Some(Value::Object(c.after).to_string()),
-            )
-        });
-        import_change::ActiveModel {
-            job_id: Set(self.job_id),
-            entity: Set("client".into()),
-            entity_id: Set(entity_id),
-            operation: Set(operation.into()),
-            previous_values: Set(before),
-            new_values: Set(after),
-            ..Default::default()
-        }
     }
 
     /// The fields of `row` that differ from `existing`, as an update and a change record.

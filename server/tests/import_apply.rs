@@ -1,9 +1,10 @@
-//! Applying `import-users` rows to the database, on SQLite and PostgreSQL.
+//! Applying validated rows of the three import actions to the database, on SQLite and
+//! PostgreSQL.
 
 mod common;
 
-use app::entities::{client, desk, import_change, import_job, project};
-use app::import::apply::{BatchReport, ClientImport};
+use app::entities::{account, client, desk, import_change, import_job, project};
+use app::import::apply::{AccountImport, BatchReport, ClientImport};
 use app::import::prepare::{Limits, RowOutcome, prepare};
 use app::model::{Delimiter, ImportAction};
 use common::{Backend, fresh_database};
@@ -287,7 +288,127 @@ async fn duplicates_unknown_places_and_missing_names_are_refused(backend: Backen
     assert!(report.errors[3].message.contains("has no `Default` desk"));
 }
 
+async fn import_accounts(db: &Db, csv: &str) -> BatchReport {
+    let job = new_job(db).await;
+    let file = prepare(
+        csv.as_bytes(),
+        ImportAction::Accounts,
+        Delimiter::Auto,
+        Limits::default(),
+    )
+    .unwrap();
+    let rows = file
+        .rows(chrono::Utc::now().date_naive())
+        .map(|o| match o {
+            RowOutcome::Account(r) => r,
+            other => panic!("a valid account row, got {other:?}"),
+        })
+        .collect();
+    let txn = db.db.begin().await.unwrap();
+    let mut report = AccountImport::new(job).apply(&txn, rows).await.unwrap();
+    txn.commit().await.unwrap();
+    report.errors.sort_by_key(|e| e.line);
+    report
+}
+
+async fn accounts_belong_to_existing_clients(backend: Backend) {
+    let db = database(backend).await;
+    import(&db, FILE).await;
+    let csv = "Email,Account number,Product ID,Product currency
+        ANN@example.com,MT-1,1,usd
+        bob@example.com,MT-2,2,USDT
+        ghost@example.com,MT-3,1,EUR
+";
+    let report = import_accounts(&db, csv).await;
+    assert_eq!(
+        (report.created, report.updated, report.unchanged),
+        (2, 0, 0)
+    );
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(
+        (report.errors[0].line, report.errors[0].column),
+        (4, Some("Email"))
+    );
+    assert!(
+        report.errors[0]
+            .message
+            .contains("There is no client with this email")
+    );
+    let mt1 = account::Entity::find()
+        .filter(account::Column::AccountNumber.eq("MT-1"))
+        .one(&db.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (mt1.client_id, mt1.currency.as_str()),
+        (by_email(&db, "ann@example.com").await.id, "USD")
+    );
+
+    // Same client: updated or unchanged; a number repeated in the file: refused.
+    let csv = "Email,Account number,Product ID,Product currency\n\
+        ann@example.com,MT-1,5,USD\n\
+        bob@example.com,MT-2,2,USDT\n\
+        ann@example.com,MT-2,2,USDT\n\
+        bob@example.com,MT-1,1,USD\n";
+    let report = import_accounts(&db, csv).await;
+    assert_eq!(
+        (report.created, report.updated, report.unchanged),
+        (0, 1, 1)
+    );
+    let got: Vec<(u64, &str)> = report
+        .errors
+        .iter()
+        .map(|e| (e.line, e.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (4, "This account number is already on line 3 of this file"),
+            (5, "This account number is already on line 2 of this file"),
+        ]
+    );
+    // Another client's account is never taken over.
+    let report = import_accounts(
+        &db,
+        "Email,Account number,Product ID,Product currency\nann@example.com,MT-2,2,USDT\n",
+    )
+    .await;
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].column, Some("Account number"));
+    assert!(
+        report.errors[0]
+            .message
+            .contains("belongs to another client"),
+        "{:?}",
+        report.errors
+    );
+    let mt2 = account::Entity::find()
+        .filter(account::Column::AccountNumber.eq("MT-2"))
+        .one(&db.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        mt2.client_id,
+        by_email(&db, "bob@example.com").await.id,
+        "not moved to another client"
+    );
+    let change = import_change::Entity::find()
+        .filter(import_change::Column::Entity.eq("account"))
+        .filter(import_change::Column::Operation.eq("updated"))
+        .one(&db.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        change.previous_values.as_deref(),
+        Some(r#"{"product_id":1}"#)
+    );
+}
+
 on_both_databases!(
+    accounts_belong_to_existing_clients,
     a_fresh_import_creates_clients_with_defaults,
     re_importing_the_same_file_changes_nothing,
     an_update_file_changes_only_its_columns,
