@@ -3,8 +3,11 @@
 
 mod common;
 
-use app::entities::{account, client, desk, import_change, import_job, project};
-use app::import::apply::{AccountImport, BatchReport, ClientImport};
+use app::entities::{
+    account, client, desk, ib_program, import_change, import_job, introducing_broker, project,
+    referral,
+};
+use app::import::apply::{AccountImport, BatchReport, ClientImport, IbImport};
 use app::import::prepare::{Limits, RowOutcome, prepare};
 use app::model::{Delimiter, ImportAction};
 use common::{Backend, fresh_database};
@@ -407,7 +410,117 @@ async fn accounts_belong_to_existing_clients(backend: Backend) {
     );
 }
 
+async fn import_ibs(db: &Db, csv: &str) -> (BatchReport, usize) {
+    let job = new_job(db).await;
+    let file = prepare(
+        csv.as_bytes(),
+        ImportAction::Ibs,
+        Delimiter::Auto,
+        Limits::default(),
+    )
+    .unwrap();
+    let mut rows = Vec::new();
+    let mut invalid = 0;
+    for outcome in file.rows(chrono::Utc::now().date_naive()) {
+        match outcome {
+            RowOutcome::Ib(r) => rows.push(r),
+            _ => invalid += 1,
+        }
+    }
+    let txn = db.db.begin().await.unwrap();
+    let mut report = IbImport::new(job).apply(&txn, rows).await.unwrap();
+    txn.commit().await.unwrap();
+    report.errors.sort_by_key(|e| e.line);
+    (report, invalid)
+}
+
+async fn partners_join_programs_and_refer_clients_once(backend: Backend) {
+    let db = database(backend).await;
+    import(&db, "Email,First name\npartner@example.com,Pat\nother@example.com,Oli\nann@example.com,Ann\nbob@example.com,Bob\n").await;
+    let gold = ib_program::ActiveModel {
+        name: Set("Gold".into()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&db.db)
+    .await
+    .unwrap();
+    let csv = format!(
+        "IB Email,Client Email,IB Type ID\n\
+         partner@example.com,ann@example.com,{g}\n\
+         partner@example.com,,{g}\n\
+         other@example.com,ANN@example.com,{g}\n\
+         partner@example.com,ghost@example.com,{g}\n\
+         partner@example.com,bob@example.com,999\n\
+         partner@example.com,partner@example.com,{g}\n\
+         other@example.com,bob@example.com,{g}\n",
+        g = gold.id
+    );
+    let (report, invalid) = import_ibs(&db, &csv).await;
+    assert_eq!(
+        invalid, 1,
+        "the self-referral on line 7 is refused before the database"
+    );
+    assert_eq!(
+        (report.created, report.unchanged),
+        (2, 1),
+        "{:?}",
+        report.errors
+    );
+    let got: Vec<(u64, Option<&str>)> = report.errors.iter().map(|e| (e.line, e.column)).collect();
+    assert_eq!(
+        got,
+        [
+            (4, Some("Client Email")),
+            (5, Some("Client Email")),
+            (6, Some("IB Type ID"))
+        ]
+    );
+    assert!(
+        report.errors[0]
+            .message
+            .contains("already referred by another partner")
+    );
+    assert!(
+        report.errors[2]
+            .message
+            .contains("no IB program with ID 999")
+    );
+
+    let partner = by_email(&db, "partner@example.com").await;
+    let other = by_email(&db, "other@example.com").await;
+    let members: Vec<i64> = introducing_broker::Entity::find()
+        .order_by_asc(introducing_broker::Column::ClientId)
+        .all(&db.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.client_id)
+        .collect();
+    assert_eq!(members, [partner.id, other.id]);
+    let referrals: Vec<(i64, i64)> = referral::Entity::find()
+        .order_by_asc(referral::Column::ClientId)
+        .all(&db.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.client_id, r.ib_client_id))
+        .collect();
+    assert_eq!(
+        referrals,
+        [
+            (by_email(&db, "ann@example.com").await.id, partner.id),
+            (by_email(&db, "bob@example.com").await.id, other.id)
+        ]
+    );
+
+    // The same file again changes nothing.
+    let (again, _) = import_ibs(&db, &csv).await;
+    assert_eq!((again.created, again.unchanged), (0, 3));
+}
+
 on_both_databases!(
+    partners_join_programs_and_refer_clients_once,
     accounts_belong_to_existing_clients,
     a_fresh_import_creates_clients_with_defaults,
     re_importing_the_same_file_changes_nothing,
