@@ -17,6 +17,7 @@ pub mod action {
     pub const USER_ENABLED: &str = "user.enabled";
     pub const USER_PASSWORD_RESET: &str = "user.password_reset";
     pub const TOKEN_CREATED: &str = "api_token.created";
+    pub const IMPORT_CREATED: &str = "import.created";
     pub const TOKEN_REVOKED: &str = "api_token.revoked";
 }
 

@@ -2,6 +2,7 @@
 //! server functions, the HTTP API and the command line share them.
 
 pub mod audit;
+pub mod imports;
 pub mod overview;
 pub mod sign_in;
 pub mod tokens;

@@ -1,0 +1,264 @@
+//! Import jobs end to end through the service: file checks, batches, messages, statuses,
+//! notifications, validate-only, identical files; on SQLite and PostgreSQL.
+
+mod common;
+
+use app::entities::{client, import_job, import_message, notification};
+use app::import::prepare::Limits;
+use app::model::{AppError, CurrentUser, Delimiter, ImportAction, Role};
+use app::services::imports::{self, NewImport};
+use common::{Backend, fresh_database};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
+
+struct Setup {
+    db: DatabaseConnection,
+    operator: CurrentUser,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn setup(backend: Backend) -> Setup {
+    let (url, dir) = fresh_database(backend).await;
+    let db = server::db::connect(&url).await.unwrap();
+    server::db::migrate(&db).await.unwrap();
+    let system = app::auth::Caller::default();
+    let (user, _) =
+        app::services::users::create(&db, &system, "ops@example.com", Role::Operator, None)
+            .await
+            .unwrap();
+    Setup {
+        db,
+        operator: CurrentUser {
+            id: user.id,
+            email: user.email,
+            role: user.role,
+        },
+        _dir: dir,
+    }
+}
+
+fn upload(csv: &str, validate_only: bool) -> NewImport {
+    NewImport {
+        title: "Clients from the old CRM".into(),
+        description: None,
+        action: ImportAction::Users,
+        delimiter: Delimiter::Auto,
+        file_name: "clients.csv".into(),
+        bytes: csv.as_bytes().to_vec(),
+        validate_only,
+    }
+}
+
+async fn create_and_run(s: &Setup, csv: &str, validate_only: bool) -> import_job::Model {
+    let caller = app::auth::Caller {
+        user: Some(s.operator.clone()),
+        remote_addr: None,
+    };
+    let job = imports::create(
+        &s.db,
+        &caller,
+        &s.operator,
+        upload(csv, validate_only),
+        Limits::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(job.status, "new");
+    imports::run(&s.db, job.id, Limits::default())
+        .await
+        .unwrap()
+}
+
+async fn messages(s: &Setup, job: i64, level: &str) -> Vec<import_message::Model> {
+    import_message::Entity::find()
+        .filter(import_message::Column::JobId.eq(job))
+        .filter(import_message::Column::Level.eq(level))
+        .order_by_asc(import_message::Column::Id)
+        .all(&s.db)
+        .await
+        .unwrap()
+}
+
+const MIXED: &str = "Email,First name,Country,Shoe size\n\
+    ann@example.com,Ann,GB,38\n\
+    bob@example.com,Bob,Atlantis,44\n\
+    cy@example.com,Cy,de,40\n";
+
+async fn a_file_with_good_and_bad_rows_succeeds_with_errors(backend: Backend) {
+    let s = setup(backend).await;
+    let job = create_and_run(&s, MIXED, false).await;
+    assert_eq!(job.status, "success_with_errors");
+    assert_eq!(
+        (
+            job.total_rows,
+            job.processed_rows,
+            job.created_rows,
+            job.updated_rows,
+            job.unchanged_rows,
+            job.error_rows
+        ),
+        (3, 3, 2, 0, 0, 1)
+    );
+    assert!(job.finished_at.is_some() && job.started_at.is_some());
+    assert_eq!(job.encoding.as_deref(), Some("UTF-8"));
+    assert_eq!(client::Entity::find().count(&s.db).await.unwrap(), 2);
+
+    let errors = messages(&s, job.id, "error").await;
+    assert_eq!(errors.len(), 1);
+    let e = &errors[0];
+    assert_eq!(
+        (e.line, e.column.as_deref(), e.value.as_deref()),
+        (Some(3), Some("Country"), Some("Atlantis"))
+    );
+    assert!(e.message.contains("is not a country"));
+    let log: Vec<String> = messages(&s, job.id, "info")
+        .await
+        .into_iter()
+        .map(|m| m.message)
+        .collect();
+    assert!(
+        log[0].starts_with("Read as UTF-8 with comma separators: 3 data rows."),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|m| m.contains("Ignored columns this import does not know: Shoe size")),
+        "{log:?}"
+    );
+
+    let note = notification::Entity::find()
+        .one(&s.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (note.user_id, note.job_id, note.text.as_str()),
+        (s.operator.id, Some(job.id), "Import finished with 1 errors")
+    );
+}
+
+async fn an_identical_file_is_recognised_and_changes_nothing(backend: Backend) {
+    let s = setup(backend).await;
+    let first = create_and_run(&s, MIXED, false).await;
+    let second = create_and_run(&s, MIXED, false).await;
+    assert_eq!(
+        (
+            second.created_rows,
+            second.unchanged_rows,
+            second.error_rows
+        ),
+        (0, 2, 1)
+    );
+    assert_eq!(client::Entity::find().count(&s.db).await.unwrap(), 2);
+    let log: Vec<String> = messages(&s, second.id, "info")
+        .await
+        .into_iter()
+        .map(|m| m.message)
+        .collect();
+    let expected = format!(
+        "An identical file (same SHA-256) was imported before, as import #{}",
+        first.id
+    );
+    assert!(log.iter().any(|m| m.starts_with(&expected)), "{log:?}");
+}
+
+async fn validate_only_writes_nothing_and_predicts(backend: Backend) {
+    let s = setup(backend).await;
+    let job = create_and_run(&s, MIXED, true).await;
+    assert_eq!(job.status, "awaiting_confirmation");
+    assert_eq!(
+        (job.created_rows, job.error_rows),
+        (2, 1),
+        "what the import would do"
+    );
+    assert_eq!(
+        client::Entity::find().count(&s.db).await.unwrap(),
+        0,
+        "nothing written"
+    );
+    assert_eq!(
+        messages(&s, job.id, "error").await.len(),
+        1,
+        "the errors are reported"
+    );
+}
+
+async fn a_file_of_only_bad_rows_fails(backend: Backend) {
+    let s = setup(backend).await;
+    let job = create_and_run(
+        &s,
+        "Email,First name\nnot-an-email,Ann\nann@example.com,\n",
+        false,
+    )
+    .await;
+    assert_eq!(job.status, "failed");
+    assert_eq!(job.error_rows, 2);
+    let note = notification::Entity::find()
+        .one(&s.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(note.text, "Import failed");
+}
+
+async fn a_refused_file_creates_no_job(backend: Backend) {
+    let s = setup(backend).await;
+    let caller = app::auth::Caller::default();
+    let err = imports::create(
+        &s.db,
+        &caller,
+        &s.operator,
+        upload("Email,First name\n", false),
+        Limits::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        AppError::Invalid("The file has a header line but no data rows.".into())
+    );
+    let limits = Limits {
+        max_bytes: 10,
+        max_rows: 5_000,
+    };
+    let err = imports::create(&s.db, &caller, &s.operator, upload(MIXED, false), limits)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("the limit is 10 bytes"), "{err}");
+    assert_eq!(import_job::Entity::find().count(&s.db).await.unwrap(), 0);
+}
+
+async fn large_files_run_in_batches(backend: Backend) {
+    let s = setup(backend).await;
+    let rows = imports::BATCH_ROWS * 2 + 17;
+    let mut csv = String::from("Email,First name\n");
+    for i in 0..rows {
+        csv.push_str(&format!("client{i}@example.com,Client {i}\n"));
+    }
+    let job = create_and_run(&s, &csv, false).await;
+    assert_eq!(job.status, "success");
+    assert_eq!(
+        (job.processed_rows, job.created_rows),
+        (rows as i64, rows as i64)
+    );
+    assert_eq!(
+        client::Entity::find().count(&s.db).await.unwrap(),
+        rows as u64
+    );
+    let note = notification::Entity::find()
+        .one(&s.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(note.text, format!("{rows} clients were imported"));
+}
+
+on_both_databases!(
+    a_file_with_good_and_bad_rows_succeeds_with_errors,
+    an_identical_file_is_recognised_and_changes_nothing,
+    validate_only_writes_nothing_and_predicts,
+    a_file_of_only_bad_rows_fails,
+    a_refused_file_creates_no_job,
+    large_files_run_in_batches,
+);
