@@ -19,6 +19,8 @@ pub struct Config {
     /// `SESSION_IDLE_TIMEOUT` / `SESSION_ABSOLUTE_TIMEOUT`, e.g. `30m`, `12h`.
     pub session_idle: Duration,
     pub session_absolute: Duration,
+    /// `IMPORT_MAX_BYTES` / `IMPORT_MAX_ROWS`: the largest file an import accepts.
+    pub import_limits: app::import::prepare::Limits,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/crm.db?mode=rwc";
@@ -66,6 +68,16 @@ pub fn parse_duration(name: &'static str, text: &str) -> Result<Duration, Config
         });
     }
     Ok(Duration::from_secs(secs))
+}
+
+fn parse_count(name: &'static str, text: &str) -> Result<u64, ConfigError> {
+    match text.trim().replace('_', "").parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(ConfigError {
+            name,
+            reason: format!("`{text}` is not a whole number greater than 0"),
+        }),
+    }
 }
 
 fn parse_bool(name: &'static str, text: &str) -> Result<bool, ConfigError> {
@@ -122,6 +134,19 @@ impl Config {
                 .map(|v| parse_duration("SESSION_ABSOLUTE_TIMEOUT", &v))
                 .transpose()?
                 .unwrap_or(Duration::from_secs(12 * 3600)),
+            import_limits: {
+                let default = app::import::prepare::Limits::default();
+                app::import::prepare::Limits {
+                    max_bytes: var("IMPORT_MAX_BYTES")
+                        .map(|v| parse_count("IMPORT_MAX_BYTES", &v))
+                        .transpose()?
+                        .unwrap_or(default.max_bytes),
+                    max_rows: var("IMPORT_MAX_ROWS")
+                        .map(|v| parse_count("IMPORT_MAX_ROWS", &v))
+                        .transpose()?
+                        .unwrap_or(default.max_rows),
+                }
+            },
         })
     }
 
@@ -156,6 +181,13 @@ mod tests {
         );
         assert!(parse_duration("X", "0m").is_err());
         assert!(parse_duration("X", "m").is_err());
+    }
+
+    #[test]
+    fn counts_are_positive_whole_numbers() {
+        assert_eq!(parse_count("X", "1_000_000").unwrap(), 1_000_000);
+        assert!(parse_count("X", "0").is_err());
+        assert!(parse_count("X", "5MB").is_err());
     }
 
     #[test]

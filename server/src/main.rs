@@ -1,6 +1,6 @@
 //! `server [serve]`, `server migrate`, `server user create --email E --role R` (SPEC §6).
 
-use app::model::Role;
+use app::model::{AppError, Delimiter, ImportAction, Role};
 use clap::{Parser, Subcommand};
 use server::config::Config;
 use server::{Application, StartupError, open_database};
@@ -27,6 +27,24 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Import a file with the same engine as the web, as the given user, and print the summary.
+    Import {
+        /// import-users, import-accounts or import-ibs.
+        #[arg(long, value_parser = |s: &str| s.parse::<ImportAction>())]
+        action: ImportAction,
+        /// The CSV, TSV or TXT file.
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// The email of the back-office user the import is done as.
+        #[arg(long = "as")]
+        as_user: String,
+        /// Check the file and report what would happen, writing nothing.
+        #[arg(long)]
+        validate_only: bool,
+        /// auto, comma, semicolon or tab.
+        #[arg(long, default_value = "auto", value_parser = |s: &str| s.parse::<Delimiter>())]
+        delimiter: Delimiter,
     },
     /// Manage API tokens.
     Token {
@@ -116,6 +134,25 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
                 println!("Password (shown only once): {}", generated.password);
             }
         }
+        Command::Import {
+            action,
+            file,
+            as_user,
+            validate_only,
+            delimiter,
+        } => {
+            let db = open_database(&config).await?;
+            import_file(
+                &db,
+                &config,
+                action,
+                &file,
+                &as_user,
+                validate_only,
+                delimiter,
+            )
+            .await?;
+        }
         Command::Token {
             command: TokenCommand::Create { user, name },
         } => {
@@ -128,6 +165,86 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             );
             println!("Token (shown only once): {}", issued.secret);
         }
+    }
+    Ok(())
+}
+
+/// `server import`: creates the job, runs it here, and prints what it did.
+async fn import_file(
+    db: &sea_orm::DatabaseConnection,
+    config: &Config,
+    action: ImportAction,
+    path: &std::path::Path,
+    as_user: &str,
+    validate_only: bool,
+    delimiter: Delimiter,
+) -> Result<(), StartupError> {
+    let user = app::services::users::find_by_email(db, as_user)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| {
+            AppError::NotFound(format!("There is no active back-office user `{as_user}`."))
+        })?;
+    let user = app::model::CurrentUser {
+        id: user.id,
+        role: app::services::users::stored_role(&user)?,
+        email: user.email,
+    };
+    let cannot_read =
+        |e: std::io::Error| AppError::Invalid(format!("Cannot read {}: {e}", path.display()));
+    // Refuse an oversized file before reading it.
+    let size = std::fs::metadata(path).map_err(cannot_read)?.len();
+    let limit = config.import_limits.max_bytes;
+    if size > limit {
+        return Err(AppError::Invalid(
+            app::import::FileError::TooLarge { size, limit }.to_string(),
+        )
+        .into());
+    }
+    let bytes = std::fs::read(path).map_err(cannot_read)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let caller = app::auth::Caller {
+        user: Some(user.clone()),
+        remote_addr: None,
+    };
+    let upload = app::services::imports::NewImport {
+        title: format!("{file_name} (command line)"),
+        description: None,
+        action,
+        delimiter,
+        file_name,
+        bytes,
+        validate_only,
+    };
+    let job =
+        app::services::imports::create(db, &caller, &user, upload, config.import_limits).await?;
+    let job = app::services::imports::run(db, job.id, config.import_limits).await?;
+    println!(
+        "Import #{}: {} — {} rows: {} created, {} updated, {} unchanged, {} errors.",
+        job.id,
+        job.status,
+        job.total_rows,
+        job.created_rows,
+        job.updated_rows,
+        job.unchanged_rows,
+        job.error_rows
+    );
+    let errors = app::services::imports::error_messages(db, job.id, 20).await?;
+    for e in &errors {
+        println!(
+            "  line {}{}: {}",
+            e.line.map_or("?".into(), |l| l.to_string()),
+            e.column
+                .as_ref()
+                .map_or(String::new(), |c| format!(", {c}")),
+            e.message
+        );
+    }
+    if job.error_rows as usize > errors.len() {
+        println!("  … and more: see the import's error report.");
     }
     Ok(())
 }

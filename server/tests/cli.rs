@@ -173,4 +173,102 @@ async fn migrate_and_create_users(backend: Backend) {
     );
 }
 
-on_both_databases!(migrate_and_create_users);
+async fn import_a_file_from_the_command_line(backend: Backend) {
+    let (url, _dir) = fresh_database(backend).await;
+    let (ok, out, err) = server(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--role",
+            "operator",
+        ],
+        Some(""),
+    );
+    assert!(ok, "{out}{err}");
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("clients.csv");
+    std::fs::write(
+        &file,
+        "Email;First name;Country\nann@example.com;Ann;GB\nbob@example.com;Bob;Atlantis\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let import = [
+        "import",
+        "--action",
+        "import-users",
+        "--file",
+        path,
+        "--as",
+        "ops@example.com",
+    ];
+
+    let (ok, out, err) = server(&url, &[&import[..], &["--validate-only"]].concat(), None);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(
+            "awaiting_confirmation — 2 rows: 1 created, 0 updated, 0 unchanged, 1 errors."
+        ),
+        "{out}"
+    );
+    let db = server::db::connect(&url).await.unwrap();
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    assert_eq!(
+        app::entities::client::Entity::find()
+            .count(&db)
+            .await
+            .unwrap(),
+        0,
+        "validate-only writes nothing"
+    );
+
+    let (ok, out, err) = server(&url, &import, None);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("success_with_errors — 2 rows: 1 created"),
+        "{out}"
+    );
+    assert!(
+        out.contains("line 3, Country: `Atlantis` is not a country"),
+        "{out}"
+    );
+    assert_eq!(
+        app::entities::client::Entity::find()
+            .count(&db)
+            .await
+            .unwrap(),
+        1
+    );
+
+    // A bad file is refused with its reason, and an unknown user is named.
+    std::fs::write(&file, b"PK\x03\x04binary").unwrap();
+    let (ok, _, err) = server(&url, &import, None);
+    assert!(!ok);
+    assert!(err.contains("Excel workbook (.xlsx)"), "{err}");
+    let (ok, _, err) = server(
+        &url,
+        &[
+            "import",
+            "--action",
+            "import-users",
+            "--file",
+            path,
+            "--as",
+            "nobody@example.com",
+        ],
+        None,
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("no active back-office user `nobody@example.com`"),
+        "{err}"
+    );
+}
+
+on_both_databases!(
+    migrate_and_create_users,
+    import_a_file_from_the_command_line
+);

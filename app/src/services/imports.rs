@@ -437,3 +437,20 @@ async fn finish(
     txn.commit().await?;
     Ok(job)
 }
+
+/// The first `limit` error messages of a job, in file order.
+pub async fn error_messages(
+    db: &DatabaseConnection,
+    job_id: i64,
+    limit: u64,
+) -> Result<Vec<import_message::Model>, AppError> {
+    use sea_orm::QuerySelect;
+    Ok(import_message::Entity::find()
+        .filter(import_message::Column::JobId.eq(job_id))
+        .filter(import_message::Column::Level.eq("error"))
+        .order_by_asc(import_message::Column::Line)
+        .order_by_asc(import_message::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}

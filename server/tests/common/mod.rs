@@ -106,6 +106,7 @@ pub fn test_config(database_url: &str, options: &Options) -> Config {
         cookie_secure: false,
         session_idle: options.session_idle,
         session_absolute: options.session_absolute,
+        import_limits: Default::default(),
     }
 }
 
