@@ -64,32 +64,44 @@ async fn new_job(db: &Db) -> i64 {
     .id
 }
 
-/// Imports `csv` as one job in one batch; returns the report (row errors of validation
-/// are counted as errors too).
-async fn import(db: &Db, csv: &str) -> BatchReport {
+/// A new job and the validated rows of `csv` for `action`, with how many were invalid.
+async fn prepared_rows(db: &Db, csv: &str, action: ImportAction) -> (i64, Vec<RowOutcome>, usize) {
     let job = new_job(db).await;
-    let file = prepare(
-        csv.as_bytes(),
-        ImportAction::Users,
-        Delimiter::Auto,
-        Limits::default(),
-    )
-    .unwrap();
-    let mut rows = Vec::new();
-    let mut invalid = 0;
-    for outcome in file.rows(chrono::Utc::now().date_naive()) {
-        match outcome {
-            RowOutcome::Client(row) => rows.push(*row),
-            _ => invalid += 1,
-        }
-    }
-    let txn = db.db.begin().await.unwrap();
-    let mut importer = ClientImport::new(&txn, job).await.unwrap();
-    let mut report = importer.apply(&txn, rows).await.unwrap();
-    txn.commit().await.unwrap();
-    assert_eq!(invalid, 0, "these files hold only valid rows");
+    let file = prepare(csv.as_bytes(), action, Delimiter::Auto, Limits::default()).unwrap();
+    let (invalid, valid): (Vec<RowOutcome>, Vec<RowOutcome>) = file
+        .rows(chrono::Utc::now().date_naive())
+        .partition(|r| matches!(r, RowOutcome::Invalid { .. }));
+    (job, valid, invalid.len())
+}
+
+fn sorted(mut report: BatchReport) -> BatchReport {
     report.errors.sort_by_key(|e| e.line);
     report
+}
+
+/// Imports `csv` (all of whose rows are valid) as one job in one batch.
+async fn import(db: &Db, csv: &str) -> BatchReport {
+    let (job, valid, invalid) = prepared_rows(db, csv, ImportAction::Users).await;
+    assert_eq!(invalid, 0, "these files hold only valid rows");
+    let rows = valid
+        .into_iter()
+        .filter_map(|r| {
+            if let RowOutcome::Client(c) = r {
+                Some(*c)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let txn = db.db.begin().await.unwrap();
+    let report = ClientImport::new(&txn, job)
+        .await
+        .unwrap()
+        .apply(&txn, rows)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    sorted(report)
 }
 
 async fn by_email(db: &Db, email: &str) -> client::Model {
@@ -292,26 +304,22 @@ async fn duplicates_unknown_places_and_missing_names_are_refused(backend: Backen
 }
 
 async fn import_accounts(db: &Db, csv: &str) -> BatchReport {
-    let job = new_job(db).await;
-    let file = prepare(
-        csv.as_bytes(),
-        ImportAction::Accounts,
-        Delimiter::Auto,
-        Limits::default(),
-    )
-    .unwrap();
-    let rows = file
-        .rows(chrono::Utc::now().date_naive())
-        .map(|o| match o {
-            RowOutcome::Account(r) => r,
-            other => panic!("a valid account row, got {other:?}"),
+    let (job, valid, invalid) = prepared_rows(db, csv, ImportAction::Accounts).await;
+    assert_eq!(invalid, 0, "these files hold only valid rows");
+    let rows = valid
+        .into_iter()
+        .filter_map(|r| {
+            if let RowOutcome::Account(a) = r {
+                Some(a)
+            } else {
+                None
+            }
         })
         .collect();
     let txn = db.db.begin().await.unwrap();
-    let mut report = AccountImport::new(job).apply(&txn, rows).await.unwrap();
+    let report = AccountImport::new(job).apply(&txn, rows).await.unwrap();
     txn.commit().await.unwrap();
-    report.errors.sort_by_key(|e| e.line);
-    report
+    sorted(report)
 }
 
 async fn accounts_belong_to_existing_clients(backend: Backend) {
@@ -411,27 +419,21 @@ async fn accounts_belong_to_existing_clients(backend: Backend) {
 }
 
 async fn import_ibs(db: &Db, csv: &str) -> (BatchReport, usize) {
-    let job = new_job(db).await;
-    let file = prepare(
-        csv.as_bytes(),
-        ImportAction::Ibs,
-        Delimiter::Auto,
-        Limits::default(),
-    )
-    .unwrap();
-    let mut rows = Vec::new();
-    let mut invalid = 0;
-    for outcome in file.rows(chrono::Utc::now().date_naive()) {
-        match outcome {
-            RowOutcome::Ib(r) => rows.push(r),
-            _ => invalid += 1,
-        }
-    }
+    let (job, valid, invalid) = prepared_rows(db, csv, ImportAction::Ibs).await;
+    let rows = valid
+        .into_iter()
+        .filter_map(|r| {
+            if let RowOutcome::Ib(i) = r {
+                Some(i)
+            } else {
+                None
+            }
+        })
+        .collect();
     let txn = db.db.begin().await.unwrap();
-    let mut report = IbImport::new(job).apply(&txn, rows).await.unwrap();
+    let report = IbImport::new(job).apply(&txn, rows).await.unwrap();
     txn.commit().await.unwrap();
-    report.errors.sort_by_key(|e| e.line);
-    (report, invalid)
+    (sorted(report), invalid)
 }
 
 async fn partners_join_programs_and_refer_clients_once(backend: Backend) {

@@ -46,6 +46,16 @@ fn refuse(
     }
 }
 
+/// A row naming a client that does not exist (yet).
+fn unknown_client(line: u64, column: &'static str, email: &str) -> ApplyError {
+    refuse(
+        line,
+        Some(column),
+        Some(email),
+        "There is no client with this email: import the client first".into(),
+    )
+}
+
 /// Projects and desks, loaded once per import (they are few), found by id or name.
 struct Directory {
     projects: Vec<project::Model>,
@@ -232,12 +242,9 @@ impl AccountImport {
         let mut changes = Vec::new();
         for row in accepted {
             let Some(owner) = owners.get(&row.email.key()) else {
-                report.errors.push(refuse(
-                    row.line,
-                    Some("Email"),
-                    Some(row.email.as_str()),
-                    "There is no client with this email: import the client first".into(),
-                ));
+                report
+                    .errors
+                    .push(unknown_client(row.line, "Email", row.email.as_str()));
                 continue;
             };
             let Some(acc) = existing.get(row.account_number.as_str()) else {
@@ -356,12 +363,9 @@ impl IbImport {
         let mut changes = Vec::new();
         for row in rows {
             let Some(partner) = clients.get(&row.ib_email.key()) else {
-                report.errors.push(refuse(
-                    row.line,
-                    Some("IB Email"),
-                    Some(row.ib_email.as_str()),
-                    "There is no client with this email: import the client first".into(),
-                ));
+                report
+                    .errors
+                    .push(unknown_client(row.line, "IB Email", row.ib_email.as_str()));
                 continue;
             };
             if !programs.contains(&row.program_id) {
@@ -378,11 +382,10 @@ impl IbImport {
                 Some(email) => match clients.get(&email.key()) {
                     Some(c) => Some(c),
                     None => {
-                        report.errors.push(refuse(
+                        report.errors.push(unknown_client(
                             row.line,
-                            Some("Client Email"),
-                            Some(email.as_str()),
-                            "There is no client with this email: import the client first".into(),
+                            "Client Email",
+                            email.as_str(),
                         ));
                         continue;
                     }
