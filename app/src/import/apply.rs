@@ -660,6 +660,14 @@ impl ClientImport {
         }
 
         // Usernames: the ones asked for must be free; generated ones are made unique.
+        // Generated usernames are usually free as they are: settle those in the same query,
+        // and search for a free suffix only when one is taken.
+        let bases: Vec<String> = creates
+            .iter()
+            .filter(|(r, _)| r.username.is_none())
+            .map(|(r, _)| username_base(r.email.as_ref().map_or("", |e| e.as_str())))
+            .collect();
+        usernames_wanted.extend(bases);
         let taken = self
             .taken_usernames(txn, usernames_wanted.into_iter().collect())
             .await?;
@@ -678,9 +686,12 @@ impl ClientImport {
                 }
                 Some(u) => u.clone(),
                 None => {
-                    let email = row.email.as_ref().map(|e| e.as_str()).unwrap_or_default();
-                    self.free_username(txn, &username_base(email), &in_batch)
-                        .await?
+                    let base = username_base(row.email.as_ref().map_or("", |e| e.as_str()));
+                    if taken.contains(&base) || in_batch.contains(&base) {
+                        self.free_username(txn, &base, &in_batch).await?
+                    } else {
+                        base
+                    }
                 }
             };
             in_batch.insert(username.clone());
@@ -900,8 +911,8 @@ impl ClientImport {
             .collect())
     }
 
-    /// `base`, or `base2`, `base3` … : the first not used in the database or this batch.
-    /// (One query per generated name; bulk generation is a later optimisation.)
+    /// `base2`, `base3` … : the first not used in the database or this batch (for a
+    /// base that is taken; one query each).
     async fn free_username<C: ConnectionTrait>(
         &self,
         txn: &C,
