@@ -85,13 +85,7 @@ async fn import(db: &Db, csv: &str) -> BatchReport {
     assert_eq!(invalid, 0, "these files hold only valid rows");
     let rows = valid
         .into_iter()
-        .filter_map(|r| {
-            if let RowOutcome::Client(c) = r {
-                Some(*c)
-            } else {
-                None
-            }
-        })
+        .filter_map(RowOutcome::into_client)
         .collect();
     let txn = db.db.begin().await.unwrap();
     let report = ClientImport::new(&txn, job)
@@ -308,13 +302,7 @@ async fn import_accounts(db: &Db, csv: &str) -> BatchReport {
     assert_eq!(invalid, 0, "these files hold only valid rows");
     let rows = valid
         .into_iter()
-        .filter_map(|r| {
-            if let RowOutcome::Account(a) = r {
-                Some(a)
-            } else {
-                None
-            }
-        })
+        .filter_map(RowOutcome::into_account)
         .collect();
     let txn = db.db.begin().await.unwrap();
     let report = AccountImport::new(job).apply(&txn, rows).await.unwrap();
@@ -420,16 +408,7 @@ async fn accounts_belong_to_existing_clients(backend: Backend) {
 
 async fn import_ibs(db: &Db, csv: &str) -> (BatchReport, usize) {
     let (job, valid, invalid) = prepared_rows(db, csv, ImportAction::Ibs).await;
-    let rows = valid
-        .into_iter()
-        .filter_map(|r| {
-            if let RowOutcome::Ib(i) = r {
-                Some(i)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let rows = valid.into_iter().filter_map(RowOutcome::into_ib).collect();
     let txn = db.db.begin().await.unwrap();
     let report = IbImport::new(job).apply(&txn, rows).await.unwrap();
     txn.commit().await.unwrap();

@@ -94,6 +94,33 @@ pub enum RowOutcome {
 }
 
 impl RowOutcome {
+    /// The client row, if this is one.
+    pub fn into_client(self) -> Option<ClientRow> {
+        if let RowOutcome::Client(row) = self {
+            Some(*row)
+        } else {
+            None
+        }
+    }
+
+    /// The account row, if this is one.
+    pub fn into_account(self) -> Option<AccountRow> {
+        if let RowOutcome::Account(row) = self {
+            Some(row)
+        } else {
+            None
+        }
+    }
+
+    /// The IB row, if this is one.
+    pub fn into_ib(self) -> Option<IbRow> {
+        if let RowOutcome::Ib(row) = self {
+            Some(row)
+        } else {
+            None
+        }
+    }
+
     pub fn line(&self) -> u64 {
         match self {
             RowOutcome::Client(r) => r.line,

@@ -133,13 +133,7 @@ impl Applier {
                 a.apply(
                     txn,
                     rows.into_iter()
-                        .filter_map(|r| {
-                            if let RowOutcome::Client(c) = r {
-                                Some(*c)
-                            } else {
-                                None
-                            }
-                        })
+                        .filter_map(RowOutcome::into_client)
                         .collect(),
                 )
                 .await
@@ -148,13 +142,7 @@ impl Applier {
                 a.apply(
                     txn,
                     rows.into_iter()
-                        .filter_map(|r| {
-                            if let RowOutcome::Account(c) = r {
-                                Some(c)
-                            } else {
-                                None
-                            }
-                        })
+                        .filter_map(RowOutcome::into_account)
                         .collect(),
                 )
                 .await
@@ -162,15 +150,7 @@ impl Applier {
             Applier::Ibs(a) => {
                 a.apply(
                     txn,
-                    rows.into_iter()
-                        .filter_map(|r| {
-                            if let RowOutcome::Ib(c) = r {
-                                Some(c)
-                            } else {
-                                None
-                            }
-                        })
-                        .collect(),
+                    rows.into_iter().filter_map(RowOutcome::into_ib).collect(),
                 )
                 .await
             }
