@@ -791,20 +791,6 @@ impl ClientImport {
             id: sea_orm::ActiveValue::Unchanged(existing.id),
             ..Default::default()
         };
-        let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
-        macro_rules! text {
-            ($field:ident, $name:literal) => {
-                if let Some(new) = row
-                    .$field
-                    .clone()
-                    .filter(|n| Some(n) != existing.$field.as_ref())
-                {
-                    change.before.insert($name.into(), opt(&existing.$field));
-                    change.after.insert($name.into(), json!(new));
-                    m.$field = Set(Some(new));
-                }
-            };
-        }
         let new_email = row.email.as_ref().filter(|_| matched_by_id);
         if let Some(v) = change.set(
             "email",
@@ -823,24 +809,52 @@ impl ClientImport {
         ) {
             m.first_name = Set(v);
         }
-        text!(middle_name, "middle_name");
-        text!(last_name, "last_name");
-        text!(address, "address");
-        text!(city, "city");
-        text!(postal_code, "postal_code");
-        let country = row.country.map(|c| c.as_str().to_owned());
-        if let Some(new) = country.filter(|n| Some(n) != existing.country.as_ref()) {
-            change
-                .before
-                .insert("country".into(), opt(&existing.country));
-            change.after.insert("country".into(), json!(new));
-            m.country = Set(Some(new));
+        // Nullable text: `None` in the record stands for an empty field.
+        let nullable = |v: Option<&str>| v.map(|t| Some(t.to_owned()));
+        if let Some(v) = change.set(
+            "middle_name",
+            existing.middle_name.clone(),
+            nullable(row.middle_name.as_deref()),
+        ) {
+            m.middle_name = Set(v);
         }
-        let phone = row.phone.as_ref().map(|p| p.as_str().to_owned());
-        if let Some(new) = phone.filter(|n| Some(n) != existing.phone.as_ref()) {
-            change.before.insert("phone".into(), opt(&existing.phone));
-            change.after.insert("phone".into(), json!(new));
-            m.phone = Set(Some(new));
+        if let Some(v) = change.set(
+            "last_name",
+            existing.last_name.clone(),
+            nullable(row.last_name.as_deref()),
+        ) {
+            m.last_name = Set(v);
+        }
+        if let Some(v) = change.set(
+            "address",
+            existing.address.clone(),
+            nullable(row.address.as_deref()),
+        ) {
+            m.address = Set(v);
+        }
+        if let Some(v) = change.set("city", existing.city.clone(), nullable(row.city.as_deref())) {
+            m.city = Set(v);
+        }
+        if let Some(v) = change.set(
+            "postal_code",
+            existing.postal_code.clone(),
+            nullable(row.postal_code.as_deref()),
+        ) {
+            m.postal_code = Set(v);
+        }
+        if let Some(v) = change.set(
+            "country",
+            existing.country.clone(),
+            nullable(row.country.as_ref().map(|c| c.as_str())),
+        ) {
+            m.country = Set(v);
+        }
+        if let Some(v) = change.set(
+            "phone",
+            existing.phone.clone(),
+            nullable(row.phone.as_ref().map(|p| p.as_str())),
+        ) {
+            m.phone = Set(v);
         }
         if let Some(new) = row
             .date_of_birth
