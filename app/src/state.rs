@@ -12,12 +12,21 @@ pub struct Settings {
     pub session_idle: Duration,
     /// A session ends this long after sign-in, however busy.
     pub session_absolute: Duration,
+    /// The largest file an import accepts.
+    pub import_limits: crate::import::prepare::Limits,
+    /// A running import whose worker is silent this long is taken over.
+    pub import_stale_after: Duration,
 }
 
 impl Settings {
     /// How often a busy session's last-seen time is written back.
     pub fn session_touch_interval(&self) -> Duration {
         (self.session_idle / 8).clamp(Duration::from_secs(1), Duration::from_secs(60))
+    }
+
+    /// How often a running import says it is alive.
+    pub fn import_heartbeat_interval(&self) -> Duration {
+        (self.import_stale_after / 4).max(Duration::from_millis(250))
     }
 }
 
@@ -26,6 +35,8 @@ impl Default for Settings {
         Self {
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 60 * 60),
+            import_limits: crate::import::prepare::Limits::default(),
+            import_stale_after: Duration::from_secs(30),
         }
     }
 }
@@ -35,4 +46,6 @@ impl Default for Settings {
 pub struct AppContext {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
+    /// Wakes this process's import workers when a job is queued or confirmed.
+    pub import_queue: Arc<tokio::sync::Notify>,
 }

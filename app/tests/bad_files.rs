@@ -1,41 +1,114 @@
 //! Every file in `tests/bad-files/` against its `.expected` outcome (see the README there).
+//!
+//! Outcomes `rejected` and `rows` run the file-level stages only; `applied` runs the file
+//! through the apply layer too, against a fresh in-memory SQLite database.
 
 #![cfg(feature = "ssr")]
 
+use app::entities::{ib_program, import_job};
+use app::import::apply::{AccountImport, ApplyError, BatchReport, ClientImport, IbImport};
 use app::import::prepare::{Limits, RowOutcome, prepare};
 use app::model::{Delimiter, ImportAction};
+use chrono::NaiveDate;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::SqliteConnectOptions;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectOptions, Database, DatabaseConnection,
+    TransactionTrait,
+};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn folder() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad-files")
+}
 
 fn cases() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad-files");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder())
         .expect("the bad-files folder")
         .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_file())
         .filter(|p| p.extension().is_some_and(|e| e != "expected" && e != "md"))
         .collect();
     files.sort();
     files
 }
 
-/// The `.expected` file: single keys, and the repeated `error` key as a list.
-fn expectations(file: &Path) -> (HashMap<String, String>, Vec<String>) {
+/// The keys an `.expected` file may have besides `action`, `delimiter` and `outcome`.
+fn outcome_keys(outcome: &str) -> Option<&'static [&'static str]> {
+    match outcome {
+        "rejected" => Some(&["message"]),
+        "rows" => Some(&[
+            "encoding",
+            "delimiter-used",
+            "unknown-columns",
+            "valid",
+            "invalid",
+            "first-names",
+            "error",
+        ]),
+        "applied" => Some(&["setup", "created", "updated", "unchanged", "error"]),
+        _ => None,
+    }
+}
+
+/// The `.expected` file: single keys, and the repeated `error` and `setup` keys as lists.
+struct Expected {
+    keys: HashMap<String, String>,
+    errors: Vec<String>,
+    setup: Vec<String>,
+}
+
+fn expectations(file: &Path) -> Expected {
     let path = PathBuf::from(format!("{}.expected", file.display()));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|_| panic!("{} has no .expected file", file.display()));
-    let mut keys = HashMap::new();
-    let mut errors = Vec::new();
+    let mut expected = Expected {
+        keys: HashMap::new(),
+        errors: Vec::new(),
+        setup: Vec::new(),
+    };
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (key, value) = line
             .split_once(": ")
             .unwrap_or_else(|| panic!("bad line `{line}` in {}", path.display()));
-        if key == "error" {
-            errors.push(value.to_owned());
-        } else {
-            keys.insert(key.to_owned(), value.to_owned());
+        match key {
+            "error" => expected.errors.push(value.to_owned()),
+            "setup" => expected.setup.push(value.to_owned()),
+            _ => {
+                if expected
+                    .keys
+                    .insert(key.to_owned(), value.to_owned())
+                    .is_some()
+                {
+                    panic!("`{key}` is given twice in {}", path.display());
+                }
+            }
         }
     }
-    (keys, errors)
+    // A misspelt key, or one the outcome does not use, would silently check nothing.
+    let outcome = expected.keys.get("outcome").map(String::as_str);
+    if let Some(allowed) = outcome.and_then(outcome_keys) {
+        let repeated = [
+            ("error", !expected.errors.is_empty()),
+            ("setup", !expected.setup.is_empty()),
+        ];
+        let given = expected.keys.keys().map(String::as_str).chain(
+            repeated
+                .into_iter()
+                .filter_map(|(key, given)| given.then_some(key)),
+        );
+        for key in given {
+            assert!(
+                ["action", "delimiter", "outcome"].contains(&key) || allowed.contains(&key),
+                "`{key}` is not a key of outcome `{}` in {}",
+                outcome.unwrap_or_default(),
+                path.display()
+            );
+        }
+    }
+    expected
 }
 
 fn delimiter_name(byte: u8) -> &'static str {
@@ -47,16 +120,231 @@ fn delimiter_name(byte: u8) -> &'static str {
     }
 }
 
+/// An apply error as an `.expected` file writes it: `line N Column: message`.
+fn describe(e: &ApplyError) -> String {
+    match e.column {
+        Some(c) => format!("line {} {c}: {}", e.line, e.message),
+        None => format!("line {}: {}", e.line, e.message),
+    }
+}
+
+/// A fresh in-memory database with the schema and a back-office user to own import jobs.
+struct Fixture {
+    db: DatabaseConnection,
+    admin: i64,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        // Every connection to `sqlite::memory:` is a database of its own: keep exactly
+        // one, for the whole test, and never let the pool close it.
+        let mut options = ConnectOptions::new("sqlite::memory:");
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None::<Duration>)
+            .max_lifetime(None::<Duration>)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| o.foreign_keys(true));
+        let db = Database::connect(options)
+            .await
+            .expect("an in-memory SQLite database");
+        Migrator::up(&db, None).await.expect("the migrations");
+        let (admin, _) = app::services::users::create(
+            &db,
+            &app::auth::Caller::default(),
+            "admin@example.com",
+            app::model::Role::Admin,
+            None,
+        )
+        .await
+        .expect("a back-office user");
+        Fixture {
+            db,
+            admin: admin.id,
+        }
+    }
+
+    /// An import job: the changes an import records point at one.
+    async fn new_job(&self, action: ImportAction) -> i64 {
+        import_job::ActiveModel {
+            title: Set("bad files".into()),
+            action: Set(action.as_str().into()),
+            delimiter: Set("auto".into()),
+            file_name: Set("bad-file.csv".into()),
+            file_size: Set(0),
+            file_sha256: Set(String::new()),
+            file_data: Set(Vec::new()),
+            status: Set("in_progress".into()),
+            validate_only: Set(false),
+            initiated_by: Set(self.admin),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .expect("an import job")
+        .id
+    }
+
+    /// Runs a file through the file-level stages and applies its rows as one job in one
+    /// batch. Every row must pass the file-level stages: what they refuse is for `rows`.
+    async fn apply(
+        &self,
+        action: ImportAction,
+        bytes: &[u8],
+        delimiter: Delimiter,
+        today: NaiveDate,
+    ) -> Result<BatchReport, String> {
+        let prepared = prepare(bytes, action, delimiter, Limits::default())
+            .map_err(|e| format!("the file is rejected: {e}"))?;
+        let rows: Vec<RowOutcome> = prepared.rows(today).collect();
+        let invalid: Vec<String> = rows
+            .iter()
+            .filter_map(|r| match r {
+                RowOutcome::Invalid { line, errors } => Some(format!("line {line}: {errors:?}")),
+                _ => None,
+            })
+            .collect();
+        if !invalid.is_empty() {
+            return Err(format!(
+                "the file-level stages refuse rows: {}",
+                invalid.join("; ")
+            ));
+        }
+        let job = self.new_job(action).await;
+        let database = |e: sea_orm::DbErr| format!("database error: {e}");
+        let txn = self.db.begin().await.map_err(database)?;
+        let report = match action {
+            ImportAction::Users => {
+                let rows = rows.into_iter().filter_map(RowOutcome::into_client);
+                ClientImport::new(&txn, job)
+                    .await
+                    .map_err(database)?
+                    .apply(&txn, rows.collect())
+                    .await
+            }
+            ImportAction::Accounts => {
+                let rows = rows.into_iter().filter_map(RowOutcome::into_account);
+                AccountImport::new(job).apply(&txn, rows.collect()).await
+            }
+            ImportAction::Ibs => {
+                let rows = rows.into_iter().filter_map(RowOutcome::into_ib);
+                IbImport::new(job).apply(&txn, rows.collect()).await
+            }
+        }
+        .map_err(database)?;
+        txn.commit().await.map_err(database)?;
+        Ok(report)
+    }
+
+    /// One `setup` line: `ACTION FILE` (a file of the folder, every row of which must be
+    /// applied without error) or `program ID NAME`.
+    async fn setup(&self, line: &str, today: NaiveDate) -> Result<(), String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["program", id, name @ ..] if !name.is_empty() => {
+                let id: i64 = id
+                    .parse()
+                    .map_err(|_| format!("`{id}` is not a program id"))?;
+                ib_program::ActiveModel {
+                    id: Set(id),
+                    name: Set(name.join(" ")),
+                    created_at: Set(chrono::Utc::now()),
+                }
+                .insert(&self.db)
+                .await
+                .map_err(|e| format!("database error: {e}"))?;
+                Ok(())
+            }
+            [action, file] => {
+                let action: ImportAction = action.parse()?;
+                let path = folder().join(file);
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let report = self.apply(action, &bytes, Delimiter::Auto, today).await?;
+                if report.errors.is_empty() {
+                    Ok(())
+                } else {
+                    let errors: Vec<String> = report.errors.iter().map(describe).collect();
+                    Err(format!("refused: {errors:?}"))
+                }
+            }
+            _ => Err("expected `ACTION FILE` or `program ID NAME`".into()),
+        }
+    }
+}
+
+/// Checks an `applied` file: sets the database up, applies the file, compares the counts
+/// and the errors (exactly, none missing and none more).
+async fn check_applied(
+    expected: &Expected,
+    action: ImportAction,
+    bytes: &[u8],
+    delimiter: Delimiter,
+    today: NaiveDate,
+) -> Vec<String> {
+    let fixture = Fixture::new().await;
+    let mut problems = Vec::new();
+    for line in &expected.setup {
+        if let Err(e) = fixture.setup(line, today).await {
+            problems.push(format!("setup `{line}`: {e}"));
+        }
+    }
+    if !problems.is_empty() {
+        return problems;
+    }
+    let report = match fixture.apply(action, bytes, delimiter, today).await {
+        Ok(report) => report,
+        Err(e) => return vec![e],
+    };
+    for (what, got) in [
+        ("created", report.created),
+        ("updated", report.updated),
+        ("unchanged", report.unchanged),
+    ] {
+        match expected.keys.get(what) {
+            None => problems.push(format!("`{what}` is not given (it is {got})")),
+            Some(want) if *want != got.to_string() => {
+                problems.push(format!("{what}: expected `{want}`, got `{got}`"));
+            }
+            Some(_) => {}
+        }
+    }
+    let reported: Vec<String> = report.errors.iter().map(describe).collect();
+    let mut unexpected = reported.clone();
+    for want in &expected.errors {
+        match unexpected.iter().position(|r| r == want) {
+            Some(i) => {
+                unexpected.remove(i);
+            }
+            None => problems.push(format!("missing error `{want}`; reported: {reported:?}")),
+        }
+    }
+    problems.extend(
+        unexpected
+            .into_iter()
+            .map(|e| format!("unexpected error `{e}`")),
+    );
+    problems
+}
+
 /// Checks one file; returns what differs from the expectation.
-fn check(file: &Path) -> Vec<String> {
-    let (expected, expected_errors) = expectations(file);
+async fn check(file: &Path) -> Vec<String> {
+    let expected = expectations(file);
+    let expected_errors = &expected.errors;
     let bytes = std::fs::read(file).expect("read the file");
-    let action: ImportAction = expected["action"].parse().expect("action");
+    let action: ImportAction = expected.keys["action"].parse().expect("action");
     let delimiter: Delimiter = expected
+        .keys
         .get("delimiter")
         .map_or(Ok(Delimiter::Auto), |d| d.parse())
         .expect("delimiter");
     let today = chrono::Utc::now().date_naive();
+    if expected.keys["outcome"] == "applied" {
+        return check_applied(&expected, action, &bytes, delimiter, today).await;
+    }
+    let expected = &expected.keys;
     let mut problems = Vec::new();
     let mut differ = |what: &str, want: &str, got: &str| {
         if want != got {
@@ -130,7 +418,7 @@ fn check(file: &Path) -> Vec<String> {
                     _ => Vec::new(),
                 })
                 .collect();
-            for want in &expected_errors {
+            for want in expected_errors {
                 // `line N [Column]: text` — the reported error must start with the line and
                 // column and contain the text.
                 let (place, text) = want.split_once(": ").unwrap_or((want, ""));
@@ -147,27 +435,25 @@ fn check(file: &Path) -> Vec<String> {
     problems
 }
 
-#[test]
-fn every_bad_file_has_its_expected_outcome() {
+#[tokio::test]
+async fn every_bad_file_has_its_expected_outcome() {
     let files = cases();
     assert!(
-        files.len() >= 27,
+        files.len() >= 30,
         "the folder holds the whole catalogue ({} files)",
         files.len()
     );
-    let failures: Vec<String> = files
-        .iter()
-        .filter_map(|f| {
-            let problems = check(f);
-            (!problems.is_empty()).then(|| {
-                format!(
-                    "{}:\n  {}",
-                    f.file_name().unwrap().to_string_lossy(),
-                    problems.join("\n  ")
-                )
-            })
-        })
-        .collect();
+    let mut failures = Vec::new();
+    for f in &files {
+        let problems = check(f).await;
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{}:\n  {}",
+                f.file_name().unwrap().to_string_lossy(),
+                problems.join("\n  ")
+            ));
+        }
+    }
     assert!(
         failures.is_empty(),
         "{} of {} files differ:\n{}",

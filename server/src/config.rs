@@ -21,6 +21,11 @@ pub struct Config {
     pub session_absolute: Duration,
     /// `IMPORT_MAX_BYTES` / `IMPORT_MAX_ROWS`: the largest file an import accepts.
     pub import_limits: app::import::prepare::Limits,
+    /// `IMPORT_WORKERS`: import jobs this process runs at once (default 2).
+    pub import_workers: usize,
+    /// `IMPORT_STALE_AFTER`: a running job whose worker sent no heartbeat for this long is
+    /// taken over by another worker (default 30s).
+    pub import_stale_after: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/crm.db?mode=rwc";
@@ -147,6 +152,14 @@ impl Config {
                         .unwrap_or(default.max_rows),
                 }
             },
+            import_workers: var("IMPORT_WORKERS")
+                .map(|v| parse_count("IMPORT_WORKERS", &v))
+                .transpose()?
+                .map_or(2, |n| n as usize),
+            import_stale_after: var("IMPORT_STALE_AFTER")
+                .map(|v| parse_duration("IMPORT_STALE_AFTER", &v))
+                .transpose()?
+                .unwrap_or(Duration::from_secs(30)),
         })
     }
 

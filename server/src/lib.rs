@@ -1,5 +1,6 @@
 //! The server process: configuration, database, HTTP router and the command line.
 
+pub mod api;
 pub mod config;
 pub mod db;
 pub mod web;
@@ -40,6 +41,8 @@ pub struct Application {
     pub db: DatabaseConnection,
     listener: TcpListener,
     router: axum::Router,
+    ctx: AppContext,
+    import_workers: usize,
 }
 
 impl Application {
@@ -66,23 +69,29 @@ impl Application {
         let settings = Settings {
             session_idle: config.session_idle,
             session_absolute: config.session_absolute,
+            import_limits: config.import_limits,
+            import_stale_after: config.import_stale_after,
         };
         let mut leptos_options = config.leptos.clone();
         if let Ok(bound) = listener.local_addr() {
             leptos_options.site_addr = bound;
         }
+        let ctx = AppContext {
+            db: db.clone(),
+            settings: Arc::new(settings),
+            import_queue: Arc::new(tokio::sync::Notify::new()),
+        };
         let state = web::AppState {
             leptos_options,
-            ctx: AppContext {
-                db: db.clone(),
-                settings: Arc::new(settings),
-            },
+            ctx: ctx.clone(),
         };
         let router = web::router(state, config.cookie_secure);
         Ok(Self {
             db,
             listener,
             router,
+            ctx,
+            import_workers: config.import_workers,
         })
     }
 
@@ -92,8 +101,16 @@ impl Application {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    /// Serves until the process receives Ctrl-C or SIGTERM.
+    /// Starts the import workers and serves until the process receives Ctrl-C or SIGTERM.
     pub async fn run(self) -> std::io::Result<()> {
+        app::services::workers::start(
+            self.db.clone(),
+            self.ctx.settings.clone(),
+            self.ctx.import_queue.clone(),
+            self.import_workers,
+        )
+        .await
+        .map_err(std::io::Error::other)?;
         let store = app::auth::session_store::DbSessionStore::new(self.db.clone());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(600));

@@ -219,9 +219,19 @@ async fn import_file(
         bytes,
         validate_only,
     };
+    let worker = format!("{}-cli", app::services::workers::process_name());
+    let job = app::services::imports::create(
+        db,
+        &caller,
+        &user,
+        upload,
+        config.import_limits,
+        Some(&worker),
+    )
+    .await?;
+    let heartbeat = (config.import_stale_after / 4).max(std::time::Duration::from_millis(250));
     let job =
-        app::services::imports::create(db, &caller, &user, upload, config.import_limits).await?;
-    let job = app::services::imports::run(db, job.id, config.import_limits).await?;
+        app::services::imports::run(db, job.id, &worker, config.import_limits, heartbeat).await?;
     println!(
         "Import #{}: {} — {} rows: {} created, {} updated, {} unchanged, {} errors.",
         job.id,

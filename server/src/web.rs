@@ -40,6 +40,7 @@ pub fn router(state: AppState, cookie_secure: bool) -> Router {
         .with_expiry(Expiry::OnInactivity(idle));
 
     Router::new()
+        .merge(crate::api::routes(&state))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -533,6 +533,7 @@ async fn sessions_end_after_the_absolute_timeout_however_busy(backend: Backend) 
         Options {
             session_idle: Duration::from_secs(60),
             session_absolute: Duration::from_secs(2),
+            ..Options::default()
         },
     )
     .await;

@@ -61,13 +61,24 @@ async fn create_and_run(s: &Setup, csv: &str, validate_only: bool) -> import_job
         &s.operator,
         upload(csv, validate_only),
         Limits::default(),
+        None,
     )
     .await
     .unwrap();
     assert_eq!(job.status, "new");
-    imports::run(&s.db, job.id, Limits::default())
+    let claimed = imports::claim_next(&s.db, "test-worker", chrono::Utc::now())
         .await
-        .unwrap()
+        .unwrap();
+    assert_eq!(claimed, Some(job.id));
+    imports::run(
+        &s.db,
+        job.id,
+        "test-worker",
+        Limits::default(),
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap()
 }
 
 async fn messages(s: &Setup, job: i64, level: &str) -> Vec<import_message::Model> {
@@ -211,6 +222,7 @@ async fn a_refused_file_creates_no_job(backend: Backend) {
         &s.operator,
         upload("Email,First name\n", false),
         Limits::default(),
+        None,
     )
     .await
     .unwrap_err();
@@ -222,9 +234,16 @@ async fn a_refused_file_creates_no_job(backend: Backend) {
         max_bytes: 10,
         max_rows: 5_000,
     };
-    let err = imports::create(&s.db, &caller, &s.operator, upload(MIXED, false), limits)
-        .await
-        .unwrap_err();
+    let err = imports::create(
+        &s.db,
+        &caller,
+        &s.operator,
+        upload(MIXED, false),
+        limits,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("the limit is 10 bytes"), "{err}");
     assert_eq!(import_job::Entity::find().count(&s.db).await.unwrap(), 0);
 }

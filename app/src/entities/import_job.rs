@@ -31,6 +31,8 @@ pub struct Model {
     pub heartbeat_at: Option<DateTimeUtc>,
     pub reverted_at: Option<DateTimeUtc>,
     pub reverted_by: Option<i64>,
+    pub confirmed_at: Option<DateTimeUtc>,
+    pub confirmed_by: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -198,6 +198,13 @@ impl AccountImport {
         }
     }
 
+    /// Remembers a row an earlier attempt of this job already applied (on resume).
+    pub fn replay(&mut self, row: &AccountRow) {
+        self.seen
+            .entry(row.account_number.as_str().to_owned())
+            .or_insert(row.line);
+    }
+
     /// Applies a batch of rows inside `txn`.
     pub async fn apply<C: ConnectionTrait>(
         &mut self,
@@ -558,6 +565,12 @@ impl ClientImport {
             self.seen_emails.insert(email.key(), row.line);
         }
         Ok(())
+    }
+
+    /// Remembers a row an earlier attempt of this job already applied (on resume), so a
+    /// later duplicate of it is still refused.
+    pub fn replay(&mut self, row: &ClientRow) {
+        let _ = self.claim(row);
     }
 
     /// Applies a batch of rows inside `txn` (the caller commits it with the job's progress).

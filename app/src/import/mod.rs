@@ -8,6 +8,7 @@ pub mod decode;
 pub mod header;
 pub mod parse;
 pub mod prepare;
+pub mod revert;
 pub mod sniff;
 pub mod validate;
 pub mod value;

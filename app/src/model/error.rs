@@ -19,6 +19,8 @@ pub enum AppError {
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
     TooManyRequests(String),
     #[error(
         "Something went wrong on our side. Please try again; if it keeps happening, contact an administrator."
@@ -37,6 +39,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Invalid(_) => 422,
             AppError::Conflict(_) => 409,
+            AppError::TooLarge(_) => 413,
             AppError::TooManyRequests(_) => 429,
             AppError::Internal => 500,
             AppError::Request(_) => 400,

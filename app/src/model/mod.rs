@@ -2,10 +2,15 @@
 
 mod error;
 mod import;
+mod records;
 mod user;
 
 pub use error::AppError;
 pub use import::{Delimiter, ImportAction};
+pub use records::{
+    AccountRecord, ClientRecord, ClientRef, JobRecord, MessageRecord, Named, Page, ProgramRecord,
+    UserRef,
+};
 pub use user::{CurrentUser, IssuedTokenView, NewUserPassword, Role, TokenView, UserView};
 
 /// How many records each section of the back office holds.

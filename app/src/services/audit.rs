@@ -18,6 +18,9 @@ pub mod action {
     pub const USER_PASSWORD_RESET: &str = "user.password_reset";
     pub const TOKEN_CREATED: &str = "api_token.created";
     pub const IMPORT_CREATED: &str = "import.created";
+    pub const IMPORT_CONFIRMED: &str = "import.confirmed";
+    pub const IMPORT_REVERTED: &str = "import.reverted";
+    pub const PROGRAM_CREATED: &str = "ib_program.created";
     pub const TOKEN_REVOKED: &str = "api_token.revoked";
 }
 

@@ -2,11 +2,14 @@
 //! server functions, the HTTP API and the command line share them.
 
 pub mod audit;
+pub mod browse;
+pub mod import_views;
 pub mod imports;
 pub mod overview;
 pub mod sign_in;
 pub mod tokens;
 pub mod users;
+pub mod workers;
 
 use crate::model::AppError;
 

@@ -80,6 +80,7 @@ pub struct TestApp {
 pub struct Options {
     pub session_idle: Duration,
     pub session_absolute: Duration,
+    pub import_limits: app::import::prepare::Limits,
 }
 
 impl Default for Options {
@@ -87,6 +88,7 @@ impl Default for Options {
         Self {
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 3600),
+            import_limits: Default::default(),
         }
     }
 }
@@ -106,7 +108,9 @@ pub fn test_config(database_url: &str, options: &Options) -> Config {
         cookie_secure: false,
         session_idle: options.session_idle,
         session_absolute: options.session_absolute,
-        import_limits: Default::default(),
+        import_limits: options.import_limits,
+        import_workers: 2,
+        import_stale_after: Duration::from_secs(30),
     }
 }
 

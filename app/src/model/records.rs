@@ -1,0 +1,115 @@
+//! Records as the HTTP API (SPEC §5) and the pages show them: snake_case names of §2,
+//! dates as ISO 8601 text.
+
+use serde::{Deserialize, Serialize};
+
+/// A page of a list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// A record referred to by id and name (a client's project or desk).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Named {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A back-office user referred to by id and email.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    pub id: i64,
+    pub email: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    pub id: i64,
+    pub email: String,
+    pub username: String,
+    pub first_name: String,
+    pub middle_name: Option<String>,
+    pub last_name: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub country: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub city: Option<String>,
+    pub postal_code: Option<String>,
+    pub verification_level: i32,
+    pub project: Named,
+    pub desk: Named,
+    pub active: bool,
+    #[serde(rename = "type")]
+    pub client_type: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The client an account belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRef {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    pub id: i64,
+    pub account_number: String,
+    pub client: ClientRef,
+    pub product_id: i64,
+    pub currency: String,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramRecord {
+    pub id: i64,
+    pub name: String,
+    pub partners: u64,
+    pub referrals: u64,
+    pub created_at: String,
+}
+
+/// An import job (SPEC §5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub id: i64,
+    pub title: String,
+    pub description: Option<String>,
+    pub action: String,
+    pub status: String,
+    pub validate_only: bool,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub confirmed_at: Option<String>,
+    pub reverted_at: Option<String>,
+    pub initiated_by: UserRef,
+    pub file_name: String,
+    pub file_size: i64,
+    pub encoding: Option<String>,
+    pub total_rows: i64,
+    pub processed_rows: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub errors: i64,
+}
+
+/// A log or error message of a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub line: Option<i64>,
+    pub column: Option<String>,
+    pub value: Option<String>,
+    pub level: String,
+    pub message: String,
+}

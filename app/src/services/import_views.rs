@@ -1,0 +1,265 @@
+//! Reading import jobs as their users see them (SPEC §3.4, §5): lists, one job, its
+//! messages, the error report and the original file. The stored file is read only for the
+//! last two, never for a list.
+
+use crate::entities::{back_office_user, import_job, import_message};
+use crate::import::decode;
+use crate::import::parse::Parser;
+use crate::model::{AppError, CurrentUser, JobRecord, MessageRecord, Page, Role, UserRef};
+use crate::services::browse::ListQuery;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+};
+use std::collections::BTreeMap;
+
+/// A job without its file.
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct JobRow {
+    pub id: i64,
+    pub title: String,
+    pub description: Option<String>,
+    pub action: String,
+    pub status: String,
+    pub validate_only: bool,
+    pub initiated_by: i64,
+    pub initiator_email: String,
+    pub file_name: String,
+    pub file_size: i64,
+    pub encoding: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub reverted_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub total_rows: i64,
+    pub processed_rows: i64,
+    pub created_rows: i64,
+    pub updated_rows: i64,
+    pub unchanged_rows: i64,
+    pub error_rows: i64,
+}
+
+impl From<JobRow> for JobRecord {
+    fn from(j: JobRow) -> Self {
+        let iso = |d: Option<chrono::DateTime<chrono::Utc>>| d.map(|d| d.to_rfc3339());
+        JobRecord {
+            id: j.id,
+            title: j.title,
+            description: j.description,
+            action: j.action,
+            status: j.status,
+            validate_only: j.validate_only,
+            created_at: j.created_at.to_rfc3339(),
+            started_at: iso(j.started_at),
+            finished_at: iso(j.finished_at),
+            confirmed_at: iso(j.confirmed_at),
+            reverted_at: iso(j.reverted_at),
+            initiated_by: UserRef {
+                id: j.initiated_by,
+                email: j.initiator_email,
+            },
+            file_name: j.file_name,
+            file_size: j.file_size,
+            encoding: j.encoding,
+            total_rows: j.total_rows,
+            processed_rows: j.processed_rows,
+            created: j.created_rows,
+            updated: j.updated_rows,
+            unchanged: j.unchanged_rows,
+            errors: j.error_rows,
+        }
+    }
+}
+
+fn job_rows() -> sea_orm::Select<import_job::Entity> {
+    use import_job::Column as J;
+    import_job::Entity::find()
+        .select_only()
+        .columns([
+            J::Id,
+            J::Title,
+            J::Description,
+            J::Action,
+            J::Status,
+            J::ValidateOnly,
+            J::InitiatedBy,
+            J::FileName,
+            J::FileSize,
+            J::Encoding,
+            J::CreatedAt,
+            J::StartedAt,
+            J::FinishedAt,
+            J::ConfirmedAt,
+            J::RevertedAt,
+            J::TotalRows,
+            J::ProcessedRows,
+            J::CreatedRows,
+            J::UpdatedRows,
+            J::UnchangedRows,
+            J::ErrorRows,
+        ])
+        .column_as(back_office_user::Column::Email, "initiator_email")
+        .join(JoinType::InnerJoin, import_job::Relation::Initiator.def())
+}
+
+/// What a list of jobs is narrowed to.
+#[derive(Clone, Debug, Default)]
+pub struct JobFilter {
+    pub status: Option<String>,
+    pub action: Option<String>,
+    pub initiated_by: Option<i64>,
+}
+
+/// The jobs `user` may see, newest first: an operator sees their own.
+pub async fn list(
+    db: &DatabaseConnection,
+    user: &CurrentUser,
+    filter: &JobFilter,
+    q: &ListQuery,
+) -> Result<Page<JobRecord>, AppError> {
+    let mut find = job_rows();
+    if user.role == Role::Operator {
+        find = find.filter(import_job::Column::InitiatedBy.eq(user.id));
+    }
+    if let Some(s) = &filter.status {
+        find = find.filter(import_job::Column::Status.eq(s.as_str()));
+    }
+    if let Some(a) = &filter.action {
+        find = find.filter(import_job::Column::Action.eq(a.as_str()));
+    }
+    if let Some(u) = filter.initiated_by {
+        find = find.filter(import_job::Column::InitiatedBy.eq(u));
+    }
+    let total = find.clone().count(db).await?;
+    let items = find
+        .order_by_desc(import_job::Column::Id)
+        .offset((q.page - 1) * q.per_page)
+        .limit(q.per_page)
+        .into_model::<JobRow>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(JobRecord::from)
+        .collect();
+    Ok(Page {
+        items,
+        total,
+        page: q.page,
+        per_page: q.per_page,
+    })
+}
+
+/// One job, as a record, for a user who may see it (the caller checked).
+pub async fn record(db: &DatabaseConnection, job_id: i64) -> Result<JobRecord, AppError> {
+    job_rows()
+        .filter(import_job::Column::Id.eq(job_id))
+        .into_model::<JobRow>()
+        .one(db)
+        .await?
+        .map(JobRecord::from)
+        .ok_or_else(|| AppError::NotFound(format!("There is no import #{job_id}.")))
+}
+
+/// A job's messages in the order they were written (errors in file order), optionally
+/// of one level.
+pub async fn messages(
+    db: &DatabaseConnection,
+    job_id: i64,
+    level: Option<&str>,
+    q: Option<&ListQuery>,
+) -> Result<Vec<MessageRecord>, AppError> {
+    let mut find = import_message::Entity::find().filter(import_message::Column::JobId.eq(job_id));
+    if let Some(level) = level {
+        find = find.filter(import_message::Column::Level.eq(level));
+    }
+    if level == Some("error") {
+        find = find.order_by_asc(import_message::Column::Line);
+    }
+    find = find.order_by_asc(import_message::Column::Id);
+    if let Some(q) = q {
+        find = find.offset((q.page - 1) * q.per_page).limit(q.per_page);
+    }
+    Ok(find
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| MessageRecord {
+            line: m.line,
+            column: m.column,
+            value: m.value,
+            level: m.level,
+            message: m.message,
+        })
+        .collect())
+}
+
+/// A cell as a spreadsheet program should show it: text that would start a formula is
+/// prefixed with an apostrophe (OWASP CSV injection).
+pub fn neutralise(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+/// The error report: every failed row of the file as it was, after a `line` and an
+/// `error` column, UTF-8 with a byte-order mark so spreadsheet programs read it right.
+pub async fn error_report(
+    db: &DatabaseConnection,
+    job: &import_job::Model,
+) -> Result<Vec<u8>, AppError> {
+    let mut reasons: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for m in import_message::Entity::find()
+        .filter(import_message::Column::JobId.eq(job.id))
+        .filter(import_message::Column::Level.eq("error"))
+        .order_by_asc(import_message::Column::Id)
+        .all(db)
+        .await?
+    {
+        let Some(line) = m.line else { continue };
+        let text = match m.column {
+            Some(c) => format!("{c}: {}", m.message),
+            None => m.message,
+        };
+        reasons.entry(line as u64).or_default().push(text);
+    }
+    let internal = |e: csv::Error| {
+        tracing::error!(error = %e, "could not write an error report");
+        AppError::Internal
+    };
+    let mut out = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(b"\xEF\xBB\xBF".to_vec());
+    let text = decode::inspect(&job.file_data)
+        .and_then(|enc| decode::decode(&job.file_data, enc))
+        .map_err(AppError::from)?;
+    let delimiter = match job.delimiter.as_str() {
+        "semicolon" => b';',
+        "tab" => b'\t',
+        "comma" => b',',
+        _ => crate::import::sniff::sniff_delimiter(text.trim_start_matches(['\r', '\n'])),
+    };
+    let mut parser = Parser::new(&text, delimiter);
+    let header = parser.header().unwrap_or_default();
+    let mut head = vec!["line".to_owned(), "error".to_owned()];
+    head.extend(header.iter().map(|h| neutralise(h)));
+    out.write_record(&head).map_err(internal)?;
+    for parsed in parser {
+        let (line, fields) = match parsed {
+            Ok(row) => (row.line, row.fields),
+            Err(e) => (e.line, Vec::new()),
+        };
+        let Some(why) = reasons.get(&line) else {
+            continue;
+        };
+        let mut record = vec![line.to_string(), neutralise(&why.join("; "))];
+        record.extend(fields.iter().map(|f| neutralise(f)));
+        out.write_record(&record).map_err(internal)?;
+    }
+    out.into_inner().map_err(|e| {
+        tracing::error!(error = %e, "could not finish an error report");
+        AppError::Internal
+    })
+}

@@ -1,0 +1,493 @@
+//! The HTTP API (SPEC §5): JSON for scripts and other systems, with a session cookie or an
+//! API token. Errors answer `{"error": "<reason>"}` with a 4xx status.
+
+use crate::web::AppState;
+use app::auth::Caller;
+use app::model::{AppError, CurrentUser, Delimiter, ImportAction, Role};
+use app::services::audit::{self, Entry, action};
+use app::services::browse::{self, ListQuery};
+use app::services::import_views::{self, JobFilter};
+use app::services::imports::{self, NewImport};
+use axum::extract::{DefaultBodyLimit, Extension, Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+/// An error as the API answers it.
+pub struct ApiError(AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (
+            status,
+            Json(serde_json::json!({"error": self.0.to_string()})),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn bad_request(text: impl Into<String>) -> ApiError {
+    ApiError(AppError::Request(text.into()))
+}
+
+/// The signed-in user, if their role is one of `roles`; a refusal is audited.
+async fn require(
+    state: &AppState,
+    caller: &Caller,
+    roles: &[Role],
+    what: &str,
+) -> ApiResult<CurrentUser> {
+    let Some(user) = caller.user.clone() else {
+        return Err(AppError::Unauthorized.into());
+    };
+    if !roles.contains(&user.role) {
+        audit::record_best_effort(
+            &state.ctx.db,
+            caller,
+            Entry {
+                action: action::FORBIDDEN,
+                subject: Some(what.to_owned()),
+                details: Some(format!("role {}", user.role)),
+            },
+        )
+        .await;
+        return Err(AppError::Forbidden.into());
+    }
+    Ok(user)
+}
+
+const EVERYONE: &[Role] = &Role::ALL;
+const IMPORTERS: &[Role] = &[Role::Operator, Role::Admin];
+
+/// Every route of `/api/v1`.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    // The multipart envelope around the file is allowed a little room of its own.
+    let upload_cap = state.ctx.settings.import_limits.max_bytes as usize + 64 * 1024;
+    Router::new()
+        .route(
+            "/api/v1/imports",
+            get(list_imports)
+                .post(create_import)
+                .layer(DefaultBodyLimit::max(upload_cap)),
+        )
+        .route("/api/v1/imports/{id}", get(show_import))
+        .route("/api/v1/imports/{id}/messages", get(import_messages))
+        .route("/api/v1/imports/{id}/errors.csv", get(error_report))
+        .route("/api/v1/imports/{id}/file", get(original_file))
+        .route("/api/v1/imports/{id}/confirm", post(confirm_import))
+        .route("/api/v1/imports/{id}/revert", post(revert_import))
+        .route("/api/v1/clients", get(list_clients))
+        .route("/api/v1/clients/{id}", get(show_client))
+        .route("/api/v1/accounts", get(list_accounts))
+        .route(
+            "/api/v1/ib-programs",
+            get(list_programs).post(create_program),
+        )
+        .route("/api/v1/{*rest}", axum::routing::any(no_such_endpoint))
+}
+
+async fn no_such_endpoint() -> ApiError {
+    ApiError(AppError::NotFound("There is no such API endpoint.".into()))
+}
+
+/// `page`, `per_page` and filters arrive as text so a bad value gets a clear answer.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    search: Option<String>,
+    page: Option<String>,
+    per_page: Option<String>,
+    status: Option<String>,
+    action: Option<String>,
+    level: Option<String>,
+}
+
+fn number(name: &str, value: &Option<String>) -> ApiResult<Option<u64>> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| bad_request(format!("`{name}` must be a whole number, not `{v}`.")))
+        })
+        .transpose()
+}
+
+impl ListParams {
+    fn list(&self) -> ApiResult<ListQuery> {
+        Ok(ListQuery::new(
+            self.search.clone(),
+            number("page", &self.page)?,
+            number("per_page", &self.per_page)?,
+        ))
+    }
+}
+
+fn path_id(id: &str) -> ApiResult<i64> {
+    id.parse()
+        .map_err(|_| ApiError(AppError::NotFound(format!("There is no record `{id}`."))))
+}
+
+const STATUSES: [&str; 7] = [
+    "new",
+    "in_progress",
+    "awaiting_confirmation",
+    "success",
+    "success_with_errors",
+    "failed",
+    "reverted",
+];
+
+async fn list_imports(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<impl IntoResponse> {
+    let user = require(&state, &caller, EVERYONE, "GET /api/v1/imports").await?;
+    let status = params.status.clone().filter(|s| !s.is_empty());
+    if let Some(s) = &status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(bad_request(format!(
+            "Unknown status `{s}`: expected one of {}.",
+            STATUSES.join(", ")
+        )));
+    }
+    let filter = JobFilter {
+        status,
+        action: params.action.clone().filter(|a| !a.is_empty()),
+        initiated_by: None,
+    };
+    Ok(Json(
+        import_views::list(&state.ctx.db, &user, &filter, &params.list()?).await?,
+    ))
+}
+
+/// Reads the upload field by field; the file is refused as soon as it passes the limit.
+async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport> {
+    let (mut title, mut description, mut action, mut delimiter, mut validate_only) =
+        (None, None, None, Delimiter::Auto, false);
+    let mut file: Option<(String, Vec<u8>)> = None;
+    let multipart_error = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError(AppError::TooLarge(format!(
+                "The file is larger than the limit of {max_bytes} bytes. Split it into smaller files."
+            )))
+        } else {
+            bad_request(format!("The upload could not be read: {}", e.body_text()))
+        }
+    };
+    while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            let file_name = field.file_name().unwrap_or("upload.csv").to_owned();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                    return Err(ApiError(AppError::TooLarge(format!(
+                        "The file is larger than the limit of {max_bytes} bytes. Split it into smaller files."
+                    ))));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            file = Some((file_name, bytes));
+            continue;
+        }
+        let value = field.text().await.map_err(multipart_error)?;
+        match name.as_str() {
+            "title" => title = Some(value),
+            "description" => description = Some(value),
+            "action" => action = Some(value.parse::<ImportAction>().map_err(bad_request)?),
+            "delimiter" if !value.trim().is_empty() => {
+                delimiter = value.parse().map_err(bad_request)?;
+            }
+            "validate_only" => {
+                validate_only = match value.trim() {
+                    "true" | "on" | "1" => true,
+                    "false" | "" | "0" => false,
+                    other => {
+                        return Err(bad_request(format!(
+                            "`validate_only` must be true or false, not `{other}`."
+                        )));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let (file_name, bytes) = file.ok_or_else(|| bad_request("The `file` field is missing."))?;
+    Ok(NewImport {
+        title: title.ok_or_else(|| bad_request("The `title` field is missing."))?,
+        description,
+        action: action.ok_or_else(|| {
+            bad_request(
+                "The `action` field is missing: import-users, import-accounts or import-ibs.",
+            )
+        })?,
+        delimiter,
+        file_name,
+        bytes,
+        validate_only,
+    })
+}
+
+async fn create_import(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    form: Multipart,
+) -> ApiResult<impl IntoResponse> {
+    let user = require(&state, &caller, IMPORTERS, "POST /api/v1/imports").await?;
+    let limits = state.ctx.settings.import_limits;
+    // A body announced as too large is refused before it is read.
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limits.max_bytes + 64 * 1024) {
+        return Err(ApiError(AppError::TooLarge(format!(
+            "The file is larger than the limit of {} bytes. Split it into smaller files.",
+            limits.max_bytes
+        ))));
+    }
+    let upload = read_upload(form, limits.max_bytes).await?;
+    let job = imports::create(&state.ctx.db, &caller, &user, upload, limits, None).await?;
+    state.ctx.import_queue.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(import_views::record(&state.ctx.db, job.id).await?),
+    ))
+}
+
+async fn show_import(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let user = require(&state, &caller, EVERYONE, "GET /api/v1/imports/{id}").await?;
+    let job = imports::visible(&state.ctx.db, &caller, &user, path_id(&id)?, false).await?;
+    Ok(Json(import_views::record(&state.ctx.db, job.id).await?))
+}
+
+async fn import_messages(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<impl IntoResponse> {
+    let user = require(
+        &state,
+        &caller,
+        EVERYONE,
+        "GET /api/v1/imports/{id}/messages",
+    )
+    .await?;
+    let job = imports::visible(&state.ctx.db, &caller, &user, path_id(&id)?, false).await?;
+    let level = match params.level.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(l @ ("error" | "info")) => Some(l),
+        Some(other) => {
+            return Err(bad_request(format!(
+                "Unknown level `{other}`: expected error or info."
+            )));
+        }
+    };
+    let page = if params.page.is_some() || params.per_page.is_some() {
+        Some(params.list()?)
+    } else {
+        None
+    };
+    Ok(Json(
+        import_views::messages(&state.ctx.db, job.id, level, page.as_ref()).await?,
+    ))
+}
+
+/// A download: the name is made of safe characters only.
+fn attachment(content_type: &'static str, file_name: &str, body: Vec<u8>) -> Response {
+    let safe: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CONTENT_DISPOSITION, disposition),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn error_report(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let user = require(
+        &state,
+        &caller,
+        EVERYONE,
+        "GET /api/v1/imports/{id}/errors.csv",
+    )
+    .await?;
+    let job = imports::visible(&state.ctx.db, &caller, &user, path_id(&id)?, false).await?;
+    let csv = import_views::error_report(&state.ctx.db, &job).await?;
+    Ok(attachment(
+        "text/csv; charset=utf-8",
+        &format!("import-{}-errors.csv", job.id),
+        csv,
+    ))
+}
+
+async fn original_file(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let user = require(&state, &caller, EVERYONE, "GET /api/v1/imports/{id}/file").await?;
+    let job = imports::visible(&state.ctx.db, &caller, &user, path_id(&id)?, false).await?;
+    Ok(attachment(
+        "application/octet-stream",
+        &job.file_name,
+        job.file_data,
+    ))
+}
+
+async fn confirm_import(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let user = require(
+        &state,
+        &caller,
+        IMPORTERS,
+        "POST /api/v1/imports/{id}/confirm",
+    )
+    .await?;
+    let job = imports::confirm(&state.ctx.db, &caller, &user, path_id(&id)?).await?;
+    state.ctx.import_queue.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(import_views::record(&state.ctx.db, job.id).await?),
+    ))
+}
+
+async fn revert_import(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let user = require(
+        &state,
+        &caller,
+        IMPORTERS,
+        "POST /api/v1/imports/{id}/revert",
+    )
+    .await?;
+    let (job, report) = imports::revert(&state.ctx.db, &caller, &user, path_id(&id)?).await?;
+    let mut body = serde_json::to_value(import_views::record(&state.ctx.db, job.id).await?)
+        .map_err(|_| ApiError(AppError::Internal))?;
+    body["revert"] = serde_json::json!({
+        "deleted": report.deleted,
+        "restored": report.restored,
+        "not_reverted": report.not_reverted,
+    });
+    Ok(Json(body))
+}
+
+async fn list_clients(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<impl IntoResponse> {
+    require(&state, &caller, EVERYONE, "GET /api/v1/clients").await?;
+    Ok(Json(browse::clients(&state.ctx.db, &params.list()?).await?))
+}
+
+async fn show_client(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    require(&state, &caller, EVERYONE, "GET /api/v1/clients/{id}").await?;
+    Ok(Json(browse::client(&state.ctx.db, path_id(&id)?).await?))
+}
+
+async fn list_accounts(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<impl IntoResponse> {
+    require(&state, &caller, EVERYONE, "GET /api/v1/accounts").await?;
+    Ok(Json(
+        browse::accounts(&state.ctx.db, &params.list()?).await?,
+    ))
+}
+
+async fn list_programs(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<impl IntoResponse> {
+    require(&state, &caller, EVERYONE, "GET /api/v1/ib-programs").await?;
+    let items = browse::programs(&state.ctx.db).await?;
+    let total = items.len() as u64;
+    Ok(Json(app::model::Page {
+        per_page: total.max(1),
+        items,
+        total,
+        page: 1,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewProgram {
+    id: Option<i64>,
+    name: String,
+}
+
+async fn create_program(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<NewProgram>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<impl IntoResponse> {
+    require(&state, &caller, &[Role::Admin], "POST /api/v1/ib-programs").await?;
+    let Json(program) = body.map_err(|e| {
+        bad_request(format!(
+            "Send a JSON object such as {{\"id\": 10, \"name\": \"Gold\"}}: {}",
+            e.body_text()
+        ))
+    })?;
+    let created = browse::create_program(&state.ctx.db, &caller, program.id, &program.name).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}

@@ -1,0 +1,543 @@
+//! The HTTP API of SPEC §5 end to end, with the server's own import workers, on SQLite
+//! and PostgreSQL: each action, re-imports, partial updates, validate-only and confirm,
+//! revert, error reports, access rules and refused files.
+
+mod common;
+
+use common::{Backend, Options, TestApp, spawn_app, spawn_app_with};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn upload(
+    app: &TestApp,
+    client: &Client,
+    action: &str,
+    csv: &str,
+    validate_only: bool,
+) -> Response {
+    let form = Form::new()
+        .text("title", format!("{action} test"))
+        .text("action", action.to_owned())
+        .text("validate_only", validate_only.to_string())
+        .part(
+            "file",
+            Part::bytes(csv.as_bytes().to_vec()).file_name("upload.csv"),
+        );
+    client
+        .post(app.url("/api/v1/imports"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+}
+
+async fn get(app: &TestApp, client: &Client, path: &str) -> (StatusCode, Value) {
+    let res = client.get(app.url(path)).send().await.expect("GET");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(app: &TestApp, client: &Client, path: &str) -> (StatusCode, Value) {
+    let res = client.post(app.url(path)).send().await.expect("POST");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Uploads a file and waits until the workers have finished with it.
+async fn import(app: &TestApp, client: &Client, action: &str, csv: &str) -> Value {
+    let res = upload(app, client, action, csv, false).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let job: Value = res.json().await.unwrap();
+    wait(app, client, job["id"].as_i64().unwrap()).await
+}
+
+async fn wait(app: &TestApp, client: &Client, id: i64) -> Value {
+    for _ in 0..600 {
+        let (status, job) = get(app, client, &format!("/api/v1/imports/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{job}");
+        if !["new", "in_progress"].contains(&job["status"].as_str().unwrap_or("")) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("import #{id} did not finish");
+}
+
+fn counts(job: &Value) -> [i64; 4] {
+    ["created", "updated", "unchanged", "errors"].map(|k| job[k].as_i64().unwrap())
+}
+
+async fn messages(app: &TestApp, client: &Client, id: i64, level: &str) -> Vec<Value> {
+    let (status, list) = get(
+        app,
+        client,
+        &format!("/api/v1/imports/{id}/messages?level={level}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    list.as_array().unwrap().clone()
+}
+
+async fn client_by_email(app: &TestApp, client: &Client, email: &str) -> Value {
+    let (status, page) = get(app, client, &format!("/api/v1/clients?search={email}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let found: Vec<&Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["email"] == email)
+        .collect();
+    assert_eq!(found.len(), 1, "{email} in {page}");
+    found[0].clone()
+}
+
+async fn total(app: &TestApp, client: &Client, path: &str) -> i64 {
+    let (status, page) = get(app, client, path).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["total"].as_i64().unwrap()
+}
+
+const CLIENTS: &str = "\
+Email,First name,Last name,Country,Phone,City,Date of birth
+alice@example.com,Alice,Archer,GB,+44 20 7946 0958,London,1985-03-14
+bob@example.com,Bob,Baker,DE,+49 30 901820,Berlin,1990-07-01
+carol@example.com,=HYPERLINK(\"http://x\"),Cole,XX,,Paris,1979-12-31
+";
+
+async fn each_action_end_to_end(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+
+    let job = import(&app, &admin, "import-users", CLIENTS).await;
+    assert_eq!(job["status"], "success_with_errors", "{job}");
+    assert_eq!(counts(&job), [2, 0, 0, 1]);
+    assert_eq!(job["total_rows"], 3);
+    assert_eq!(job["processed_rows"], 3);
+    assert_eq!(job["initiated_by"]["email"], common::ADMIN_EMAIL);
+    let id = job["id"].as_i64().unwrap();
+    let errors = messages(&app, &admin, id, "error").await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["line"], 4);
+    assert_eq!(errors[0]["column"], "Country");
+    let log = messages(&app, &admin, id, "info").await;
+    assert!(
+        log.iter()
+            .any(|m| m["message"].as_str().unwrap().contains("Read as UTF-8")),
+        "{log:?}"
+    );
+
+    // The error report: BOM, the failed row as it was, formulas neutralised.
+    let res = admin
+        .get(app.url(&format!("/api/v1/imports/{id}/errors.csv")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let body = res.bytes().await.unwrap();
+    assert!(body.starts_with(b"\xEF\xBB\xBF"), "UTF-8 BOM");
+    let text = String::from_utf8(body[3..].to_vec()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "line,error,Email,First name,Last name,Country,Phone,City,Date of birth"
+    );
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[1].starts_with("4,"), "{text}");
+    assert!(lines[1].contains("'=HYPERLINK"), "{text}");
+    assert!(lines[1].contains("Country: "), "{text}");
+
+    // The original file comes back byte for byte.
+    let res = admin
+        .get(app.url(&format!("/api/v1/imports/{id}/file")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().await.unwrap(), CLIENTS.as_bytes());
+
+    let alice = client_by_email(&app, &admin, "alice@example.com").await;
+    assert_eq!(alice["first_name"], "Alice");
+    assert_eq!(alice["country"], "GB");
+    assert_eq!(alice["date_of_birth"], "1985-03-14");
+    assert_eq!(alice["project"]["name"], "Default");
+    assert_eq!(alice["type"], "personal");
+    let (status, one) = get(&app, &admin, &format!("/api/v1/clients/{}", alice["id"])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one, alice);
+
+    let job = import(
+        &app,
+        &admin,
+        "import-accounts",
+        "Email,Account number,Product ID,Product currency\n\
+         alice@example.com,100001,1,USD\n\
+         bob@example.com,100002,2,EUR\n\
+         nobody@example.com,100003,1,USD\n",
+    )
+    .await;
+    assert_eq!(counts(&job), [2, 0, 0, 1], "{job}");
+    let (_, accounts) = get(&app, &admin, "/api/v1/accounts?search=1000").await;
+    assert_eq!(accounts["total"], 2);
+    assert_eq!(accounts["items"][0]["client"]["email"], "alice@example.com");
+    assert_eq!(accounts["items"][0]["currency"], "USD");
+
+    // Programs are created with the id other systems know them by (API token, admin).
+    let token = app
+        .call(
+            &admin,
+            "admin/tokens/create",
+            &[("owner_email", common::ADMIN_EMAIL), ("name", "script")],
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = Client::new()
+        .post(app.url("/api/v1/ib-programs"))
+        .bearer_auth(&token)
+        .json(&json!({"id": 10, "name": "Gold"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let job = import(
+        &app,
+        &admin,
+        "import-ibs",
+        "IB Email,Client Email,IB Type ID\n\
+         alice@example.com,bob@example.com,10\n\
+         alice@example.com,,99\n",
+    )
+    .await;
+    assert_eq!(counts(&job), [1, 0, 0, 1], "{job}");
+    let (_, programs) = get(&app, &admin, "/api/v1/ib-programs").await;
+    assert_eq!(programs["items"][0]["name"], "Gold");
+    assert_eq!(programs["items"][0]["partners"], 1);
+    assert_eq!(programs["items"][0]["referrals"], 1);
+}
+
+async fn reimporting_changes_nothing_and_says_so(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let first = import(&app, &admin, "import-users", CLIENTS).await;
+    let again = import(&app, &admin, "import-users", CLIENTS).await;
+    assert_eq!(counts(&again), [0, 0, 2, 1], "{again}");
+    assert_eq!(again["status"], "success_with_errors");
+    assert_eq!(total(&app, &admin, "/api/v1/clients").await, 2);
+    let log = messages(&app, &admin, again["id"].as_i64().unwrap(), "info").await;
+    let note = format!("as import #{}", first["id"]);
+    assert!(
+        log.iter().any(|m| {
+            let m = m["message"].as_str().unwrap();
+            m.contains("identical file (same SHA-256)") && m.contains(&note)
+        }),
+        "{log:?}"
+    );
+}
+
+async fn an_update_file_changes_only_its_columns(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    import(&app, &admin, "import-users", CLIENTS).await;
+    let before = client_by_email(&app, &admin, "bob@example.com").await;
+    let job = import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,City\nBOB@example.com,Munich\nalice@example.com,London\n",
+    )
+    .await;
+    assert_eq!(counts(&job), [0, 1, 1, 0], "{job}");
+    assert_eq!(job["status"], "success");
+    let after = client_by_email(&app, &admin, "bob@example.com").await;
+    assert_eq!(after["city"], "Munich");
+    for field in [
+        "first_name",
+        "last_name",
+        "phone",
+        "country",
+        "date_of_birth",
+        "username",
+        "project",
+        "desk",
+        "created_at",
+    ] {
+        assert_eq!(after[field], before[field], "{field} is left alone");
+    }
+}
+
+async fn validate_only_writes_nothing_and_confirm_does_what_it_said(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,First name\nbob@example.com,Bob\n",
+    )
+    .await;
+    let file = "Email,First name,City\n\
+                alice@example.com,Alice,London\n\
+                bob@example.com,Bob,Berlin\n\
+                bad-email,Nobody,Rome\n\
+                dave@example.com,Dave,Oslo\n";
+    let res = upload(&app, &admin, "import-users", file, true).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let dry = wait(&app, &admin, id).await;
+    assert_eq!(dry["status"], "awaiting_confirmation", "{dry}");
+    assert_eq!(dry["validate_only"], true);
+    let predicted = counts(&dry);
+    assert_eq!(predicted, [2, 1, 0, 1]);
+    assert_eq!(
+        total(&app, &admin, "/api/v1/clients").await,
+        1,
+        "nothing written"
+    );
+    assert_eq!(
+        client_by_email(&app, &admin, "bob@example.com").await["city"],
+        Value::Null
+    );
+
+    let (status, confirmed) = post(&app, &admin, &format!("/api/v1/imports/{id}/confirm")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{confirmed}");
+    let done = wait(&app, &admin, id).await;
+    assert_eq!(done["status"], "success_with_errors", "{done}");
+    assert_eq!(counts(&done), predicted);
+    assert!(done["confirmed_at"].is_string());
+    assert_eq!(total(&app, &admin, "/api/v1/clients").await, 3);
+    assert_eq!(
+        client_by_email(&app, &admin, "bob@example.com").await["city"],
+        "Berlin"
+    );
+    assert_eq!(messages(&app, &admin, id, "error").await.len(), 1);
+    // Confirming twice is refused.
+    let (status, body) = post(&app, &admin, &format!("/api/v1/imports/{id}/confirm")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not awaiting confirmation")
+    );
+}
+
+async fn revert_restores_the_previous_state(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let a = import(&app, &admin, "import-users", CLIENTS).await;
+    let alice_before = client_by_email(&app, &admin, "alice@example.com").await;
+    let b = import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,First name,City\nalice@example.com,Alice,Leeds\ndave@example.com,Dave,Oslo\n",
+    )
+    .await;
+    assert_eq!(counts(&b), [1, 1, 0, 0]);
+
+    // Reverting the first import leaves Alice alone: the second changed her since.
+    let (status, reverted) =
+        post(&app, &admin, &format!("/api/v1/imports/{}/revert", a["id"])).await;
+    assert_eq!(status, StatusCode::OK, "{reverted}");
+    assert_eq!(reverted["status"], "reverted");
+    assert_eq!(reverted["revert"]["deleted"], 1);
+    let skipped = reverted["revert"]["not_reverted"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1);
+    assert!(
+        skipped[0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("import #{} changed it afterwards", b["id"]))
+    );
+    let (_, page) = get(&app, &admin, "/api/v1/clients?search=bob").await;
+    assert_eq!(
+        page["total"], 0,
+        "Bob, created by the first import, is gone"
+    );
+
+    // Reverting the second puts Alice's city back and removes Dave.
+    let (status, reverted) =
+        post(&app, &admin, &format!("/api/v1/imports/{}/revert", b["id"])).await;
+    assert_eq!(status, StatusCode::OK, "{reverted}");
+    assert_eq!(reverted["revert"]["restored"], 1);
+    assert_eq!(reverted["revert"]["deleted"], 1);
+    let alice = client_by_email(&app, &admin, "alice@example.com").await;
+    assert_eq!(alice["city"], alice_before["city"]);
+    assert_eq!(alice["first_name"], alice_before["first_name"]);
+    assert_eq!(total(&app, &admin, "/api/v1/clients").await, 1);
+    assert_eq!(app.audit_count("import.reverted").await, 2);
+    let (status, _) = post(&app, &admin, &format!("/api/v1/imports/{}/revert", b["id"])).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a job is reverted once");
+}
+
+async fn operators_see_only_their_own_imports(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let ann = app.user(&admin, "ann@example.com", "operator").await;
+    let ben = app.user(&admin, "ben@example.com", "operator").await;
+    let mia = app.user(&admin, "mia@example.com", "manager").await;
+    let job = import(&app, &ann, "import-users", CLIENTS).await;
+    let id = job["id"].as_i64().unwrap();
+
+    for path in [
+        format!("/api/v1/imports/{id}"),
+        format!("/api/v1/imports/{id}/messages"),
+        format!("/api/v1/imports/{id}/errors.csv"),
+        format!("/api/v1/imports/{id}/file"),
+    ] {
+        let (status, body) = get(&app, &ben, &path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(body["error"], "You do not have permission to do this.");
+        let (status, _) = get(&app, &mia, &path).await;
+        assert_eq!(status, StatusCode::OK, "managers read every import: {path}");
+    }
+    let (status, _) = post(&app, &ben, &format!("/api/v1/imports/{id}/revert")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(total(&app, &ben, "/api/v1/imports").await, 0);
+    assert_eq!(total(&app, &ann, "/api/v1/imports").await, 1);
+    assert_eq!(total(&app, &mia, "/api/v1/imports").await, 1);
+    assert!(app.audit_count("access.forbidden").await >= 5);
+
+    // Managers browse but do not import or revert.
+    let res = upload(&app, &mia, "import-users", CLIENTS, false).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let (status, _) = post(&app, &mia, &format!("/api/v1/imports/{id}/revert")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let res = mia
+        .post(app.url("/api/v1/ib-programs"))
+        .json(&json!({"name": "Silver"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // Strangers are asked to sign in, in JSON.
+    let (status, body) = get(&app, &app.client(), "/api/v1/clients").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "Please sign in to continue.");
+}
+
+async fn refused_files_create_no_job(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Options {
+            import_limits: app::import::prepare::Limits {
+                max_bytes: 2_000,
+                max_rows: 5,
+            },
+            ..Options::default()
+        },
+    )
+    .await;
+    let admin = app.admin().await;
+    let cases: [(&str, StatusCode, &str); 4] = [
+        ("", StatusCode::UNPROCESSABLE_ENTITY, "The file is empty."),
+        (
+            "Email,First name\n",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no data rows",
+        ),
+        (
+            "First name,City\nAnn,Rome\n",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Missing column",
+        ),
+        (
+            "Email\na@x.io\nb@x.io\nc@x.io\nd@x.io\ne@x.io\nf@x.io\n",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "more than 5 data rows",
+        ),
+    ];
+    for (csv, status, text) in cases {
+        let res = upload(&app, &admin, "import-users", csv, false).await;
+        assert_eq!(res.status(), status, "{text}");
+        let body: Value = res.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains(text), "{body}");
+    }
+    let big = format!("Email\n{}", "someone@example.com\n".repeat(200));
+    let res = upload(&app, &admin, "import-users", &big, false).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("2000 bytes"),
+        "{body}"
+    );
+
+    let res = admin
+        .post(app.url("/api/v1/imports"))
+        .multipart(Form::new().text("action", "import-users"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = admin
+        .post(app.url("/api/v1/imports"))
+        .multipart(
+            Form::new()
+                .text("title", "x")
+                .text("action", "import-everything")
+                .part("file", Part::bytes(b"Email\na@x.io\n".to_vec())),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("unknown action"));
+    assert_eq!(total(&app, &admin, "/api/v1/imports").await, 0);
+}
+
+async fn programs_keep_given_ids_and_number_the_rest(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let create = |body: Value| {
+        admin
+            .post(app.url("/api/v1/ib-programs"))
+            .json(&body)
+            .send()
+    };
+    let res = create(json!({"id": 10, "name": "Gold"})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = create(json!({"name": "Silver"})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let silver: Value = res.json().await.unwrap();
+    assert!(silver["id"].as_i64().unwrap() > 10, "{silver}");
+    let res = create(json!({"id": 10, "name": "Platinum"})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let res = create(json!({"name": "  "})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = admin
+        .post(app.url("/api/v1/ib-programs"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let (_, list) = get(&app, &admin, "/api/v1/ib-programs").await;
+    assert_eq!(list["total"], 2);
+    assert_eq!(app.audit_count("ib_program.created").await, 2);
+}
+
+on_both_databases!(
+    each_action_end_to_end,
+    reimporting_changes_nothing_and_says_so,
+    an_update_file_changes_only_its_columns,
+    validate_only_writes_nothing_and_confirm_does_what_it_said,
+    revert_restores_the_previous_state,
+    operators_see_only_their_own_imports,
+    refused_files_create_no_job,
+    programs_keep_given_ids_and_number_the_rest,
+);
