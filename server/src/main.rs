@@ -230,8 +230,7 @@ async fn import_file(
     )
     .await?;
     let heartbeat = (config.import_stale_after / 4).max(std::time::Duration::from_millis(250));
-    let job =
-        app::services::imports::run(db, job.id, &worker, config.import_limits, heartbeat).await?;
+    let job = app::services::imports::run(db, job.id, &worker, heartbeat).await?;
     println!(
         "Import #{}: {} — {} rows: {} created, {} updated, {} unchanged, {} errors.",
         job.id,

@@ -74,7 +74,6 @@ async fn create_and_run(s: &Setup, csv: &str, validate_only: bool) -> import_job
         &s.db,
         job.id,
         "test-worker",
-        Limits::default(),
         std::time::Duration::from_secs(5),
     )
     .await

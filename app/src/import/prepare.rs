@@ -18,6 +18,14 @@ pub struct Limits {
     pub max_rows: u64,
 }
 
+impl Limits {
+    /// No limit: for a file that was already accepted when its job was created.
+    pub const NONE: Limits = Limits {
+        max_bytes: u64::MAX,
+        max_rows: u64::MAX,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

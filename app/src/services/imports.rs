@@ -339,7 +339,6 @@ pub async fn run(
     db: &DatabaseConnection,
     job_id: i64,
     worker: &str,
-    limits: Limits,
     heartbeat_every: Duration,
 ) -> Result<import_job::Model, AppError> {
     let job = import_job::Entity::find_by_id(job_id)
@@ -363,7 +362,9 @@ pub async fn run(
             AppError::Internal
         })?;
         let delimiter: Delimiter = job.delimiter.parse().unwrap_or_default();
-        match prepare(&job.file_data, action, delimiter, limits) {
+        // The limits were applied when the job was created; settings changed since do not
+        // turn an accepted file away.
+        match prepare(&job.file_data, action, delimiter, Limits::NONE) {
             Ok(file) => apply_file(db, &job, worker, &file, &mut totals).await,
             Err(e) => Err(Stop::Failed(e.to_string())),
         }
@@ -521,6 +522,10 @@ async fn run_batch(
         }
     }
     let txn = db.begin().await?;
+    // The transaction's first statement is a write: SQLite then takes its write lock up
+    // front (waiting its turn) instead of failing a read transaction that tries to write
+    // after another connection did. It also stops a worker that lost its job at once.
+    fence(&txn, job.id, worker).await?;
     let report = if writes(job) {
         applier.apply(&txn, valid).await?
     } else {
@@ -560,6 +565,25 @@ async fn run_batch(
     txn.commit().await?;
     *totals = next;
     Ok(())
+}
+
+/// Marks the job alive, only while `worker` still owns it.
+async fn fence<C: ConnectionTrait>(txn: &C, job_id: i64, worker: &str) -> Result<(), DbErr> {
+    let done = import_job::Entity::update_many()
+        .col_expr(
+            import_job::Column::HeartbeatAt,
+            Expr::value(Some(chrono::Utc::now())),
+        )
+        .filter(import_job::Column::Id.eq(job_id))
+        .filter(import_job::Column::WorkerId.eq(worker))
+        .filter(import_job::Column::Status.eq(status::IN_PROGRESS))
+        .exec(txn)
+        .await?;
+    if done.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(DbErr::Custom(TAKEN_OVER.into()))
+    }
 }
 
 /// Writes the job's counts (and its final status), only while `worker` still owns it.

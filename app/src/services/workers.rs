@@ -54,14 +54,8 @@ async fn work(db: DatabaseConnection, settings: Arc<Settings>, queue: Arc<Notify
                 let run = tokio::spawn({
                     let (db, settings, worker) = (db.clone(), settings.clone(), worker.clone());
                     async move {
-                        imports::run(
-                            &db,
-                            job_id,
-                            &worker,
-                            settings.import_limits,
-                            settings.import_heartbeat_interval(),
-                        )
-                        .await
+                        imports::run(&db, job_id, &worker, settings.import_heartbeat_interval())
+                            .await
                     }
                 });
                 match run.await {

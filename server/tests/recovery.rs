@@ -1,0 +1,300 @@
+//! Jobs survive their workers: a server killed with SIGKILL in the middle of an import
+//! resumes it after the last committed batch when it starts again, and two server
+//! processes sharing one PostgreSQL database run each queued job exactly once. These
+//! tests drive the real `server` binary.
+
+mod common;
+
+use app::entities::{client, import_change, import_job, import_message};
+use app::import::prepare::Limits;
+use app::model::{CurrentUser, Delimiter, ImportAction, Role};
+use app::services::imports::{self, NewImport};
+use common::{Backend, fresh_database};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `server serve` process, killed when dropped.
+struct ServerProcess(Child);
+
+impl ServerProcess {
+    fn start(database_url: &str, log: &Path, stale_after: &str) -> Self {
+        let out = std::fs::File::create(log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env("ADMIN_PASSWORD", "an-admin-password-for-tests")
+            .env("IMPORT_WORKERS", "2")
+            .env("IMPORT_STALE_AFTER", stale_after)
+            .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .expect("the server binary starts");
+        ServerProcess(child)
+    }
+
+    /// SIGKILL: no shutdown code runs, as in a power cut.
+    fn kill_hard(mut self) {
+        self.0.kill().expect("kill -9");
+        self.0.wait().ok();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn operator(db: &DatabaseConnection) -> CurrentUser {
+    let (user, _) = app::services::users::create(
+        db,
+        &app::auth::Caller::default(),
+        "ops@example.com",
+        Role::Operator,
+        None,
+    )
+    .await
+    .unwrap();
+    CurrentUser {
+        id: user.id,
+        email: user.email,
+        role: user.role,
+    }
+}
+
+fn clients_file(prefix: &str, rows: usize) -> String {
+    let mut csv = String::from("Email,First name,Last name,Country,City\n");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "{prefix}{i}@example.com,First{i},Last{i},GB,London\n"
+        ));
+    }
+    csv
+}
+
+async fn queue(db: &DatabaseConnection, user: &CurrentUser, title: &str, csv: String) -> i64 {
+    let caller = app::auth::Caller {
+        user: Some(user.clone()),
+        remote_addr: None,
+    };
+    let upload = NewImport {
+        title: title.into(),
+        description: None,
+        action: ImportAction::Users,
+        delimiter: Delimiter::Auto,
+        file_name: "clients.csv".into(),
+        bytes: csv.into_bytes(),
+        validate_only: false,
+    };
+    imports::create(db, &caller, user, upload, Limits::NONE, None)
+        .await
+        .unwrap()
+        .id
+}
+
+async fn job(db: &DatabaseConnection, id: i64) -> import_job::Model {
+    import_job::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn wait_until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !done().await {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn info_messages(db: &DatabaseConnection, id: i64) -> Vec<String> {
+    import_message::Entity::find()
+        .filter(import_message::Column::JobId.eq(id))
+        .filter(import_message::Column::Level.eq("info"))
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.message)
+        .collect()
+}
+
+const ROWS: usize = 40_000;
+
+async fn a_killed_server_resumes_its_import_after_the_last_batch(backend: Backend) {
+    let (url, dir) = fresh_database(backend).await;
+    let logs = tempfile::tempdir().unwrap();
+    let db = server::db::connect(&url).await.unwrap();
+    server::db::migrate(&db).await.unwrap();
+    let user = operator(&db).await;
+    let id = queue(&db, &user, "large file", clients_file("crash", ROWS)).await;
+
+    let first = ServerProcess::start(&url, &logs.path().join("first.log"), "2s");
+    // Kill it once some batches are committed and many rows are still to come.
+    wait_until("the first batches", Duration::from_secs(120), async || {
+        job(&db, id).await.processed_rows >= 1_000
+    })
+    .await;
+    first.kill_hard();
+    let interrupted = job(&db, id).await;
+    assert_eq!(interrupted.status, "in_progress");
+    assert!(
+        interrupted.processed_rows < ROWS as i64,
+        "killed too late to test anything: {} rows done",
+        interrupted.processed_rows
+    );
+    assert_eq!(interrupted.processed_rows % 500, 0, "whole batches only");
+    let committed = interrupted.processed_rows;
+    assert_eq!(
+        client::Entity::find().count(&db).await.unwrap() as i64,
+        committed,
+        "the rows of committed batches, and nothing of the batch in flight"
+    );
+
+    let _second = ServerProcess::start(&url, &logs.path().join("second.log"), "2s");
+    wait_until("the resumed import", Duration::from_secs(300), async || {
+        job(&db, id).await.status != "in_progress"
+    })
+    .await;
+    let done = job(&db, id).await;
+    assert_eq!(done.status, "success", "{:?}", info_messages(&db, id).await);
+    assert_eq!(done.attempts, 2);
+    assert_eq!(
+        (
+            done.processed_rows,
+            done.created_rows,
+            done.updated_rows,
+            done.error_rows
+        ),
+        (ROWS as i64, ROWS as i64, 0, 0)
+    );
+    assert_eq!(
+        client::Entity::find().count(&db).await.unwrap(),
+        ROWS as u64
+    );
+    let distinct = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(DISTINCT lower(email)) FROM client",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(distinct, ROWS as i64, "no client twice");
+    assert_eq!(
+        import_change::Entity::find()
+            .filter(import_change::Column::JobId.eq(id))
+            .count(&db)
+            .await
+            .unwrap(),
+        ROWS as u64,
+        "one change record per client"
+    );
+    let log = info_messages(&db, id).await;
+    let resumed = format!("Resumed (attempt 2) after data row {committed}");
+    assert!(log.iter().any(|m| m.starts_with(&resumed)), "{log:#?}");
+    assert_eq!(
+        log.iter().filter(|m| m.starts_with("Read as")).count(),
+        1,
+        "the opening messages are written once: {log:#?}"
+    );
+    drop(dir);
+}
+
+async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
+    let (url, _dir) = fresh_database(backend).await;
+    let logs = tempfile::tempdir().unwrap();
+    let db = server::db::connect(&url).await.unwrap();
+    server::db::migrate(&db).await.unwrap();
+    let user = operator(&db).await;
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        ids.push(
+            queue(
+                &db,
+                &user,
+                &format!("job {n}"),
+                clients_file(&format!("j{n}-"), 1_500),
+            )
+            .await,
+        );
+    }
+    let _a = ServerProcess::start(&url, &logs.path().join("a.log"), "30s");
+    let _b = ServerProcess::start(&url, &logs.path().join("b.log"), "30s");
+    wait_until("all ten jobs", Duration::from_secs(300), async || {
+        import_job::Entity::find()
+            .filter(import_job::Column::Status.is_in(["new", "in_progress"]))
+            .count(&db)
+            .await
+            .unwrap()
+            == 0
+    })
+    .await;
+    let mut workers = std::collections::HashSet::new();
+    for id in ids {
+        let j = job(&db, id).await;
+        assert_eq!(
+            j.status,
+            "success",
+            "job {id}: {:?}",
+            info_messages(&db, id).await
+        );
+        assert_eq!(j.attempts, 1, "job {id} was claimed once");
+        assert_eq!((j.created_rows, j.unchanged_rows), (1_500, 0), "job {id}");
+        let log = info_messages(&db, id).await;
+        assert_eq!(
+            log.iter().filter(|m| m.starts_with("Read as")).count(),
+            1,
+            "job {id} ran once: {log:#?}"
+        );
+        assert_eq!(
+            import_change::Entity::find()
+                .filter(import_change::Column::JobId.eq(id))
+                .count(&db)
+                .await
+                .unwrap(),
+            1_500
+        );
+        if let Some(w) = j.worker_id {
+            workers.insert(w.rsplit_once("-w").map(|(p, _)| p.to_owned()).unwrap_or(w));
+        }
+    }
+    assert_eq!(client::Entity::find().count(&db).await.unwrap(), 15_000);
+    eprintln!(
+        "jobs were run by {} server processes: {workers:?}",
+        workers.len()
+    );
+}
+
+mod sqlite {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_killed_server_resumes_its_import_after_the_last_batch() {
+        super::a_killed_server_resumes_its_import_after_the_last_batch(super::Backend::Sqlite)
+            .await;
+    }
+}
+
+mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_killed_server_resumes_its_import_after_the_last_batch() {
+        super::a_killed_server_resumes_its_import_after_the_last_batch(super::Backend::Postgres)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_servers_run_every_queued_job_exactly_once() {
+        super::two_servers_run_every_queued_job_exactly_once(super::Backend::Postgres).await;
+    }
+}
