@@ -174,7 +174,6 @@ impl Fixture {
             file_name: Set("bad-file.csv".into()),
             file_size: Set(0),
             file_sha256: Set(String::new()),
-            file_data: Set(Vec::new()),
             status: Set("in_progress".into()),
             validate_only: Set(false),
             initiated_by: Set(self.admin),

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_tables;
 mod m20261121_000002_import_confirmation;
+mod m20261121_000003_import_file_chunks;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_create_tables::Migration),
             Box::new(m20261121_000002_import_confirmation::Migration),
+            Box::new(m20261121_000003_import_file_chunks::Migration),
         ]
     }
 }

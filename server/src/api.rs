@@ -379,7 +379,7 @@ async fn original_file(
     Ok(attachment(
         "application/octet-stream",
         &job.file_name,
-        job.file_data,
+        imports::file_bytes(&state.ctx.db, job.id).await?,
     ))
 }
 

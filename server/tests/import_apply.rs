@@ -51,7 +51,6 @@ async fn new_job(db: &Db) -> i64 {
         file_name: Set("clients.csv".into()),
         file_size: Set(0),
         file_sha256: Set(String::new()),
-        file_data: Set(Vec::new()),
         status: Set("in_progress".into()),
         validate_only: Set(false),
         initiated_by: Set(db.admin),

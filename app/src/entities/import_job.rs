@@ -13,7 +13,6 @@ pub struct Model {
     pub file_name: String,
     pub file_size: i64,
     pub file_sha256: String,
-    pub file_data: Vec<u8>,
     pub status: String,
     pub validate_only: bool,
     pub initiated_by: i64,

@@ -8,6 +8,7 @@ pub mod client;
 pub mod desk;
 pub mod ib_program;
 pub mod import_change;
+pub mod import_file_chunk;
 pub mod import_job;
 pub mod import_message;
 pub mod introducing_broker;

@@ -61,15 +61,9 @@ pub fn prepare(
             limit: limits.max_bytes,
         });
     }
-    let encoding = decode::inspect(bytes)?;
-    let text = decode::decode(bytes, encoding)?;
-    let delimiter = delimiter
-        .byte()
-        .unwrap_or_else(|| sniff_delimiter(text.trim_start_matches(['\r', '\n'])));
-    let mut parser = Parser::new(&text, delimiter);
-    let names = parser.header()?;
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let header = map_header(action, &names)?;
+    let mut file = open(bytes, action, delimiter, 0)?;
+    let mut parser = Parser::new(&file.text, file.delimiter);
+    parser.header()?;
     let mut rows = 0u64;
     for _ in parser {
         rows += 1;
@@ -82,6 +76,27 @@ pub fn prepare(
     if rows == 0 {
         return Err(FileError::NoDataRows);
     }
+    file.rows = rows;
+    Ok(file)
+}
+
+/// Opens a file that was accepted before, with its known number of `rows`: the header is
+/// read again, the rows are not counted again.
+pub fn open(
+    bytes: &[u8],
+    action: ImportAction,
+    delimiter: Delimiter,
+    rows: u64,
+) -> Result<PreparedFile<'_>, FileError> {
+    let encoding = decode::inspect(bytes)?;
+    let text = decode::decode(bytes, encoding)?;
+    let delimiter = delimiter
+        .byte()
+        .unwrap_or_else(|| sniff_delimiter(text.trim_start_matches(['\r', '\n'])));
+    let mut parser = Parser::new(&text, delimiter);
+    let names = parser.header()?;
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let header = map_header(action, &names)?;
     Ok(PreparedFile {
         action,
         encoding,

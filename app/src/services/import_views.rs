@@ -232,8 +232,9 @@ pub async fn error_report(
     let mut out = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(b"\xEF\xBB\xBF".to_vec());
-    let text = decode::inspect(&job.file_data)
-        .and_then(|enc| decode::decode(&job.file_data, enc))
+    let bytes = super::imports::file_bytes(db, job.id).await?;
+    let text = decode::inspect(&bytes)
+        .and_then(|enc| decode::decode(&bytes, enc))
         .map_err(AppError::from)?;
     let delimiter = match job.delimiter.as_str() {
         "semicolon" => b';',

@@ -3,10 +3,10 @@
 
 use super::audit::{self, Entry, action};
 use crate::auth::Caller;
-use crate::entities::{import_job, import_message, notification};
+use crate::entities::{import_file_chunk, import_job, import_message, notification};
 use crate::import::FileError;
 use crate::import::apply::{AccountImport, ApplyError, BatchReport, ClientImport, IbImport};
-use crate::import::prepare::{Limits, PreparedFile, RowOutcome, prepare};
+use crate::import::prepare::{Limits, PreparedFile, RowOutcome, open, prepare};
 use crate::import::revert::RevertReport;
 use crate::model::{AppError, CurrentUser, Delimiter, ImportAction, Role};
 use sea_orm::sea_query::Expr;
@@ -82,7 +82,6 @@ pub async fn create(
         file_name: Set(upload.file_name),
         file_size: Set(upload.bytes.len() as i64),
         file_sha256: Set(hex::encode(Sha256::digest(&upload.bytes))),
-        file_data: Set(upload.bytes),
         status: Set(match run_here {
             Some(_) => status::IN_PROGRESS,
             None => status::NEW,
@@ -97,11 +96,21 @@ pub async fn create(
         created_at: Set(now),
         total_rows: Set(rows as i64),
         ..Default::default()
+    };
+    // The job and its file are stored together, or not at all.
+    let txn = db.begin().await?;
+    let job = job.insert(&txn).await?;
+    for (seq, piece) in upload.bytes.chunks(FILE_CHUNK_BYTES).enumerate() {
+        import_file_chunk::ActiveModel {
+            job_id: Set(job.id),
+            seq: Set(seq as i32),
+            data: Set(piece.to_vec()),
+        }
+        .insert(&txn)
+        .await?;
     }
-    .insert(db)
-    .await?;
     audit::record(
-        db,
+        &txn,
         caller,
         Entry {
             action: action::IMPORT_CREATED,
@@ -110,7 +119,25 @@ pub async fn create(
         },
     )
     .await?;
+    txn.commit().await?;
     Ok(job)
+}
+
+/// The largest piece of a file stored in one row.
+pub const FILE_CHUNK_BYTES: usize = 1 << 20;
+
+/// A job's file, exactly as it was uploaded.
+pub async fn file_bytes(db: &DatabaseConnection, job_id: i64) -> Result<Vec<u8>, DbErr> {
+    let pieces = import_file_chunk::Entity::find()
+        .filter(import_file_chunk::Column::JobId.eq(job_id))
+        .order_by_asc(import_file_chunk::Column::Seq)
+        .all(db)
+        .await?;
+    let mut bytes = Vec::with_capacity(pieces.iter().map(|p| p.data.len()).sum());
+    for piece in pieces {
+        bytes.extend_from_slice(&piece.data);
+    }
+    Ok(bytes)
 }
 
 fn message(
@@ -362,9 +389,10 @@ pub async fn run(
             AppError::Internal
         })?;
         let delimiter: Delimiter = job.delimiter.parse().unwrap_or_default();
-        // The limits were applied when the job was created; settings changed since do not
-        // turn an accepted file away.
-        match prepare(&job.file_data, action, delimiter, Limits::NONE) {
+        // The file was checked and counted when the job was created; limits changed since
+        // do not turn it away.
+        let bytes = file_bytes(db, job.id).await?;
+        match open(&bytes, action, delimiter, job.total_rows as u64) {
             Ok(file) => apply_file(db, &job, worker, &file, &mut totals).await,
             Err(e) => Err(Stop::Failed(e.to_string())),
         }
