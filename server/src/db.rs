@@ -44,9 +44,71 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 // 32 MB per connection keeps their pages in memory instead of re-reading
                 // them from the file for every batch (SQLite's default is 2 MB).
                 .pragma("cache_size", "-32768")
+        })
+        .map_sqlx_postgres_pool_opts(|pool| {
+            pool.after_connect(|_conn, _meta| {
+                Box::pin(async {
+                    disable_nagle_on_tcp_sockets();
+                    Ok(())
+                })
+            })
         });
     Database::connect(options).await
 }
+
+/// sqlx 0.9.0 leaves Nagle's algorithm on for its TCP connections (sqlx issue #4335, fixed
+/// upstream after that release). PostgreSQL's delayed acknowledgement then holds back
+/// many statements by 40 ms: a 100,000-row import took 30 s over TCP and 8 s over a
+/// Unix socket. sqlx does not hand out its socket, so after each new connection every TCP
+/// socket of this process gets `TCP_NODELAY`, which only ever sends data sooner.
+#[cfg(target_os = "linux")]
+fn disable_nagle_on_tcp_sockets() {
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    for fd in fds
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<libc::c_int>().ok())
+    {
+        let mut value: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        let get = |option: libc::c_int, value: &mut libc::c_int, len: &mut libc::socklen_t| {
+            // SAFETY: `value` and `len` are valid for writes of one c_int; on an fd that
+            // is not a socket (or is closed meanwhile) getsockopt fails and nothing is read.
+            unsafe {
+                libc::getsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    option,
+                    (value as *mut libc::c_int).cast(),
+                    len,
+                )
+            }
+        };
+        if get(libc::SO_TYPE, &mut value, &mut len) != 0 || value != libc::SOCK_STREAM {
+            continue;
+        }
+        if get(libc::SO_DOMAIN, &mut value, &mut len) != 0
+            || (value != libc::AF_INET && value != libc::AF_INET6)
+        {
+            continue;
+        }
+        let on: libc::c_int = 1;
+        // SAFETY: `on` lives across the call and its size is passed with it.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn disable_nagle_on_tcp_sockets() {}
 
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {

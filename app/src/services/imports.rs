@@ -126,15 +126,16 @@ pub async fn create(
 /// The largest piece of a file stored in one row.
 pub const FILE_CHUNK_BYTES: usize = 1 << 20;
 
-/// A job's file, exactly as it was uploaded.
+/// A job's file, exactly as it was uploaded, read a piece at a time (never two copies).
 pub async fn file_bytes(db: &DatabaseConnection, job_id: i64) -> Result<Vec<u8>, DbErr> {
-    let pieces = import_file_chunk::Entity::find()
-        .filter(import_file_chunk::Column::JobId.eq(job_id))
-        .order_by_asc(import_file_chunk::Column::Seq)
-        .all(db)
-        .await?;
-    let mut bytes = Vec::with_capacity(pieces.iter().map(|p| p.data.len()).sum());
-    for piece in pieces {
+    let mut bytes = Vec::new();
+    for seq in 0.. {
+        let Some(piece) = import_file_chunk::Entity::find_by_id((job_id, seq))
+            .one(db)
+            .await?
+        else {
+            break;
+        };
         bytes.extend_from_slice(&piece.data);
     }
     Ok(bytes)
