@@ -6,10 +6,10 @@ use super::validate::{AccountRow, ClientRow, IbRow};
 use crate::entities::{
     account, client, desk, ib_program, import_change, introducing_broker, project, referral,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter,
+    IntoActiveModel, Iterable, QueryFilter,
 };
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
@@ -748,6 +748,7 @@ impl ClientImport {
                     .map(|id| change_record(self.job_id, "client", id, "created", None)),
             );
         }
+        let mut rewritten = Vec::with_capacity(updates.len());
         for (line, mut model, change) in updates {
             if let Some(u) = change.after.get("username").and_then(Value::as_str)
                 && (taken.contains(u) || in_batch.contains(u))
@@ -761,15 +762,31 @@ impl ClientImport {
                 continue;
             }
             model.updated_at = Set(now);
-            let updated = model.update(txn).await?;
             report.updated += 1;
-            changes.push(change_record(
-                self.job_id,
-                "client",
-                updated.id,
-                "updated",
-                Some(change),
-            ));
+            if let sea_orm::ActiveValue::Set(id) = model.id {
+                changes.push(change_record(
+                    self.job_id,
+                    "client",
+                    id,
+                    "updated",
+                    Some(change),
+                ));
+            }
+            rewritten.push(model);
+        }
+        // One statement for the batch's updates: each row is written whole, as it was
+        // read with this row's changes applied.
+        if !rewritten.is_empty() {
+            client::Entity::insert_many(rewritten)
+                .on_conflict(
+                    OnConflict::column(client::Column::Id)
+                        .update_columns(
+                            client::Column::iter().filter(|c| !matches!(c, client::Column::Id)),
+                        )
+                        .to_owned(),
+                )
+                .exec_without_returning(txn)
+                .await?;
         }
         if !changes.is_empty() {
             import_change::Entity::insert_many(changes)
@@ -800,10 +817,8 @@ impl ClientImport {
             before: Map::new(),
             after: Map::new(),
         };
-        let mut m = client::ActiveModel {
-            id: sea_orm::ActiveValue::Unchanged(existing.id),
-            ..Default::default()
-        };
+        // The whole row, so that a batch's updates can be written as one upsert.
+        let mut m = existing.clone().into_active_model().reset_all();
         let new_email = row.email.as_ref().filter(|_| matched_by_id);
         if let Some(v) = change.set(
             "email",
