@@ -74,6 +74,26 @@ async fn require(
     Ok(user)
 }
 
+/// Job `id` for a signed-in user who may see it (any role; operators their own).
+async fn visible_job(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    what: &str,
+) -> ApiResult<app::entities::import_job::Model> {
+    let user = require(state, caller, EVERYONE, what).await?;
+    Ok(imports::visible(&state.ctx.db, caller, &user, path_id(id)?, false).await?)
+}
+
+/// `202 Accepted` with the job as it is now: it waits for (or is with) a worker.
+async fn accepted(state: &AppState, job_id: i64) -> ApiResult<Response> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(import_views::record(&state.ctx.db, job_id).await?),
+    )
+        .into_response())
+}
+
 const EVERYONE: &[Role] = &Role::ALL;
 const IMPORTERS: &[Role] = &[Role::Operator, Role::Admin];
 
@@ -271,10 +291,7 @@ async fn create_import(
     let upload = read_upload(form, limits.max_bytes).await?;
     let job = imports::create(&state.ctx.db, &caller, &user, upload, limits, None).await?;
     state.ctx.import_queue.notify_one();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(import_views::record(&state.ctx.db, job.id).await?),
-    ))
+    accepted(&state, job.id).await
 }
 
 async fn show_import(
@@ -282,8 +299,7 @@ async fn show_import(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let user = require(&state, &caller, EVERYONE, "GET /api/v1/imports/{id}").await?;
-    let job = imports::visible(&state.ctx.db, &caller, &user, path_id(&id)?, false).await?;
+    let job = visible_job(&state, &caller, &id, "GET /api/v1/imports/{id}").await?;
     Ok(Json(import_views::record(&state.ctx.db, job.id).await?))
 }
 
@@ -293,14 +309,7 @@ async fn import_messages(
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
 ) -> ApiResult<impl IntoResponse> {
-    let user = require(
-        &state,
-        &caller,
-        EVERYONE,
-        "GET /api/v1/imports/{id}/messages",
-    )
-    .await?;
-    let job = imports::visible(&state.ctx.db, &caller, &user, path_id(&id)?, false).await?;
+    let job = visible_job(&state, &caller, &id, "GET /api/v1/imports/{id}/messages").await?;
     let level = match params.level.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(l @ ("error" | "info")) => Some(l),
@@ -353,14 +362,7 @@ async fn error_report(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let user = require(
-        &state,
-        &caller,
-        EVERYONE,
-        "GET /api/v1/imports/{id}/errors.csv",
-    )
-    .await?;
-    let job = imports::visible(&state.ctx.db, &caller, &user, path_id(&id)?, false).await?;
+    let job = visible_job(&state, &caller, &id, "GET /api/v1/imports/{id}/errors.csv").await?;
     let csv = import_views::error_report(&state.ctx.db, &job).await?;
     Ok(attachment(
         "text/csv; charset=utf-8",
@@ -374,8 +376,7 @@ async fn original_file(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let user = require(&state, &caller, EVERYONE, "GET /api/v1/imports/{id}/file").await?;
-    let job = imports::visible(&state.ctx.db, &caller, &user, path_id(&id)?, false).await?;
+    let job = visible_job(&state, &caller, &id, "GET /api/v1/imports/{id}/file").await?;
     Ok(attachment(
         "application/octet-stream",
         &job.file_name,
@@ -397,10 +398,7 @@ async fn confirm_import(
     .await?;
     let job = imports::confirm(&state.ctx.db, &caller, &user, path_id(&id)?).await?;
     state.ctx.import_queue.notify_one();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(import_views::record(&state.ctx.db, job.id).await?),
-    ))
+    accepted(&state, job.id).await
 }
 
 async fn revert_import(

@@ -169,6 +169,17 @@ async fn each_action_end_to_end(backend: Backend) {
     assert_eq!(alice["date_of_birth"], "1985-03-14");
     assert_eq!(alice["project"]["name"], "Default");
     assert_eq!(alice["type"], "personal");
+    // Pages past the end are empty; a page that is not a number is a bad request.
+    let (status, far) = get(&app, &admin, "/api/v1/clients?page=18446744073709551615").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(far["items"], json!([]));
+    assert_eq!(far["total"], 2);
+    let (status, body) = get(&app, &admin, "/api/v1/imports?page=first").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["error"],
+        "The request could not be completed: `page` must be a whole number, not `first`."
+    );
     let (status, one) = get(&app, &admin, &format!("/api/v1/clients/{}", alice["id"])).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one, alice);

@@ -35,8 +35,22 @@ impl ListQuery {
         }
     }
 
-    fn offset(&self) -> u64 {
-        (self.page - 1).saturating_mul(self.per_page)
+    /// `items`, one page of `total`, as this query asked for it.
+    pub fn page_of<T>(&self, items: Vec<T>, total: u64) -> Page<T> {
+        Page {
+            items,
+            total,
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
+
+    pub fn offset(&self) -> u64 {
+        // Databases take a signed 64-bit offset.
+        Ord::min(
+            (self.page - 1).saturating_mul(self.per_page),
+            i64::MAX as u64,
+        )
     }
 }
 
@@ -146,12 +160,7 @@ pub async fn clients(
         .all(db)
         .await?;
     let places = Places::load(db).await?;
-    Ok(Page {
-        items: rows.into_iter().map(|c| places.record(c)).collect(),
-        total,
-        page: q.page,
-        per_page: q.per_page,
-    })
+    Ok(q.page_of(rows.into_iter().map(|c| places.record(c)).collect(), total))
 }
 
 pub async fn client(db: &DatabaseConnection, id: i64) -> Result<ClientRecord, AppError> {
@@ -218,12 +227,7 @@ pub async fn accounts(
             }
         })
         .collect();
-    Ok(Page {
-        items,
-        total,
-        page: q.page,
-        per_page: q.per_page,
-    })
+    Ok(q.page_of(items, total))
 }
 
 async fn counts_by_program<E: EntityTrait, C: ColumnTrait>(

@@ -134,7 +134,7 @@ pub async fn list(
     let total = find.clone().count(db).await?;
     let items = find
         .order_by_desc(import_job::Column::Id)
-        .offset((q.page - 1) * q.per_page)
+        .offset(q.offset())
         .limit(q.per_page)
         .into_model::<JobRow>()
         .all(db)
@@ -142,12 +142,7 @@ pub async fn list(
         .into_iter()
         .map(JobRecord::from)
         .collect();
-    Ok(Page {
-        items,
-        total,
-        page: q.page,
-        per_page: q.per_page,
-    })
+    Ok(q.page_of(items, total))
 }
 
 /// One job, as a record, for a user who may see it (the caller checked).
@@ -178,7 +173,7 @@ pub async fn messages(
     }
     find = find.order_by_asc(import_message::Column::Id);
     if let Some(q) = q {
-        find = find.offset((q.page - 1) * q.per_page).limit(q.per_page);
+        find = find.offset(q.offset()).limit(q.per_page);
     }
     Ok(find
         .all(db)

@@ -109,18 +109,28 @@ pub async fn create(
         .insert(&txn)
         .await?;
     }
+    audit_job(&txn, caller, action::IMPORT_CREATED, &job).await?;
+    txn.commit().await?;
+    Ok(job)
+}
+
+/// An audit entry about a job, named by number and title.
+async fn audit_job<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    action: &str,
+    job: &import_job::Model,
+) -> Result<(), DbErr> {
     audit::record(
-        &txn,
+        txn,
         caller,
         Entry {
-            action: action::IMPORT_CREATED,
+            action,
             subject: Some(format!("import #{}", job.id)),
             details: Some(job.title.clone()),
         },
     )
-    .await?;
-    txn.commit().await?;
-    Ok(job)
+    .await
 }
 
 /// The largest piece of a file stored in one row.
@@ -832,16 +842,7 @@ pub async fn confirm(
     info(job.id, format!("Confirmed by {}; importing.", user.email))
         .insert(&txn)
         .await?;
-    audit::record(
-        &txn,
-        caller,
-        Entry {
-            action: action::IMPORT_CONFIRMED,
-            subject: Some(format!("import #{}", job.id)),
-            details: Some(job.title.clone()),
-        },
-    )
-    .await?;
+    audit_job(&txn, caller, action::IMPORT_CONFIRMED, &job).await?;
     txn.commit().await?;
     reload(db, job.id).await
 }
