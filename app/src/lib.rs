@@ -24,7 +24,8 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 use pages::{
     accounts::AccountsPage, admin_users::AdminUsersPage, clients::ClientsPage,
-    ib_programs::IbProgramsPage, imports::ImportsPage, login::LoginPage, not_found::NotFound,
+    ib_programs::IbProgramsPage, imports::ImportDetailsPage, imports::ImportsPage,
+    login::LoginPage, not_found::NotFound,
 };
 
 /// The HTML document around the application, rendered on the server.
@@ -69,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("accounts") view=AccountsPage/>
                     <Route path=path!("ib-programs") view=IbProgramsPage/>
                     <Route path=path!("imports") view=ImportsPage/>
+                    <Route path=path!("imports/:id") view=ImportDetailsPage/>
                     <Route path=path!("admin") view=|| view! { <Redirect path="/admin/users"/> }/>
                     <Route path=path!("admin/users") view=AdminUsersPage/>
                 </ParentRoute>

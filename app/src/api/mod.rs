@@ -2,6 +2,7 @@
 //! maps the outcome. Their URLs are fixed (`/api/<endpoint>`) so scripts and tests can
 //! rely on them.
 
+pub mod imports;
 pub mod overview;
 pub mod session;
 pub mod tokens;

@@ -8,8 +8,8 @@ mod user;
 pub use error::AppError;
 pub use import::{Delimiter, ImportAction};
 pub use records::{
-    AccountRecord, ClientRecord, ClientRef, JobRecord, MessageRecord, Named, Page, ProgramRecord,
-    UserRef,
+    AccountRecord, ClientRecord, ClientRef, ImportDetails, JobRecord, MessageRecord, Named, Page,
+    ProgramRecord, UserRef,
 };
 pub use user::{CurrentUser, IssuedTokenView, NewUserPassword, Role, TokenView, UserView};
 

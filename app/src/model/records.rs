@@ -113,3 +113,13 @@ pub struct MessageRecord {
     pub level: String,
     pub message: String,
 }
+
+/// What a job's details page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportDetails {
+    pub job: JobRecord,
+    pub log: Vec<MessageRecord>,
+    /// One page of the row errors, in file order.
+    pub errors: Vec<MessageRecord>,
+    pub error_page: u64,
+}

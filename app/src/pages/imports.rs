@@ -1,15 +1,270 @@
-use super::section::SectionPage;
+//! Import Data (SPEC §3.4): every job the user may see, and one job's details.
+
+use crate::api::imports::{ERRORS_PER_PAGE, list_imports, show_import};
+use crate::components::notice::ErrorNotice;
+use crate::model::{ImportDetails, JobRecord, MessageRecord};
 use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+/// A status as people say it.
+pub fn status_label(status: &str) -> &'static str {
+    match status {
+        "new" => "New",
+        "in_progress" => "In Progress",
+        "awaiting_confirmation" => "Awaiting confirmation",
+        "success" => "Success",
+        "success_with_errors" => "Success with errors",
+        "failed" => "Failed",
+        "reverted" => "Reverted",
+        _ => "Unknown",
+    }
+}
+
+fn status_class(status: &str) -> &'static str {
+    match status {
+        "success" => "status status-ok",
+        "success_with_errors" | "awaiting_confirmation" => "status status-warn",
+        "failed" => "status status-bad",
+        "new" | "in_progress" => "status status-busy",
+        _ => "status status-off",
+    }
+}
+
+/// `2026-11-21T10:00:00+00:00` as `2026-11-21 10:00 UTC`.
+fn when(iso: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(iso)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|_| iso.to_owned())
+}
+
+const STATUSES: [&str; 7] = [
+    "new",
+    "in_progress",
+    "awaiting_confirmation",
+    "success",
+    "success_with_errors",
+    "failed",
+    "reverted",
+];
 
 #[component]
-pub fn ImportsPage() -> impl IntoView {
+fn StatusBadge(status: String) -> impl IntoView {
+    view! { <span class=status_class(&status) data-testid="status">{status_label(&status)}</span> }
+}
+
+#[component]
+fn JobRow(job: JobRecord) -> impl IntoView {
+    let href = format!("/imports/{}", job.id);
     view! {
-        <SectionPage
-            title="Import Data"
-            intro="Every import of clients, accounts and IB partners, with its status."
-            count=|c| c.import_count
-            noun="imports"
-            empty="No imports yet."
-        />
+        <tr data-testid="import-row">
+            <td><a href=href>{job.title}</a></td>
+            <td>{job.action}</td>
+            <td>{when(&job.created_at)}</td>
+            <td>{job.initiated_by.email}</td>
+            <td><StatusBadge status=job.status/></td>
+            <td class="num">{format!("{} / {}", job.processed_rows, job.total_rows)}</td>
+            <td class="num">{job.created}</td>
+            <td class="num">{job.updated}</td>
+            <td class="num">{job.unchanged}</td>
+            <td class="num">{job.errors}</td>
+        </tr>
+    }
+}
+
+/// Import Data: the jobs, newest first, filtered by status; works without JavaScript.
+#[component]
+pub fn ImportsPage() -> impl IntoView {
+    let query = use_query_map();
+    let status = move || query.read().get("status").filter(|s| !s.is_empty());
+    let page = move || query.read().get("page").and_then(|p| p.parse::<u64>().ok());
+    let jobs = Resource::new(move || (status(), page()), |(s, p)| list_imports(s, p));
+    view! {
+        <Title text="Import Data"/>
+        <div class="page-head">
+            <h1>"Import Data"</h1>
+            <p class="muted">"Every import of clients, accounts and IB partners, with its status."</p>
+        </div>
+        <form method="get" action="/imports" class="filters">
+            <label for="status-filter">"Status"</label>
+            <select id="status-filter" name="status">
+                <option value="">"Any"</option>
+                {STATUSES
+                    .iter()
+                    .map(|s| {
+                        let selected = move || status().as_deref() == Some(*s);
+                        view! { <option value=*s selected=selected>{status_label(s)}</option> }
+                    })
+                    .collect_view()}
+            </select>
+            <button class="btn btn-small" type="submit">"Filter"</button>
+        </form>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match jobs.await {
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    Ok(p) if p.items.is_empty() => view! {
+                        <div class="empty-state"><p>"No imports yet."</p></div>
+                    }.into_any(),
+                    Ok(p) => {
+                        let last = p.total.div_ceil(p.per_page).max(1);
+                        let link = move |n: u64| match status() {
+                            Some(s) => format!("/imports?status={s}&page={n}"),
+                            None => format!("/imports?page={n}"),
+                        };
+                        view! {
+                            <p class="summary" data-testid="import-count">{format!("{} imports", p.total)}</p>
+                            <table class="data-table">
+                                <thead><tr>
+                                    <th>"Title"</th><th>"Action"</th><th>"Created at"</th><th>"User"</th>
+                                    <th>"Status"</th><th>"Rows"</th><th>"Created"</th><th>"Updated"</th>
+                                    <th>"Unchanged"</th><th>"Errors"</th>
+                                </tr></thead>
+                                <tbody>
+                                    {p.items.into_iter().map(|job| view! { <JobRow job/> }).collect_view()}
+                                </tbody>
+                            </table>
+                            <nav class="pager" aria-label="Pages">
+                                {(p.page > 1).then(|| view! { <a href=link(p.page - 1)>"← Newer"</a> })}
+                                <span class="muted">{format!("Page {} of {last}", p.page)}</span>
+                                {(p.page < last).then(|| view! { <a href=link(p.page + 1)>"Older →"</a> })}
+                            </nav>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn MessageRow(m: MessageRecord) -> impl IntoView {
+    view! {
+        <tr data-testid="error-row">
+            <td class="num">{m.line.map(|l| l.to_string()).unwrap_or_default()}</td>
+            <td>{m.column.unwrap_or_default()}</td>
+            <td class="value">{m.value.unwrap_or_default()}</td>
+            <td>{m.message}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn Details(details: ImportDetails) -> impl IntoView {
+    let ImportDetails {
+        job,
+        log,
+        errors,
+        error_page,
+    } = details;
+    let percent = if job.total_rows > 0 {
+        (job.processed_rows * 100 / job.total_rows).clamp(0, 100)
+    } else {
+        0
+    };
+    let id = job.id;
+    let more_errors = errors.len() as u64 == ERRORS_PER_PAGE;
+    let optional = |t: Option<String>| t.as_deref().map(when).unwrap_or_else(|| "—".into());
+    view! {
+        <Title text=format!("Import · {}", job.title)/>
+        <div class="page-head">
+            <p><a href="/imports">"← Import Data"</a></p>
+            <h1>{job.title.clone()} " " <StatusBadge status=job.status.clone()/></h1>
+            {job.description.clone().map(|d| view! { <p class="muted">{d}</p> })}
+        </div>
+        <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"
+            aria-valuenow=percent.to_string() aria-label="Rows processed">
+            <div class="progress-bar" style=format!("width: {percent}%")></div>
+        </div>
+        <p class="summary" data-testid="import-counts">
+            {format!(
+                "{} of {} rows processed: {} created, {} updated, {} unchanged, {} errors.",
+                job.processed_rows, job.total_rows, job.created, job.updated, job.unchanged, job.errors
+            )}
+        </p>
+        <dl class="facts">
+            <dt>"Action"</dt><dd>{job.action.clone()}</dd>
+            <dt>"File"</dt><dd>{format!("{} ({} bytes, {})", job.file_name, job.file_size, job.encoding.clone().unwrap_or_default())}</dd>
+            <dt>"Initiated by"</dt><dd data-testid="initiator">{job.initiated_by.email.clone()}</dd>
+            <dt>"Created"</dt><dd>{when(&job.created_at)}</dd>
+            <dt>"Started"</dt><dd>{optional(job.started_at.clone())}</dd>
+            <dt>"Finished"</dt><dd>{optional(job.finished_at.clone())}</dd>
+            <dt>"Validate only"</dt><dd>{if job.validate_only { "Yes" } else { "No" }}</dd>
+            {job.confirmed_at.clone().map(|t| view! { <dt>"Confirmed"</dt><dd>{when(&t)}</dd> })}
+            {job.reverted_at.clone().map(|t| view! { <dt>"Reverted"</dt><dd>{when(&t)}</dd> })}
+        </dl>
+        <p class="downloads">
+            <a class="btn btn-small" href=format!("/api/v1/imports/{id}/file") download="">"Original file"</a>
+            " "
+            {(job.errors > 0).then(|| view! {
+                <a class="btn btn-small" href=format!("/api/v1/imports/{id}/errors.csv") download=""
+                    data-testid="error-report">"Error report (CSV)"</a>
+            })}
+        </p>
+        <section class="panel">
+            <h2>"Log messages"</h2>
+            <ul class="log" data-testid="log">
+                {log.into_iter().map(|m| view! { <li>{m.message}</li> }).collect_view()}
+            </ul>
+        </section>
+        <section class="panel">
+            <h2>{format!("Error messages ({})", job.errors)}</h2>
+            {if errors.is_empty() {
+                view! { <p class="muted">"No row errors."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="data-table">
+                        <thead><tr><th>"Line"</th><th>"Column"</th><th>"Value"</th><th>"Reason"</th></tr></thead>
+                        <tbody>{errors.into_iter().map(|m| view! { <MessageRow m/> }).collect_view()}</tbody>
+                    </table>
+                    <nav class="pager" aria-label="Error pages">
+                        {(error_page > 1).then(|| view! {
+                            <a href=format!("/imports/{id}?errors={}", error_page - 1)>"← Previous"</a>
+                        })}
+                        <span class="muted">{format!("Page {error_page}")}</span>
+                        {more_errors.then(|| view! {
+                            <a href=format!("/imports/{id}?errors={}", error_page + 1)>"Next →"</a>
+                        })}
+                    </nav>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// One import: metadata, progress, counts, log and row errors, downloads.
+#[component]
+pub fn ImportDetailsPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let key = move || {
+        (
+            params
+                .read()
+                .get("id")
+                .and_then(|id| id.parse::<i64>().ok()),
+            query
+                .read()
+                .get("errors")
+                .and_then(|p| p.parse::<u64>().ok()),
+        )
+    };
+    let details = Resource::new(key, |(id, page)| async move {
+        match id {
+            Some(id) => show_import(id, page).await,
+            None => Err(crate::model::AppError::NotFound(
+                "There is no such import.".into(),
+            )),
+        }
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match details.await {
+                    Ok(details) => view! { <Details details/> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
