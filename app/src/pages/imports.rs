@@ -59,8 +59,8 @@ fn JobRow(job: JobRecord) -> impl IntoView {
     view! {
         <tr data-testid="import-row">
             <td><a href=href>{job.title}</a></td>
-            <td>{job.action}</td>
-            <td>{when(&job.created_at)}</td>
+            <td class="nowrap">{job.action}</td>
+            <td class="nowrap">{when(&job.created_at).trim_end_matches(" UTC").to_owned()}</td>
             <td>{job.initiated_by.email}</td>
             <td><StatusBadge status=job.status/></td>
             <td class="num">{format!("{} / {}", job.processed_rows, job.total_rows)}</td>
@@ -114,9 +114,10 @@ pub fn ImportsPage() -> impl IntoView {
                         };
                         view! {
                             <p class="summary" data-testid="import-count">{format!("{} imports", p.total)}</p>
+                            <div class="table-wrap">
                             <table class="data-table">
                                 <thead><tr>
-                                    <th>"Title"</th><th>"Action"</th><th>"Created at"</th><th>"User"</th>
+                                    <th>"Title"</th><th>"Action"</th><th>"Created at (UTC)"</th><th>"User"</th>
                                     <th>"Status"</th><th>"Rows"</th><th>"Created"</th><th>"Updated"</th>
                                     <th>"Unchanged"</th><th>"Errors"</th>
                                 </tr></thead>
@@ -124,6 +125,7 @@ pub fn ImportsPage() -> impl IntoView {
                                     {p.items.into_iter().map(|job| view! { <JobRow job/> }).collect_view()}
                                 </tbody>
                             </table>
+                            </div>
                             <nav class="pager" aria-label="Pages">
                                 {(p.page > 1).then(|| view! { <a href=link(p.page - 1)>"← Newer"</a> })}
                                 <span class="muted">{format!("Page {} of {last}", p.page)}</span>
