@@ -72,3 +72,55 @@ test("an import's status, counts, log and row errors are on Import Data, with th
   await page.goto("/imports?status=failed");
   await expect(page.getByTestId("import-row").filter({ hasText: title })).toHaveCount(0);
 });
+
+test("a validate-only import is confirmed from its page, then reverted after a confirmation step", async ({
+  page,
+}) => {
+  await page.goto("/login");
+  await hydrated(page);
+  await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+  await expect(page.getByTestId("current-user")).toContainText(ADMIN_EMAIL);
+  const file = "Email,First name\nrev.dana@example.com,Dana\nrev.eli@example.com,Eli\n";
+  const res = await page.request.post("/api/v1/imports", {
+    multipart: {
+      title: `Dry run ${Date.now()}`,
+      action: "import-users",
+      validate_only: "true",
+      file: { name: "two.csv", mimeType: "text/csv", buffer: Buffer.from(file) },
+    },
+  });
+  expect(res.status()).toBe(202);
+  const job = await res.json();
+  const status = page.locator("h1").getByTestId("status");
+
+  await expect(async () => {
+    await page.goto(`/imports/${job.id}`);
+    await expect(status).toHaveText("Awaiting confirmation", { timeout: 1000 });
+  }).toPass({ timeout: 20_000 });
+  await expect(page.getByTestId("import-counts")).toContainText("2 created");
+  const before = await page.request.get("/api/v1/clients?search=rev.");
+  expect((await before.json()).total).toBe(0);
+
+  await hydrated(page);
+  await page.getByRole("button", { name: "Confirm: import these rows" }).click();
+  await expect(async () => {
+    await page.goto(`/imports/${job.id}`);
+    await expect(status).toHaveText("Success", { timeout: 1000 });
+  }).toPass({ timeout: 20_000 });
+  const after = await page.request.get("/api/v1/clients?search=rev.");
+  expect((await after.json()).total).toBe(2);
+
+  // Revert asks first, then says what it did.
+  await hydrated(page);
+  await expect(page.getByRole("button", { name: "Yes, revert this import" })).toBeHidden();
+  await page.getByText("Revert…").click();
+  await page.getByRole("button", { name: "Yes, revert this import" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Reverted:" })).toHaveText(
+    "Reverted: 2 records deleted, 0 restored, 0 not reverted.",
+  );
+  await expect(status).toHaveText("Reverted");
+  await expect(page.getByTestId("log")).toContainText(`Reverted by ${ADMIN_EMAIL}`);
+  await shot(page, "import-reverted");
+  const gone = await page.request.get("/api/v1/clients?search=rev.");
+  expect((await gone.json()).total).toBe(0);
+});

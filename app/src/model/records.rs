@@ -118,6 +118,8 @@ pub struct MessageRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportDetails {
     pub job: JobRecord,
+    /// Whether the viewer may confirm or revert it.
+    pub can_change: bool,
     pub log: Vec<MessageRecord>,
     /// One page of the row errors, in file order.
     pub errors: Vec<MessageRecord>,

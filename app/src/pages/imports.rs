@@ -1,7 +1,10 @@
 //! Import Data (SPEC §3.4): every job the user may see, and one job's details.
 
-use crate::api::imports::{ERRORS_PER_PAGE, list_imports, show_import};
+use crate::api::imports::{
+    ConfirmImport, ERRORS_PER_PAGE, RevertImport, list_imports, show_import,
+};
 use crate::components::notice::ErrorNotice;
+use crate::components::notice::action_error;
 use crate::model::{ImportDetails, JobRecord, MessageRecord};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -152,13 +155,22 @@ fn MessageRow(m: MessageRecord) -> impl IntoView {
 }
 
 #[component]
-fn Details(details: ImportDetails) -> impl IntoView {
+fn Details(
+    details: ImportDetails,
+    confirm: ServerAction<ConfirmImport>,
+    revert: ServerAction<RevertImport>,
+) -> impl IntoView {
     let ImportDetails {
         job,
+        can_change,
         log,
         errors,
         error_page,
     } = details;
+    let may_confirm = can_change && job.status == "awaiting_confirmation";
+    let may_revert = can_change
+        && (!job.validate_only || job.confirmed_at.is_some())
+        && ["success", "success_with_errors", "failed"].contains(&job.status.as_str());
     let percent = if job.total_rows > 0 {
         (job.processed_rows * 100 / job.total_rows).clamp(0, 100)
     } else {
@@ -203,6 +215,25 @@ fn Details(details: ImportDetails) -> impl IntoView {
                     data-testid="error-report">"Error report (CSV)"</a>
             })}
         </p>
+        {may_confirm.then(|| view! {
+            <ActionForm action=confirm attr:class="inline">
+                <input type="hidden" name="id" value=id/>
+                <button class="btn btn-primary" type="submit">"Confirm: import these rows"</button>
+            </ActionForm>
+        })}
+        {may_revert.then(|| view! {
+            <details class="revert">
+                <summary class="btn">"Revert…"</summary>
+                <p>
+                    "Reverting deletes the records this import created and puts back the fields it "
+                    "changed. Rows a later import changed again are left as they are and listed in the log."
+                </p>
+                <ActionForm action=revert attr:class="inline">
+                    <input type="hidden" name="id" value=id/>
+                    <button class="btn btn-danger" type="submit">"Yes, revert this import"</button>
+                </ActionForm>
+            </details>
+        })}
         <section class="panel">
             <h2>"Log messages"</h2>
             <ul class="log" data-testid="log">
@@ -251,7 +282,10 @@ pub fn ImportDetailsPage() -> impl IntoView {
                 .and_then(|p| p.parse::<u64>().ok()),
         )
     };
-    let details = Resource::new(key, |(id, page)| async move {
+    let confirm = ServerAction::<ConfirmImport>::new();
+    let revert = ServerAction::<RevertImport>::new();
+    let key = move || (key(), confirm.version().get(), revert.version().get());
+    let details = Resource::new(key, |((id, page), _, _)| async move {
         match id {
             Some(id) => show_import(id, page).await,
             None => Err(crate::model::AppError::NotFound(
@@ -260,10 +294,15 @@ pub fn ImportDetailsPage() -> impl IntoView {
         }
     });
     view! {
+        {action_error(move || confirm.value().get())}
+        {action_error(move || revert.value().get())}
+        {move || revert.value().get().and_then(Result::ok).map(|done| view! {
+            <div class="notice notice-success" role="status">{done}</div>
+        })}
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match details.await {
-                    Ok(details) => view! { <Details details/> }.into_any(),
+                    Ok(details) => view! { <Details details confirm revert/> }.into_any(),
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
             })}
