@@ -166,16 +166,6 @@ fn path_id(id: &str) -> ApiResult<i64> {
         .map_err(|_| ApiError(AppError::NotFound(format!("There is no record `{id}`."))))
 }
 
-const STATUSES: [&str; 7] = [
-    "new",
-    "in_progress",
-    "awaiting_confirmation",
-    "success",
-    "success_with_errors",
-    "failed",
-    "reverted",
-];
-
 async fn list_imports(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -184,11 +174,11 @@ async fn list_imports(
     let user = require(&state, &caller, EVERYONE, "GET /api/v1/imports").await?;
     let status = params.status.clone().filter(|s| !s.is_empty());
     if let Some(s) = &status
-        && !STATUSES.contains(&s.as_str())
+        && !app::model::JOB_STATUSES.contains(&s.as_str())
     {
         return Err(bad_request(format!(
             "Unknown status `{s}`: expected one of {}.",
-            STATUSES.join(", ")
+            app::model::JOB_STATUSES.join(", ")
         )));
     }
     let filter = JobFilter {

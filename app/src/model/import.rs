@@ -53,6 +53,17 @@ impl FromStr for ImportAction {
     }
 }
 
+/// Every status a job can have, in the order of its life (SPEC §3.3, §5).
+pub const JOB_STATUSES: [&str; 7] = [
+    "new",
+    "in_progress",
+    "awaiting_confirmation",
+    "success",
+    "success_with_errors",
+    "failed",
+    "reverted",
+];
+
 /// The field separator of an import file; `Auto` sniffs it from the header line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -6,7 +6,7 @@ mod records;
 mod user;
 
 pub use error::AppError;
-pub use import::{Delimiter, ImportAction};
+pub use import::{Delimiter, ImportAction, JOB_STATUSES};
 pub use records::{
     AccountRecord, ClientRecord, ClientRef, ImportDetails, JobRecord, MessageRecord, Named, Page,
     ProgramRecord, UserRef,

@@ -5,7 +5,7 @@ use crate::api::imports::{
 };
 use crate::components::notice::ErrorNotice;
 use crate::components::notice::action_error;
-use crate::model::{ImportDetails, JobRecord, MessageRecord};
+use crate::model::{ImportDetails, JOB_STATUSES, JobRecord, MessageRecord};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -40,16 +40,6 @@ fn when(iso: &str) -> String {
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_else(|_| iso.to_owned())
 }
-
-const STATUSES: [&str; 7] = [
-    "new",
-    "in_progress",
-    "awaiting_confirmation",
-    "success",
-    "success_with_errors",
-    "failed",
-    "reverted",
-];
 
 #[component]
 fn StatusBadge(status: String) -> impl IntoView {
@@ -92,7 +82,7 @@ pub fn ImportsPage() -> impl IntoView {
             <label for="status-filter">"Status"</label>
             <select id="status-filter" name="status">
                 <option value="">"Any"</option>
-                {STATUSES
+                {JOB_STATUSES
                     .iter()
                     .map(|s| {
                         let selected = move || status().as_deref() == Some(*s);

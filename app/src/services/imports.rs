@@ -606,13 +606,14 @@ async fn run_batch(
     Ok(())
 }
 
-/// Marks the job alive, only while `worker` still owns it.
-async fn fence<C: ConnectionTrait>(txn: &C, job_id: i64, worker: &str) -> Result<(), DbErr> {
-    let done = import_job::Entity::update_many()
-        .col_expr(
-            import_job::Column::HeartbeatAt,
-            Expr::value(Some(chrono::Utc::now())),
-        )
+/// Runs `update` on the job, only while `worker` still owns it.
+async fn update_owned<C: ConnectionTrait>(
+    txn: &C,
+    update: sea_orm::UpdateMany<import_job::Entity>,
+    job_id: i64,
+    worker: &str,
+) -> Result<(), DbErr> {
+    let done = update
         .filter(import_job::Column::Id.eq(job_id))
         .filter(import_job::Column::WorkerId.eq(worker))
         .filter(import_job::Column::Status.eq(status::IN_PROGRESS))
@@ -623,6 +624,15 @@ async fn fence<C: ConnectionTrait>(txn: &C, job_id: i64, worker: &str) -> Result
     } else {
         Err(DbErr::Custom(TAKEN_OVER.into()))
     }
+}
+
+/// Marks the job alive, only while `worker` still owns it.
+async fn fence<C: ConnectionTrait>(txn: &C, job_id: i64, worker: &str) -> Result<(), DbErr> {
+    let beat = import_job::Entity::update_many().col_expr(
+        import_job::Column::HeartbeatAt,
+        Expr::value(Some(chrono::Utc::now())),
+    );
+    update_owned(txn, beat, job_id, worker).await
 }
 
 /// Writes the job's counts (and its final status), only while `worker` still owns it.
@@ -652,17 +662,7 @@ async fn save_progress<C: ConnectionTrait>(
             .col_expr(import_job::Column::Status, Expr::value(s))
             .col_expr(import_job::Column::FinishedAt, Expr::value(Some(now)));
     }
-    let done = update
-        .filter(import_job::Column::Id.eq(job_id))
-        .filter(import_job::Column::WorkerId.eq(worker))
-        .filter(import_job::Column::Status.eq(status::IN_PROGRESS))
-        .exec(txn)
-        .await?;
-    if done.rows_affected == 1 {
-        Ok(())
-    } else {
-        Err(DbErr::Custom(TAKEN_OVER.into()))
-    }
+    update_owned(txn, update, job_id, worker).await
 }
 
 /// The final status (SPEC §3.3), the summary message and the initiator's notification.
