@@ -241,7 +241,9 @@ async fn import_file(
         job.unchanged_rows,
         job.error_rows
     );
-    let errors = app::services::imports::error_messages(db, job.id, 20).await?;
+    let first = app::services::browse::ListQuery::new(None, Some(1), Some(20));
+    let errors =
+        app::services::import_views::messages(db, job.id, Some("error"), Some(&first)).await?;
     for e in &errors {
         println!(
             "  line {}{}: {}",

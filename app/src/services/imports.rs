@@ -379,10 +379,7 @@ pub async fn run(
     worker: &str,
     heartbeat_every: Duration,
 ) -> Result<import_job::Model, AppError> {
-    let job = import_job::Entity::find_by_id(job_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no import #{job_id}.")))?;
+    let job = find_job(db, job_id).await?;
     if job.status != status::IN_PROGRESS || job.worker_id.as_deref() != Some(worker) {
         return Err(AppError::Conflict(format!(
             "Import #{job_id} is not claimed by this worker."
@@ -727,26 +724,7 @@ async fn finish(
     .insert(&txn)
     .await?;
     txn.commit().await?;
-    import_job::Entity::find_by_id(job.id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no import #{}.", job.id)))
-}
-
-/// The first `limit` error messages of a job, in file order.
-pub async fn error_messages(
-    db: &DatabaseConnection,
-    job_id: i64,
-    limit: u64,
-) -> Result<Vec<import_message::Model>, AppError> {
-    Ok(import_message::Entity::find()
-        .filter(import_message::Column::JobId.eq(job_id))
-        .filter(import_message::Column::Level.eq("error"))
-        .order_by_asc(import_message::Column::Line)
-        .order_by_asc(import_message::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    find_job(db, job.id).await
 }
 
 /// What `user` may do with a job (SPEC §1): operators see and revert their own imports,
@@ -771,10 +749,7 @@ pub async fn visible(
     job_id: i64,
     change: bool,
 ) -> Result<import_job::Model, AppError> {
-    let job = import_job::Entity::find_by_id(job_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no import #{job_id}.")))?;
+    let job = find_job(db, job_id).await?;
     let allowed = if change {
         may_change(user, &job)
     } else {
@@ -844,10 +819,11 @@ pub async fn confirm(
         .await?;
     audit_job(&txn, caller, action::IMPORT_CONFIRMED, &job).await?;
     txn.commit().await?;
-    reload(db, job.id).await
+    find_job(db, job.id).await
 }
 
-async fn reload(db: &DatabaseConnection, job_id: i64) -> Result<import_job::Model, AppError> {
+/// Job `job_id`, or why there is none.
+async fn find_job(db: &DatabaseConnection, job_id: i64) -> Result<import_job::Model, AppError> {
     import_job::Entity::find_by_id(job_id)
         .one(db)
         .await?
@@ -919,5 +895,5 @@ pub async fn revert(
     )
     .await?;
     txn.commit().await?;
-    Ok((reload(db, job.id).await?, report))
+    Ok((find_job(db, job.id).await?, report))
 }
