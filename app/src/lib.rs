@@ -1,6 +1,9 @@
 //! The back office: pages, components and server functions (compiled for the server with
 //! `ssr` and for the browser with `hydrate`), plus the server-only layers behind `ssr`.
 
+// Leptos views nest deeply in their types.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod model;
@@ -17,15 +20,23 @@ pub mod services;
 #[cfg(feature = "ssr")]
 pub mod state;
 
+use components::import_form::CreateImport;
 use components::layout::Layout;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::SsrMode;
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 use pages::{
-    accounts::AccountsPage, admin_users::AdminUsersPage, clients::ClientsPage,
-    ib_programs::IbProgramsPage, imports::ImportDetailsPage, imports::ImportsPage,
-    login::LoginPage, not_found::NotFound,
+    accounts::AccountsPage,
+    admin::{AdminAuditPage, AdminProjectsPage, AdminTokensPage},
+    admin_users::AdminUsersPage,
+    clients::{ClientPage, ClientsPage},
+    ib_programs::{IbProgramPage, IbProgramsPage},
+    imports::ImportDetailsPage,
+    imports::ImportsPage,
+    login::LoginPage,
+    not_found::NotFound,
 };
 
 /// The HTML document around the application, rendered on the server.
@@ -67,12 +78,19 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=|| view! { <Redirect path="/clients"/> }/>
                     <Route path=path!("clients") view=ClientsPage/>
+                    <Route path=path!("clients/:id") view=ClientPage/>
                     <Route path=path!("accounts") view=AccountsPage/>
                     <Route path=path!("ib-programs") view=IbProgramsPage/>
+                    <Route path=path!("ib-programs/:id") view=IbProgramPage/>
                     <Route path=path!("imports") view=ImportsPage/>
-                    <Route path=path!("imports/:id") view=ImportDetailsPage/>
+                    <Route path=path!("imports/new") view=CreateImport/>
+                    // Rendered whole before it is sent, so a refused job answers 403.
+                    <Route path=path!("imports/:id") view=ImportDetailsPage ssr=SsrMode::Async/>
                     <Route path=path!("admin") view=|| view! { <Redirect path="/admin/users"/> }/>
                     <Route path=path!("admin/users") view=AdminUsersPage/>
+                    <Route path=path!("admin/tokens") view=AdminTokensPage/>
+                    <Route path=path!("admin/projects") view=AdminProjectsPage/>
+                    <Route path=path!("admin/audit") view=AdminAuditPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -48,4 +48,6 @@ pub struct AppContext {
     pub settings: Arc<Settings>,
     /// Wakes this process's import workers when a job is queued or confirmed.
     pub import_queue: Arc<tokio::sync::Notify>,
+    /// Changes of import jobs, for the pages that show them live.
+    pub live: Arc<crate::services::live::LiveJobs>,
 }

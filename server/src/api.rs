@@ -3,7 +3,9 @@
 
 use crate::web::AppState;
 use app::auth::Caller;
-use app::model::{AppError, CurrentUser, Delimiter, ImportAction, Role};
+use app::model::{
+    AccountFilter, AppError, ClientFilter, CurrentUser, Delimiter, ImportAction, Role,
+};
 use app::services::audit::{self, Entry, action};
 use app::services::browse::{self, ListQuery};
 use app::services::import_views::{self, JobFilter};
@@ -108,6 +110,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                 .post(create_import)
                 .layer(DefaultBodyLimit::max(upload_cap)),
         )
+        .route("/api/v1/imports/events", get(import_events))
+        .route(
+            "/imports/upload",
+            post(upload_form).layer(DefaultBodyLimit::max(upload_cap)),
+        )
+        .route("/templates/{name}", get(template))
         .route("/api/v1/imports/{id}", get(show_import))
         .route("/api/v1/imports/{id}/messages", get(import_messages))
         .route("/api/v1/imports/{id}/errors.csv", get(error_report))
@@ -115,6 +123,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/imports/{id}/confirm", post(confirm_import))
         .route("/api/v1/imports/{id}/revert", post(revert_import))
         .route("/api/v1/clients", get(list_clients))
+        .route("/api/v1/clients.csv", get(export_clients))
+        .route("/api/v1/accounts.csv", get(export_accounts))
         .route("/api/v1/clients/{id}", get(show_client))
         .route("/api/v1/accounts", get(list_accounts))
         .route(
@@ -259,15 +269,17 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport
     })
 }
 
-async fn create_import(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+/// Checks the caller, refuses a body announced as too large before reading it, and
+/// queues the job.
+async fn start_import(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
     form: Multipart,
-) -> ApiResult<impl IntoResponse> {
-    let user = require(&state, &caller, IMPORTERS, "POST /api/v1/imports").await?;
+    what: &str,
+) -> ApiResult<i64> {
+    let user = require(state, caller, IMPORTERS, what).await?;
     let limits = state.ctx.settings.import_limits;
-    // A body announced as too large is refused before it is read.
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -279,9 +291,109 @@ async fn create_import(
         ))));
     }
     let upload = read_upload(form, limits.max_bytes).await?;
-    let job = imports::create(&state.ctx.db, &caller, &user, upload, limits, None).await?;
+    let job = imports::create(&state.ctx.db, caller, &user, upload, limits, None).await?;
     state.ctx.import_queue.notify_one();
-    accepted(&state, job.id).await
+    Ok(job.id)
+}
+
+async fn create_import(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    form: Multipart,
+) -> ApiResult<impl IntoResponse> {
+    let id = start_import(&state, &caller, &headers, form, "POST /api/v1/imports").await?;
+    accepted(&state, id).await
+}
+
+/// The pages an upload form is on; a refused upload goes back there with the reason.
+#[derive(Debug, Deserialize)]
+pub struct UploadFrom {
+    from: Option<String>,
+}
+
+impl UploadFrom {
+    fn page(&self) -> &'static str {
+        match self.from.as_deref() {
+            Some("clients") => "/clients",
+            Some("accounts") => "/accounts",
+            Some("ib-programs") => "/ib-programs",
+            _ => "/imports/new",
+        }
+    }
+}
+
+/// The upload form of the pages (works without JavaScript): on success the browser is
+/// sent to the new job's page, otherwise back to the form with the reason.
+async fn upload_form(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(from): Query<UploadFrom>,
+    headers: HeaderMap,
+    form: Multipart,
+) -> Response {
+    match start_import(&state, &caller, &headers, form, "POST /imports/upload").await {
+        Ok(id) => axum::response::Redirect::to(&format!("/imports/{id}")).into_response(),
+        Err(ApiError(AppError::Unauthorized)) => {
+            axum::response::Redirect::to("/login").into_response()
+        }
+        Err(ApiError(e)) => axum::response::Redirect::to(&format!(
+            "{}?import_error={}",
+            from.page(),
+            crate::web::urlencode(&e.to_string())
+        ))
+        .into_response(),
+    }
+}
+
+/// A template file for an action: `import-users.csv`, `import-accounts.csv`, `import-ibs.csv`.
+async fn template(Path(name): Path<String>) -> ApiResult<Response> {
+    let action = name
+        .strip_suffix(".csv")
+        .and_then(|a| a.parse::<ImportAction>().ok())
+        .ok_or_else(|| {
+            ApiError(AppError::NotFound(format!(
+                "There is no template `{name}`."
+            )))
+        })?;
+    Ok(attachment(
+        "text/csv; charset=utf-8",
+        &format!("{action}-template.csv"),
+        app::import::header::template(action).into_bytes(),
+    ))
+}
+
+/// Server-sent events: every change of a job the caller may see, as `event: job` with the
+/// job's JSON (SPEC §3.4). Each instance reads the shared database, so a job run by
+/// another instance is followed as well.
+async fn import_events(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<impl IntoResponse> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let user = require(&state, &caller, EVERYONE, "GET /api/v1/imports/events").await?;
+    let changes = state.ctx.live.subscribe();
+    let stream = futures_util::stream::unfold((changes, user), |(mut changes, user)| async move {
+        loop {
+            let event = match changes.recv().await {
+                Ok(job) if app::services::live::may_follow(&user, &job) => {
+                    Event::default().event("job").json_data(&job)
+                }
+                Ok(_) => continue,
+                // Too slow to keep up: the page reloads its data instead.
+                Err(RecvError::Lagged(_)) => Ok(Event::default().event("resync").data("")),
+                Err(RecvError::Closed) => return None,
+            };
+            match event {
+                Ok(event) => {
+                    return Some((Ok::<_, std::convert::Infallible>(event), (changes, user)));
+                }
+                Err(e) => tracing::warn!(error = %e, "could not encode a job event"),
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 async fn show_import(
@@ -414,13 +526,36 @@ async fn revert_import(
     Ok(Json(body))
 }
 
+type QueryMap = Query<std::collections::HashMap<String, String>>;
+
+fn client_filter(q: &std::collections::HashMap<String, String>) -> ApiResult<ClientFilter> {
+    ClientFilter::from_query(|k| q.get(k).cloned()).map_err(bad_request)
+}
+
+fn account_filter(q: &std::collections::HashMap<String, String>) -> ApiResult<AccountFilter> {
+    AccountFilter::from_query(|k| q.get(k).cloned()).map_err(bad_request)
+}
+
+/// `page` and `per_page` of a query map.
+fn list_of(q: &std::collections::HashMap<String, String>) -> ApiResult<ListQuery> {
+    ListParams {
+        search: q.get("search").cloned(),
+        page: q.get("page").cloned(),
+        per_page: q.get("per_page").cloned(),
+        ..Default::default()
+    }
+    .list()
+}
+
 async fn list_clients(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(params): Query<ListParams>,
+    Query(q): QueryMap,
 ) -> ApiResult<impl IntoResponse> {
     require(&state, &caller, EVERYONE, "GET /api/v1/clients").await?;
-    Ok(Json(browse::clients(&state.ctx.db, &params.list()?).await?))
+    Ok(Json(
+        browse::clients(&state.ctx.db, &list_of(&q)?, &client_filter(&q)?).await?,
+    ))
 }
 
 async fn show_client(
@@ -435,12 +570,111 @@ async fn show_client(
 async fn list_accounts(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(params): Query<ListParams>,
+    Query(q): QueryMap,
 ) -> ApiResult<impl IntoResponse> {
     require(&state, &caller, EVERYONE, "GET /api/v1/accounts").await?;
     Ok(Json(
-        browse::accounts(&state.ctx.db, &params.list()?).await?,
+        browse::accounts(&state.ctx.db, &list_of(&q)?, &account_filter(&q)?).await?,
     ))
+}
+
+/// Rows read per query of an export.
+const EXPORT_CHUNK: u64 = 5_000;
+
+/// A CSV download written while it is read: `produce` sends pieces of the file until the
+/// view is exhausted (or the browser goes away).
+fn csv_download(
+    file_name: &'static str,
+    produce: impl FnOnce(
+        tokio::sync::mpsc::Sender<Vec<u8>>,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), AppError>>
+    + Send
+    + 'static,
+) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    tokio::spawn(async move {
+        if let Err(e) = produce(tx).await {
+            tracing::error!(error = %e, "export stopped");
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|bytes| (Ok::<_, std::convert::Infallible>(bytes), rx))
+    });
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static(if file_name == "clients.csv" {
+                    "attachment; filename=\"clients.csv\""
+                } else {
+                    "attachment; filename=\"accounts.csv\""
+                }),
+            ),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// The clients of the current view (search, filters and sort of the Clients page) as CSV.
+async fn export_clients(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): QueryMap,
+) -> ApiResult<Response> {
+    require(&state, &caller, EVERYONE, "GET /api/v1/clients.csv").await?;
+    let filter = client_filter(&q)?;
+    // A bad filter is answered now, not in the middle of the download.
+    browse::client_query(&filter)?;
+    let db = state.ctx.db.clone();
+    Ok(csv_download("clients.csv", move |tx| {
+        Box::pin(async move {
+            use app::services::export;
+            if tx.send(export::client_header()).await.is_err() {
+                return Ok(());
+            }
+            let mut chunks = browse::ClientChunks::new(filter, EXPORT_CHUNK);
+            while let Some(rows) = chunks.next(&db).await? {
+                if tx.send(export::client_rows(&rows)).await.is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }))
+}
+
+/// The accounts of the current view as CSV.
+async fn export_accounts(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): QueryMap,
+) -> ApiResult<Response> {
+    require(&state, &caller, EVERYONE, "GET /api/v1/accounts.csv").await?;
+    let filter = account_filter(&q)?;
+    browse::account_query(&filter)?;
+    let db = state.ctx.db.clone();
+    Ok(csv_download("accounts.csv", move |tx| {
+        Box::pin(async move {
+            use app::services::export;
+            if tx.send(export::account_header()).await.is_err() {
+                return Ok(());
+            }
+            let mut chunks = browse::AccountChunks::new(filter, EXPORT_CHUNK);
+            while let Some(rows) = chunks.next(&db).await? {
+                if tx.send(export::account_rows(&rows)).await.is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }))
 }
 
 async fn list_programs(

@@ -1,5 +1,8 @@
 //! The server process: configuration, database, HTTP router and the command line.
 
+// Leptos views nest deeply in their types.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod config;
 pub mod db;
@@ -80,6 +83,7 @@ impl Application {
             db: db.clone(),
             settings: Arc::new(settings),
             import_queue: Arc::new(tokio::sync::Notify::new()),
+            live: Arc::default(),
         };
         let state = web::AppState {
             leptos_options,
@@ -111,6 +115,9 @@ impl Application {
         )
         .await
         .map_err(std::io::Error::other)?;
+        self.ctx
+            .live
+            .start(self.db.clone(), Duration::from_millis(500));
         let store = app::auth::session_store::DbSessionStore::new(self.db.clone());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(600));

@@ -1,5 +1,8 @@
 //! `server [serve]`, `server migrate`, `server user create --email E --role R` (SPEC §6).
 
+// Leptos views nest deeply in their types.
+#![recursion_limit = "256"]
+
 use app::model::{AppError, Delimiter, ImportAction, Role};
 use clap::{Parser, Subcommand};
 use server::config::Config;

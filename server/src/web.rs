@@ -147,7 +147,7 @@ async fn guard_pages(req: Request, next: Next) -> Response {
     }
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

@@ -1,29 +1,53 @@
 //! Import jobs as the pages show them (SPEC §3.4): the list and one job's details.
 
-use crate::model::{AppError, ImportDetails, JobRecord, Page};
+use crate::model::{AppError, ImportDetails, JobRecord, Page, UserRef};
+use serde::{Deserialize, Serialize};
+
+/// A page of jobs, the users the list can be narrowed to, and whether the viewer may
+/// start an import.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportList {
+    pub jobs: Page<JobRecord>,
+    pub users: Vec<UserRef>,
+    pub can_import: bool,
+}
 use leptos::prelude::*;
 
 /// The jobs the caller may see, newest first, optionally of one status.
 #[server(endpoint = "imports/list")]
 pub async fn list_imports(
     status: Option<String>,
+    action: Option<String>,
+    user: Option<i64>,
     page: Option<u64>,
-) -> Result<Page<JobRecord>, AppError> {
+) -> Result<ImportList, AppError> {
     use crate::model::Role;
     use crate::services::{browse::ListQuery, import_views};
     super::respond(async move {
         let auth = super::authorize(&Role::ALL).await?;
         let filter = import_views::JobFilter {
             status: status.filter(|s| !s.is_empty()),
-            ..Default::default()
+            action: action.filter(|s| !s.is_empty()),
+            initiated_by: user,
         };
-        import_views::list(
+        let jobs = import_views::list(
             &auth.ctx.db,
             &auth.user,
             &filter,
             &ListQuery::new(None, page, None),
         )
-        .await
+        .await?;
+        // Operators see only their own imports: there is nobody else to filter by.
+        let users = if auth.user.role == Role::Operator {
+            Vec::new()
+        } else {
+            import_views::initiators(&auth.ctx.db).await?
+        };
+        Ok(ImportList {
+            jobs,
+            users,
+            can_import: auth.user.role != Role::Manager,
+        })
     })
     .await
 }
@@ -79,6 +103,61 @@ pub async fn revert_import(id: i64) -> Result<String, AppError> {
             report.restored,
             report.not_reverted.len()
         ))
+    })
+    .await
+}
+
+/// The limits and columns the import dialog states, and whether the viewer may import.
+#[server(endpoint = "imports/rules")]
+pub async fn import_rules() -> Result<crate::model::ImportRules, AppError> {
+    use crate::import::header::columns;
+    use crate::model::{ActionColumns, ImportAction, ImportRules, Role};
+    super::respond(async move {
+        let auth = super::authorize(&Role::ALL).await?;
+        let limits = auth.ctx.settings.import_limits;
+        let names = |action: ImportAction, required: bool| {
+            columns(action)
+                .iter()
+                .filter(|c| c.required == required)
+                .map(|c| c.label.to_owned())
+                .collect::<Vec<_>>()
+        };
+        Ok(ImportRules {
+            max_bytes: limits.max_bytes,
+            max_rows: limits.max_rows,
+            can_import: matches!(auth.user.role, Role::Operator | Role::Admin),
+            actions: ImportAction::ALL
+                .into_iter()
+                .map(|action| {
+                    let (required, note) = match action {
+                        // A client file may update by id alone; creating needs both.
+                        ImportAction::Users => (
+                            vec!["Email".to_owned(), "First name".to_owned()],
+                            "Email and First name are needed to create a client; a row with \
+                             ID or Email updates the client it names, changing only the \
+                             filled cells.",
+                        ),
+                        ImportAction::Accounts => (
+                            names(action, true),
+                            "The client (by Email) must already exist.",
+                        ),
+                        ImportAction::Ibs => (
+                            names(action, true),
+                            "Both clients and the IB program (IB Type ID) must already exist.",
+                        ),
+                    };
+                    ActionColumns {
+                        action: action.as_str().to_owned(),
+                        optional: names(action, false)
+                            .into_iter()
+                            .filter(|c| !required.contains(c))
+                            .collect(),
+                        required,
+                        note: note.to_owned(),
+                    }
+                })
+                .collect(),
+        })
     })
     .await
 }

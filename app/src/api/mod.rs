@@ -2,7 +2,10 @@
 //! maps the outcome. Their URLs are fixed (`/api/<endpoint>`) so scripts and tests can
 //! rely on them.
 
+pub mod admin;
+pub mod browse;
 pub mod imports;
+pub mod notifications;
 pub mod overview;
 pub mod session;
 pub mod tokens;
@@ -27,12 +30,15 @@ mod guard {
     ) -> Result<T, AppError> {
         let result = body.await;
         if let Err(error) = &result {
+            // A page being rendered (a GET) takes the status; a form post without
+            // JavaScript is redirected back to its page, which a status would stop.
             let from_plain_form = use_context::<http::request::Parts>().is_some_and(|parts| {
-                parts
-                    .headers
-                    .get(http::header::ACCEPT)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.contains("text/html"))
+                parts.method == http::Method::POST
+                    && parts
+                        .headers
+                        .get(http::header::ACCEPT)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.contains("text/html"))
             });
             if !from_plain_form
                 && let (Some(options), Ok(status)) = (

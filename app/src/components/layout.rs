@@ -13,6 +13,7 @@ pub fn Layout() -> impl IntoView {
     let user = Resource::new(|| (), |_| whoami());
     provide_context(UserResource(user));
     let logout = ServerAction::<Logout>::new();
+    super::live::provide_live_jobs();
 
     view! {
         <header class="topbar">
@@ -30,6 +31,7 @@ pub fn Layout() -> impl IntoView {
                 </Transition>
             </nav>
             <div class="userbox">
+                <super::bell::Bell/>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match user.await {

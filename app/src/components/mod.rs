@@ -1,4 +1,8 @@
 //! Pieces shared by the pages.
 
+pub mod bell;
+pub mod import_form;
 pub mod layout;
+pub mod listing;
+pub mod live;
 pub mod notice;

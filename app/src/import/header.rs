@@ -100,6 +100,40 @@ pub fn columns(action: ImportAction) -> &'static [Column] {
     }
 }
 
+/// A value that passes validation, shown in the template's example row.
+fn example(key: ColumnKey) -> &'static str {
+    match key {
+        ColumnKey::Id | ColumnKey::Created | ColumnKey::Username | ColumnKey::MiddleName => "",
+        ColumnKey::Email | ColumnKey::ClientEmail => "jane.doe@example.com",
+        ColumnKey::FirstName => "Jane",
+        ColumnKey::LastName => "Doe",
+        ColumnKey::DateOfBirth => "1990-04-21",
+        ColumnKey::Country => "GB",
+        ColumnKey::Phone => "+442079460958",
+        ColumnKey::Address => "1 High Street",
+        ColumnKey::City => "London",
+        ColumnKey::PostalCode => "SW1A 1AA",
+        ColumnKey::VerificationLevel => "1",
+        ColumnKey::Project | ColumnKey::Desk => "Default",
+        ColumnKey::Active => "true",
+        ColumnKey::Type => "personal",
+        ColumnKey::AccountNumber => "100001",
+        ColumnKey::ProductId => "1",
+        ColumnKey::Currency => "USD",
+        ColumnKey::IbEmail => "partner@example.com",
+        ColumnKey::IbTypeId => "1",
+    }
+}
+
+/// A template file for `action`: UTF-8 with a BOM (so spreadsheet programs read it as
+/// UTF-8), the header line in template order and one example row.
+pub fn template(action: ImportAction) -> String {
+    let cols = columns(action);
+    let header: Vec<&str> = cols.iter().map(|c| c.label).collect();
+    let row: Vec<&str> = cols.iter().map(|c| example(c.key)).collect();
+    format!("\u{FEFF}{}\r\n{}\r\n", header.join(","), row.join(","))
+}
+
 /// A header name as compared: trimmed, lower-case, without spaces, `_`, `-` and `.`.
 ///
 /// ```

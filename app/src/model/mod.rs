@@ -1,15 +1,21 @@
 //! Types shared by the server and the browser: what server functions take and return.
 
+mod browse;
 mod error;
 mod import;
 mod records;
 mod user;
 
+pub use browse::{
+    ACCOUNT_SORTS, AccountFilter, CLIENT_SORTS, ClientDetails, ClientFilter, ClientList,
+    Membership, PartnerRecord, ProgramDetails, ReferralRecord, Sort, TouchedBy, param,
+};
 pub use error::AppError;
 pub use import::{Delimiter, ImportAction, JOB_STATUSES};
 pub use records::{
-    AccountRecord, ClientRecord, ClientRef, ImportDetails, JobRecord, MessageRecord, Named, Page,
-    ProgramRecord, UserRef,
+    AccountRecord, ActionColumns, AuditRecord, ClientRecord, ClientRef, ImportDetails, ImportRules,
+    JobRecord, MessageRecord, Named, NotificationRecord, Notifications, Page, ProgramRecord,
+    ProjectRecord, UserRef,
 };
 pub use user::{CurrentUser, IssuedTokenView, NewUserPassword, Role, TokenView, UserView};
 

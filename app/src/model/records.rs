@@ -125,3 +125,63 @@ pub struct ImportDetails {
     pub errors: Vec<MessageRecord>,
     pub error_page: u64,
 }
+
+/// A message under the bell: a job of the user's ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationRecord {
+    pub id: i64,
+    pub job_id: Option<i64>,
+    pub text: String,
+    pub created_at: String,
+    pub read: bool,
+    /// Whether the job has row errors, so the error report can be offered.
+    pub job_errors: i64,
+}
+
+/// The bell: how many are unread, and the latest few.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notifications {
+    pub unread: u64,
+    pub latest: Vec<NotificationRecord>,
+}
+
+/// The columns of one import action, for the import dialog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionColumns {
+    pub action: String,
+    pub required: Vec<String>,
+    pub optional: Vec<String>,
+    /// What the column lists alone do not say.
+    pub note: String,
+}
+
+/// What the import dialog tells the user before they upload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRules {
+    pub max_bytes: u64,
+    pub max_rows: u64,
+    /// Whether the viewer's role may import at all.
+    pub can_import: bool,
+    pub actions: Vec<ActionColumns>,
+}
+
+/// A project and its desks (Admin → Projects and desks).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectRecord {
+    pub id: i64,
+    pub name: String,
+    pub desks: Vec<Named>,
+    pub clients: u64,
+}
+
+/// An entry of the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: String,
+    pub actor: Option<String>,
+    pub action: String,
+    pub subject: Option<String>,
+    pub details: Option<String>,
+    pub remote_addr: Option<String>,
+}

@@ -58,6 +58,7 @@ pub fn AdminUsersPage() -> impl IntoView {
             <h1>"Users"</h1>
             <p class="muted">"Back-office staff and what each may do."</p>
         </div>
+        <super::admin::AdminNav/>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match users.await {

@@ -1,11 +1,13 @@
 //! Import Data (SPEC §3.4): every job the user may see, and one job's details.
 
 use crate::api::imports::{
-    ConfirmImport, ERRORS_PER_PAGE, RevertImport, list_imports, show_import,
+    ConfirmImport, ERRORS_PER_PAGE, ImportList, RevertImport, list_imports, show_import,
 };
+use crate::components::listing::Pager;
+use crate::components::live::LiveJobs;
 use crate::components::notice::ErrorNotice;
 use crate::components::notice::action_error;
-use crate::model::{ImportDetails, JOB_STATUSES, JobRecord, MessageRecord};
+use crate::model::{ImportAction, ImportDetails, JOB_STATUSES, JobRecord, MessageRecord};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -65,70 +67,98 @@ fn JobRow(job: JobRecord) -> impl IntoView {
     }
 }
 
-/// Import Data: the jobs, newest first, filtered by status; works without JavaScript.
+/// A `<select>` of the list's filter form.
+fn choice(
+    id: &'static str,
+    label: &'static str,
+    options: Vec<(String, String)>,
+    chosen: Option<String>,
+) -> impl IntoView {
+    view! {
+        <label for=id>{label}</label>
+        <select id=id name=id.trim_end_matches("-filter")>
+            <option value="">"Any"</option>
+            {options.into_iter().map(|(value, text)| {
+                let selected = chosen.as_deref() == Some(value.as_str());
+                view! { <option value=value selected=selected>{text}</option> }
+            }).collect_view()}
+        </select>
+    }
+}
+
+/// Import Data: the jobs, newest first, filtered by status, action and user; the rows
+/// follow running jobs live, and everything works without JavaScript.
 #[component]
 pub fn ImportsPage() -> impl IntoView {
     let query = use_query_map();
-    let status = move || query.read().get("status").filter(|s| !s.is_empty());
-    let page = move || query.read().get("page").and_then(|p| p.parse::<u64>().ok());
-    let jobs = Resource::new(move || (status(), page()), |(s, p)| list_imports(s, p));
+    let query = Memo::new(move |_| query.get());
+    let get = move |k: &str| query.read().get(k).filter(|s| !s.is_empty());
+    let live = LiveJobs::get();
+    let jobs = Resource::new(
+        move || {
+            (
+                get("status"),
+                get("action"),
+                get("user").and_then(|u| u.parse::<i64>().ok()),
+                get("page").and_then(|p| p.parse::<u64>().ok()),
+                live.count.get(),
+            )
+        },
+        |(s, a, u, p, _)| list_imports(s, a, u, p),
+    );
     view! {
         <Title text="Import Data"/>
-        <div class="page-head">
-            <h1>"Import Data"</h1>
-            <p class="muted">"Every import of clients, accounts and IB partners, with its status."</p>
-        </div>
-        <form method="get" action="/imports" class="filters">
-            <label for="status-filter">"Status"</label>
-            <select id="status-filter" name="status">
-                <option value="">"Any"</option>
-                {JOB_STATUSES
-                    .iter()
-                    .map(|s| {
-                        let selected = move || status().as_deref() == Some(*s);
-                        view! { <option value=*s selected=selected>{status_label(s)}</option> }
-                    })
-                    .collect_view()}
-            </select>
-            <button class="btn btn-small" type="submit">"Filter"</button>
-        </form>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match jobs.await {
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                    Ok(p) if p.items.is_empty() => view! {
-                        <div class="empty-state"><p>"No imports yet."</p></div>
-                    }.into_any(),
-                    Ok(p) => {
-                        let last = p.total.div_ceil(p.per_page).max(1);
-                        let link = move |n: u64| match status() {
-                            Some(s) => format!("/imports?status={s}&page={n}"),
-                            None => format!("/imports?page={n}"),
-                        };
+                    Ok(list) => {
+                        let ImportList { jobs: p, users, can_import } = list;
+                        let statuses = JOB_STATUSES.iter().map(|s| (s.to_string(), status_label(s).to_owned())).collect();
+                        let actions = ImportAction::ALL.iter().map(|a| (a.as_str().to_owned(), a.as_str().to_owned())).collect();
+                        let users: Vec<(String, String)> = users.into_iter().map(|u| (u.id.to_string(), u.email)).collect();
+                        let q = query.get_untracked();
                         view! {
-                            <p class="summary" data-testid="import-count">{format!("{} imports", p.total)}</p>
-                            <div class="table-wrap">
-                            <table class="data-table">
-                                <thead><tr>
-                                    <th>"Title"</th><th>"Action"</th><th>"Created at (UTC)"</th><th>"User"</th>
-                                    <th>"Status"</th><th>"Rows"</th><th>"Created"</th><th>"Updated"</th>
-                                    <th>"Unchanged"</th><th>"Errors"</th>
-                                </tr></thead>
-                                <tbody>
-                                    {p.items.into_iter().map(|job| view! { <JobRow job/> }).collect_view()}
-                                </tbody>
-                            </table>
+                            <div class="page-head with-actions">
+                                <div>
+                                    <h1>"Import Data"</h1>
+                                    <p class="muted">"Every import of clients, accounts and IB partners, with its status."</p>
+                                </div>
+                                {can_import.then(|| view! {
+                                    <div class="actions"><a class="btn btn-primary" href="/imports/new" data-testid="create-import">"+ Create"</a></div>
+                                })}
                             </div>
-                            <nav class="pager" aria-label="Pages">
-                                {(p.page > 1).then(|| view! { <a href=link(p.page - 1)>"← Newer"</a> })}
-                                <span class="muted">{format!("Page {} of {last}", p.page)}</span>
-                                {(p.page < last).then(|| view! { <a href=link(p.page + 1)>"Older →"</a> })}
-                            </nav>
+                            <form method="get" action="/imports" class="filters">
+                                {choice("status-filter", "Status", statuses, get("status"))}
+                                {choice("action-filter", "Action", actions, get("action"))}
+                                {(!users.is_empty()).then(|| choice("user-filter", "User", users, get("user")))}
+                                <button class="btn btn-small" type="submit">"Filter"</button>
+                            </form>
+                            {if p.items.is_empty() {
+                                view! { <div class="empty-state"><p>"No imports yet."</p></div> }.into_any()
+                            } else {
+                                view! {
+                                    <p class="summary" data-testid="import-count">{format!("{} imports", p.total)}</p>
+                                    <div class="table-wrap">
+                                    <table class="data-table">
+                                        <thead><tr>
+                                            <th>"Title"</th><th>"Action"</th><th>"Created at (UTC)"</th><th>"User"</th>
+                                            <th>"Status"</th><th>"Rows"</th><th>"Created"</th><th>"Updated"</th>
+                                            <th>"Unchanged"</th><th>"Errors"</th>
+                                        </tr></thead>
+                                        <tbody>
+                                            {p.items.into_iter().map(|job| view! { <JobRow job/> }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                    </div>
+                                    <Pager total=p.total page=p.page per_page=p.per_page base="/imports" query=q/>
+                                }.into_any()
+                            }}
                         }.into_any()
                     }
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -274,8 +304,17 @@ pub fn ImportDetailsPage() -> impl IntoView {
     };
     let confirm = ServerAction::<ConfirmImport>::new();
     let revert = ServerAction::<RevertImport>::new();
-    let key = move || (key(), confirm.version().get(), revert.version().get());
-    let details = Resource::new(key, |((id, page), _, _)| async move {
+    let live = LiveJobs::get();
+    let pushed = Memo::new(move |_| live.job(key().0));
+    let key = move || {
+        (
+            key(),
+            confirm.version().get(),
+            revert.version().get(),
+            pushed.get(),
+        )
+    };
+    let details = Resource::new(key, |((id, page), _, _, _)| async move {
         match id {
             Some(id) => show_import(id, page).await,
             None => Err(crate::model::AppError::NotFound(
@@ -289,13 +328,13 @@ pub fn ImportDetailsPage() -> impl IntoView {
         {move || revert.value().get().and_then(Result::ok).map(|done| view! {
             <div class="notice notice-success" role="status">{done}</div>
         })}
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match details.await {
                     Ok(details) => view! { <Details details confirm revert/> }.into_any(),
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }

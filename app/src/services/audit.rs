@@ -21,7 +21,33 @@ pub mod action {
     pub const IMPORT_CONFIRMED: &str = "import.confirmed";
     pub const IMPORT_REVERTED: &str = "import.reverted";
     pub const PROGRAM_CREATED: &str = "ib_program.created";
+    pub const PROGRAM_RENAMED: &str = "ib_program.renamed";
+    pub const PROJECT_CREATED: &str = "project.created";
+    pub const DESK_CREATED: &str = "desk.created";
     pub const TOKEN_REVOKED: &str = "api_token.revoked";
+
+    /// Every action, for the audit log's filter.
+    pub const ALL: [&str; 19] = [
+        SIGN_IN_SUCCEEDED,
+        SIGN_IN_FAILED,
+        SIGN_OUT,
+        FORBIDDEN,
+        CROSS_SITE_REFUSED,
+        USER_CREATED,
+        USER_ROLE_CHANGED,
+        USER_DISABLED,
+        USER_ENABLED,
+        USER_PASSWORD_RESET,
+        TOKEN_CREATED,
+        TOKEN_REVOKED,
+        IMPORT_CREATED,
+        IMPORT_CONFIRMED,
+        IMPORT_REVERTED,
+        PROGRAM_CREATED,
+        PROGRAM_RENAMED,
+        PROJECT_CREATED,
+        DESK_CREATED,
+    ];
 }
 
 /// One entry of the audit log, before it is written.

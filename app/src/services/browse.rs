@@ -2,8 +2,14 @@
 
 use super::audit::{self, Entry, action};
 use crate::auth::Caller;
-use crate::entities::{account, client, desk, ib_program, introducing_broker, project, referral};
-use crate::model::{AccountRecord, AppError, ClientRecord, ClientRef, Named, Page, ProgramRecord};
+use crate::entities::{
+    account, client, desk, ib_program, import_change, introducing_broker, project, referral,
+};
+use crate::model::{
+    ACCOUNT_SORTS, AccountFilter, AccountRecord, AppError, CLIENT_SORTS, ClientDetails,
+    ClientFilter, ClientList, ClientRecord, ClientRef, Membership, Named, Page, PartnerRecord,
+    ProgramDetails, ProgramRecord, ReferralRecord, TouchedBy,
+};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
@@ -144,23 +150,172 @@ impl Places {
     }
 }
 
+/// Which way a list is sorted; ties are broken by id so pages never overlap.
+fn order(desc: bool) -> sea_orm::Order {
+    if desc {
+        sea_orm::Order::Desc
+    } else {
+        sea_orm::Order::Asc
+    }
+}
+
+fn invalid(reason: String) -> AppError {
+    AppError::Request(reason)
+}
+
+/// The start of a day, UTC.
+fn day_start(date: &str, days_after: i64) -> Result<chrono::DateTime<chrono::Utc>, AppError> {
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .map_err(|_| invalid(format!("`{date}` is not a date like 2026-01-31.")))?;
+    Ok((d + chrono::Duration::days(days_after))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc())
+}
+
+/// The clients a filter selects, sorted as it asks.
+pub fn client_query(f: &ClientFilter) -> Result<sea_orm::Select<client::Entity>, AppError> {
+    use client::Column as C;
+    let mut find = client::Entity::find();
+    if let Some(s) = &f.search {
+        find = find.filter(client_search(s));
+    }
+    if let Some(p) = f.project {
+        find = find.filter(C::ProjectId.eq(p));
+    }
+    if let Some(d) = f.desk {
+        find = find.filter(C::DeskId.eq(d));
+    }
+    if let Some(a) = f.active {
+        find = find.filter(C::Active.eq(a));
+    }
+    if let Some(t) = &f.client_type {
+        find = find.filter(C::ClientType.eq(t.as_str()));
+    }
+    if let Some(c) = &f.country {
+        find = find.filter(C::Country.eq(c.as_str()));
+    }
+    if let Some(v) = f.verification_level {
+        find = find.filter(C::VerificationLevel.eq(v));
+    }
+    if let Some(from) = &f.created_from {
+        find = find.filter(C::CreatedAt.gte(day_start(from, 0)?));
+    }
+    if let Some(to) = &f.created_to {
+        find = find.filter(C::CreatedAt.lt(day_start(to, 1)?));
+    }
+    let column = match f.sort.checked(&CLIENT_SORTS).map_err(invalid)?.as_deref() {
+        Some("first_name") => Some(C::FirstName),
+        Some("last_name") => Some(C::LastName),
+        Some("email") => Some(C::Email),
+        Some("project") => Some(C::ProjectId),
+        Some("desk") => Some(C::DeskId),
+        Some("active") => Some(C::Active),
+        Some("type") => Some(C::ClientType),
+        Some("country") => Some(C::Country),
+        Some("verification_level") => Some(C::VerificationLevel),
+        Some("created_at") => Some(C::CreatedAt),
+        _ => None,
+    };
+    if let Some(column) = column {
+        find = find.order_by(column, order(f.sort.desc));
+    }
+    Ok(find.order_by(C::Id, order(f.sort.desc && column.is_none())))
+}
+
 pub async fn clients(
     db: &DatabaseConnection,
     q: &ListQuery,
+    filter: &ClientFilter,
 ) -> Result<Page<ClientRecord>, AppError> {
-    let mut find = client::Entity::find();
-    if let Some(s) = &q.search {
-        find = find.filter(client_search(s));
-    }
+    let find = client_query(filter)?;
     let total = find.clone().count(db).await?;
-    let rows = find
-        .order_by_asc(client::Column::Id)
-        .offset(q.offset())
-        .limit(q.per_page)
-        .all(db)
-        .await?;
+    let rows = find.offset(q.offset()).limit(q.per_page).all(db).await?;
     let places = Places::load(db).await?;
     Ok(q.page_of(rows.into_iter().map(|c| places.record(c)).collect(), total))
+}
+
+/// A page of clients with the projects and desks the filter form offers.
+pub async fn client_list(
+    db: &DatabaseConnection,
+    q: &ListQuery,
+    filter: &ClientFilter,
+) -> Result<ClientList, AppError> {
+    let page = clients(db, q, filter).await?;
+    let projects = project::Entity::find()
+        .order_by_asc(project::Column::Name)
+        .all(db)
+        .await?;
+    let project_names: HashMap<i64, String> =
+        projects.iter().map(|p| (p.id, p.name.clone())).collect();
+    let desks = desk::Entity::find()
+        .order_by_asc(desk::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| Named {
+            id: d.id,
+            name: format!(
+                "{} / {}",
+                project_names
+                    .get(&d.project_id)
+                    .cloned()
+                    .unwrap_or_default(),
+                d.name
+            ),
+        })
+        .collect();
+    Ok(ClientList {
+        page,
+        projects: projects
+            .into_iter()
+            .map(|p| Named {
+                id: p.id,
+                name: p.name,
+            })
+            .collect(),
+        desks,
+    })
+}
+
+/// Reads every client of a filter `size` at a time, for an export.
+pub struct ClientChunks {
+    filter: ClientFilter,
+    places: Option<Places>,
+    size: u64,
+    offset: u64,
+}
+
+impl ClientChunks {
+    pub fn new(filter: ClientFilter, size: u64) -> Self {
+        ClientChunks {
+            filter,
+            places: None,
+            size: Ord::max(size, 1),
+            offset: 0,
+        }
+    }
+
+    /// The next rows, or `None` after the last.
+    pub async fn next(
+        &mut self,
+        db: &DatabaseConnection,
+    ) -> Result<Option<Vec<ClientRecord>>, AppError> {
+        if self.places.is_none() {
+            self.places = Some(Places::load(db).await?);
+        }
+        let rows = client_query(&self.filter)?
+            .offset(self.offset)
+            .limit(self.size)
+            .all(db)
+            .await?;
+        self.offset += self.size;
+        Ok(match &self.places {
+            Some(places) if !rows.is_empty() => {
+                Some(rows.into_iter().map(|c| places.record(c)).collect())
+            }
+            _ => None,
+        })
+    }
 }
 
 pub async fn client(db: &DatabaseConnection, id: i64) -> Result<ClientRecord, AppError> {
@@ -171,13 +326,177 @@ pub async fn client(db: &DatabaseConnection, id: i64) -> Result<ClientRecord, Ap
     Ok(Places::load(db).await?.record(c))
 }
 
-/// Accounts whose number starts with `search`, or whose client's email, name or phone does.
-pub async fn accounts(
+/// Short references to clients by id.
+async fn client_refs(
     db: &DatabaseConnection,
-    q: &ListQuery,
-) -> Result<Page<AccountRecord>, AppError> {
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<HashMap<i64, ClientRef>, AppError> {
+    let ids: Vec<i64> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(client::Entity::find()
+        .filter(client::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| {
+            (
+                c.id,
+                ClientRef {
+                    id: c.id,
+                    email: c.email,
+                    first_name: c.first_name,
+                    last_name: c.last_name,
+                },
+            )
+        })
+        .collect())
+}
+
+fn client_ref(refs: &HashMap<i64, ClientRef>, id: i64) -> ClientRef {
+    refs.get(&id).cloned().unwrap_or(ClientRef {
+        id,
+        email: String::new(),
+        first_name: String::new(),
+        last_name: None,
+    })
+}
+
+async fn program_names(db: &DatabaseConnection) -> Result<HashMap<i64, String>, AppError> {
+    Ok(ib_program::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect())
+}
+
+fn named(names: &HashMap<i64, String>, id: i64) -> Named {
+    Named {
+        id,
+        name: names.get(&id).cloned().unwrap_or_default(),
+    }
+}
+
+/// Referrals as records, with their clients and programs named.
+async fn referral_records(
+    db: &DatabaseConnection,
+    rows: Vec<referral::Model>,
+) -> Result<Vec<ReferralRecord>, AppError> {
+    let programs = program_names(db).await?;
+    let refs = client_refs(db, rows.iter().flat_map(|r| [r.client_id, r.ib_client_id])).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ReferralRecord {
+            program: named(&programs, r.program_id),
+            partner: client_ref(&refs, r.ib_client_id),
+            client: client_ref(&refs, r.client_id),
+            created_at: r.created_at.to_rfc3339(),
+        })
+        .collect())
+}
+
+/// The most referrals a client page lists; the program page pages through all of them.
+const CLIENT_PAGE_REFERRALS: u64 = 200;
+
+/// A client with everything linked to it (SPEC §4).
+pub async fn client_details(db: &DatabaseConnection, id: i64) -> Result<ClientDetails, AppError> {
+    let client_record = client(db, id).await?;
+    let owner = ClientRef {
+        id,
+        email: client_record.email.clone(),
+        first_name: client_record.first_name.clone(),
+        last_name: client_record.last_name.clone(),
+    };
+    let accounts = account::Entity::find()
+        .filter(account::Column::ClientId.eq(id))
+        .order_by_asc(account::Column::AccountNumber)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| account_record(a, owner.clone()))
+        .collect();
+    let programs = program_names(db).await?;
+    let referral_counts: HashMap<i64, u64> = referral::Entity::find()
+        .select_only()
+        .column(referral::Column::ProgramId)
+        .column_as(Expr::col(referral::Column::Id).count(), "n")
+        .filter(referral::Column::IbClientId.eq(id))
+        .group_by(referral::Column::ProgramId)
+        .into_tuple::<(i64, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(p, n)| (p, u64::try_from(n).unwrap_or(0)))
+        .collect();
+    let memberships = introducing_broker::Entity::find()
+        .filter(introducing_broker::Column::ClientId.eq(id))
+        .order_by_asc(introducing_broker::Column::ProgramId)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| Membership {
+            program: named(&programs, m.program_id),
+            referrals: referral_counts.get(&m.program_id).copied().unwrap_or(0),
+        })
+        .collect();
+    let referred_by = referral::Entity::find()
+        .filter(referral::Column::ClientId.eq(id))
+        .order_by_asc(referral::Column::ProgramId)
+        .all(db)
+        .await?;
+    let referrals = referral::Entity::find()
+        .filter(referral::Column::IbClientId.eq(id))
+        .order_by_asc(referral::Column::Id)
+        .limit(CLIENT_PAGE_REFERRALS)
+        .all(db)
+        .await?;
+    let changes: Vec<(i64, String)> = import_change::Entity::find()
+        .select_only()
+        .columns([
+            import_change::Column::JobId,
+            import_change::Column::Operation,
+        ])
+        .filter(import_change::Column::Entity.eq("client"))
+        .filter(import_change::Column::EntityId.eq(id))
+        .order_by_desc(import_change::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut imports = Vec::new();
+    for (job_id, operation) in changes {
+        if let Ok(job) = super::import_views::record(db, job_id).await {
+            imports.push(TouchedBy { job, operation });
+        }
+    }
+    Ok(ClientDetails {
+        client: client_record,
+        accounts,
+        memberships,
+        referred_by: referral_records(db, referred_by).await?,
+        referrals: referral_records(db, referrals).await?,
+        imports,
+    })
+}
+
+fn account_record(a: account::Model, client: ClientRef) -> AccountRecord {
+    AccountRecord {
+        id: a.id,
+        account_number: a.account_number,
+        client,
+        product_id: a.product_id,
+        currency: a.currency,
+        created_at: a.created_at.to_rfc3339(),
+    }
+}
+
+/// The accounts a filter selects, sorted as it asks: search by account number, or by the
+/// email, name or phone of the owner.
+pub fn account_query(f: &AccountFilter) -> Result<sea_orm::Select<account::Entity>, AppError> {
+    use account::Column as A;
     let mut find = account::Entity::find();
-    if let Some(s) = &q.search {
+    if let Some(s) = &f.search {
         let owners = Query::select()
             .column(client::Column::Id)
             .from(client::Entity)
@@ -185,49 +504,154 @@ pub async fn accounts(
             .to_owned();
         find = find.filter(
             Condition::any()
-                .add(starts_with(
-                    account::Column::AccountNumber,
-                    &prefix_pattern(s),
-                    false,
-                ))
-                .add(account::Column::ClientId.in_subquery(owners)),
+                .add(starts_with(A::AccountNumber, &prefix_pattern(s), false))
+                .add(A::ClientId.in_subquery(owners)),
         );
     }
+    if let Some(c) = &f.currency {
+        find = find.filter(A::Currency.eq(c.as_str()));
+    }
+    if let Some(p) = f.product_id {
+        find = find.filter(A::ProductId.eq(p));
+    }
+    let column = match f.sort.checked(&ACCOUNT_SORTS).map_err(invalid)?.as_deref() {
+        Some("account_number") => Some(A::AccountNumber),
+        Some("client") => Some(A::ClientId),
+        Some("product_id") => Some(A::ProductId),
+        Some("currency") => Some(A::Currency),
+        Some("created_at") => Some(A::CreatedAt),
+        _ => None,
+    };
+    if let Some(column) = column {
+        find = find.order_by(column, order(f.sort.desc));
+    }
+    Ok(find.order_by(A::Id, order(f.sort.desc && column.is_none())))
+}
+
+async fn account_records(
+    db: &DatabaseConnection,
+    rows: Vec<account::Model>,
+) -> Result<Vec<AccountRecord>, AppError> {
+    let refs = client_refs(db, rows.iter().map(|a| a.client_id)).await?;
+    Ok(rows
+        .into_iter()
+        .map(|a| {
+            let owner = client_ref(&refs, a.client_id);
+            account_record(a, owner)
+        })
+        .collect())
+}
+
+pub async fn accounts(
+    db: &DatabaseConnection,
+    q: &ListQuery,
+    filter: &AccountFilter,
+) -> Result<Page<AccountRecord>, AppError> {
+    let find = account_query(filter)?;
+    let total = find.clone().count(db).await?;
+    let rows = find.offset(q.offset()).limit(q.per_page).all(db).await?;
+    Ok(q.page_of(account_records(db, rows).await?, total))
+}
+
+/// Reads every account of a filter `size` at a time, for an export.
+pub struct AccountChunks {
+    filter: AccountFilter,
+    size: u64,
+    offset: u64,
+}
+
+impl AccountChunks {
+    pub fn new(filter: AccountFilter, size: u64) -> Self {
+        AccountChunks {
+            filter,
+            size: Ord::max(size, 1),
+            offset: 0,
+        }
+    }
+
+    /// The next rows, or `None` after the last.
+    pub async fn next(
+        &mut self,
+        db: &DatabaseConnection,
+    ) -> Result<Option<Vec<AccountRecord>>, AppError> {
+        let rows = account_query(&self.filter)?
+            .offset(self.offset)
+            .limit(self.size)
+            .all(db)
+            .await?;
+        self.offset += self.size;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(account_records(db, rows).await?))
+    }
+}
+
+/// A program and one of its tabs: `partners` (with referral counts) or `clients` (the
+/// referred clients with their partner).
+pub async fn program_details(
+    db: &DatabaseConnection,
+    id: i64,
+    clients_tab: bool,
+    q: &ListQuery,
+) -> Result<ProgramDetails, AppError> {
+    let program = programs(db)
+        .await?
+        .into_iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| AppError::NotFound(format!("There is no IB program with ID {id}.")))?;
+    if clients_tab {
+        let find = referral::Entity::find().filter(referral::Column::ProgramId.eq(id));
+        let total = find.clone().count(db).await?;
+        let rows = find
+            .order_by_asc(referral::Column::Id)
+            .offset(q.offset())
+            .limit(q.per_page)
+            .all(db)
+            .await?;
+        return Ok(ProgramDetails {
+            program,
+            partners: None,
+            clients: Some(q.page_of(referral_records(db, rows).await?, total)),
+        });
+    }
+    let find =
+        introducing_broker::Entity::find().filter(introducing_broker::Column::ProgramId.eq(id));
     let total = find.clone().count(db).await?;
     let rows = find
-        .order_by_asc(account::Column::Id)
+        .order_by_asc(introducing_broker::Column::Id)
         .offset(q.offset())
         .limit(q.per_page)
         .all(db)
         .await?;
-    let ids: Vec<i64> = rows.iter().map(|a| a.client_id).collect();
-    let owners: HashMap<i64, client::Model> = client::Entity::find()
-        .filter(client::Column::Id.is_in(ids))
+    let partner_ids: Vec<i64> = rows.iter().map(|m| m.client_id).collect();
+    let counts: HashMap<i64, u64> = referral::Entity::find()
+        .select_only()
+        .column(referral::Column::IbClientId)
+        .column_as(Expr::col(referral::Column::Id).count(), "n")
+        .filter(referral::Column::ProgramId.eq(id))
+        .filter(referral::Column::IbClientId.is_in(partner_ids.clone()))
+        .group_by(referral::Column::IbClientId)
+        .into_tuple::<(i64, i64)>()
         .all(db)
         .await?
         .into_iter()
-        .map(|c| (c.id, c))
+        .map(|(c, n)| (c, u64::try_from(n).unwrap_or(0)))
         .collect();
-    let items = rows
+    let refs = client_refs(db, partner_ids).await?;
+    let partners = rows
         .into_iter()
-        .map(|a| {
-            let owner = owners.get(&a.client_id);
-            AccountRecord {
-                id: a.id,
-                account_number: a.account_number,
-                client: ClientRef {
-                    id: a.client_id,
-                    email: owner.map(|c| c.email.clone()).unwrap_or_default(),
-                    first_name: owner.map(|c| c.first_name.clone()).unwrap_or_default(),
-                    last_name: owner.and_then(|c| c.last_name.clone()),
-                },
-                product_id: a.product_id,
-                currency: a.currency,
-                created_at: a.created_at.to_rfc3339(),
-            }
+        .map(|m| PartnerRecord {
+            client: client_ref(&refs, m.client_id),
+            referrals: counts.get(&m.client_id).copied().unwrap_or(0),
+            joined_at: m.created_at.to_rfc3339(),
         })
         .collect();
-    Ok(q.page_of(items, total))
+    Ok(ProgramDetails {
+        program,
+        partners: Some(q.page_of(partners, total)),
+        clients: None,
+    })
 }
 
 async fn counts_by_program<E: EntityTrait, C: ColumnTrait>(
@@ -339,4 +763,47 @@ pub async fn create_program(
         referrals: 0,
         created_at: program.created_at.to_rfc3339(),
     })
+}
+
+/// Renames an IB program; its id, which files refer to, stays.
+pub async fn rename_program(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: i64,
+    name: &str,
+) -> Result<(), AppError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::Invalid("Give the program a name.".into()));
+    }
+    let program = ib_program::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no IB program with ID {id}.")))?;
+    if ib_program::Entity::find()
+        .filter(ib_program::Column::Name.eq(name))
+        .filter(ib_program::Column::Id.ne(id))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::Conflict(format!(
+            "There is already an IB program named `{name}`."
+        )));
+    }
+    let old = program.name.clone();
+    let mut model: ib_program::ActiveModel = program.into();
+    model.name = Set(name.to_owned());
+    model.update(db).await?;
+    audit::record(
+        db,
+        caller,
+        Entry {
+            action: action::PROGRAM_RENAMED,
+            subject: Some(format!("IB program #{id}")),
+            details: Some(format!("{old} → {name}")),
+        },
+    )
+    .await?;
+    Ok(())
 }

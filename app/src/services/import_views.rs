@@ -259,3 +259,51 @@ pub async fn error_report(
         AppError::Internal
     })
 }
+
+/// Jobs that may have changed lately: those still queued or running, and those that
+/// finished, were confirmed or were reverted at or after `since`.
+pub async fn recently_active(
+    db: &DatabaseConnection,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<JobRecord>, AppError> {
+    use crate::services::imports::status;
+    use sea_orm::Condition;
+    Ok(job_rows()
+        .filter(
+            Condition::any()
+                .add(import_job::Column::Status.is_in([status::NEW, status::IN_PROGRESS]))
+                .add(import_job::Column::CreatedAt.gte(since))
+                .add(import_job::Column::FinishedAt.gte(since))
+                .add(import_job::Column::ConfirmedAt.gte(since))
+                .add(import_job::Column::RevertedAt.gte(since)),
+        )
+        .order_by_asc(import_job::Column::Id)
+        .into_model::<JobRow>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(JobRecord::from)
+        .collect())
+}
+
+/// The users who started an import, for the list's user filter.
+pub async fn initiators(db: &DatabaseConnection) -> Result<Vec<UserRef>, AppError> {
+    let ids: Vec<i64> = import_job::Entity::find()
+        .select_only()
+        .column(import_job::Column::InitiatedBy)
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(back_office_user::Entity::find()
+        .filter(back_office_user::Column::Id.is_in(ids))
+        .order_by_asc(back_office_user::Column::Email)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| UserRef {
+            id: u.id,
+            email: u.email,
+        })
+        .collect())
+}

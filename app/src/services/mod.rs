@@ -1,10 +1,14 @@
 //! Queries and mutations per area; small functions that take the database, so the
 //! server functions, the HTTP API and the command line share them.
 
+pub mod admin;
 pub mod audit;
 pub mod browse;
+pub mod export;
 pub mod import_views;
 pub mod imports;
+pub mod live;
+pub mod notifications;
 pub mod overview;
 pub mod sign_in;
 pub mod tokens;

@@ -1,0 +1,100 @@
+//! The bell in the header (SPEC §3.4): unread notifications about the user's imports.
+
+use super::live::LiveJobs;
+use crate::api::notifications::{MarkRead, load_notifications};
+use crate::model::{NotificationRecord, Notifications};
+use leptos::prelude::*;
+
+fn is_final(status: &str) -> bool {
+    !matches!(status, "new" | "in_progress")
+}
+
+#[component]
+fn Item(n: NotificationRecord, mark: ServerAction<MarkRead>) -> impl IntoView {
+    let NotificationRecord {
+        id,
+        job_id,
+        text,
+        read,
+        job_errors,
+        ..
+    } = n;
+    view! {
+        <li class=if read { "note" } else { "note unread" } data-testid="notification">
+            <span class="note-text">{text}</span>
+            <span class="note-links">
+                {job_id.map(|j| view! { <a href=format!("/imports/{j}")>"Details"</a> })}
+                {job_id.filter(|_| job_errors > 0).map(|j| view! {
+                    <a href=format!("/api/v1/imports/{j}/errors.csv") download="">"Error report"</a>
+                })}
+                {(!read).then(|| view! {
+                    <ActionForm action=mark attr:class="inline">
+                        <input type="hidden" name="id" value=id/>
+                        <button class="linklike" type="submit">"Mark read"</button>
+                    </ActionForm>
+                })}
+            </span>
+        </li>
+    }
+}
+
+#[component]
+fn Panel(list: Notifications, mark: ServerAction<MarkRead>) -> impl IntoView {
+    let Notifications { unread, latest } = list;
+    let label = if unread == 0 {
+        "Notifications".to_owned()
+    } else {
+        format!("Notifications: {unread} unread")
+    };
+    view! {
+        <summary class="bell-button" aria-label=label title="Notifications">
+            <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">
+                <path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"/>
+            </svg>
+            {(unread > 0).then(|| view! { <span class="bell-count" data-testid="bell-count">{unread}</span> })}
+        </summary>
+        <div class="bell-panel">
+            {if latest.is_empty() {
+                view! { <p class="muted">"Nothing yet. You are told here when an import of yours ends."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="notes">
+                        {latest.into_iter().map(|n| view! { <Item n mark/> }).collect_view()}
+                    </ul>
+                    {(unread > 0).then(|| view! {
+                        <ActionForm action=mark attr:class="inline">
+                            <button class="btn btn-small" type="submit">"Mark all as read"</button>
+                        </ActionForm>
+                    })}
+                }.into_any()
+            }}
+        </div>
+    }
+}
+
+/// The bell: reloads when one of the user's jobs ends (pushed by the server) or when
+/// something is marked read.
+#[component]
+pub fn Bell() -> impl IntoView {
+    let live = LiveJobs::get();
+    let ended = Memo::new(move |_| {
+        live.last
+            .get()
+            .filter(|j| is_final(&j.status))
+            .map(|j| (j.id, j.status))
+    });
+    let mark = ServerAction::<MarkRead>::new();
+    let list = Resource::new(
+        move || (ended.get(), mark.version().get()),
+        |_| load_notifications(),
+    );
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                list.await.ok().map(|list| view! {
+                    <details class="bell" data-testid="bell"><Panel list mark/></details>
+                })
+            })}
+        </Transition>
+    }
+}

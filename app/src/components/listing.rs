@@ -1,0 +1,87 @@
+//! Pieces of the browsing lists: links that keep the current view, sortable column
+//! headers and the pager. Everything is a plain link, so lists work without JavaScript.
+
+use leptos::prelude::*;
+use leptos_router::params::ParamsMap;
+
+/// `base` with the current query, changed by `set` (`None` removes a key). The page
+/// number and a refused upload's message never carry over to another view.
+pub fn link(base: &str, query: &ParamsMap, set: &[(&str, Option<String>)]) -> String {
+    let mut q = query.clone();
+    q.remove("import_error");
+    if !set.iter().any(|(k, _)| *k == "page") {
+        q.remove("page");
+    }
+    for (key, value) in set {
+        q.remove(key);
+        if let Some(v) = value {
+            q.replace(key.to_string(), v.clone());
+        }
+    }
+    format!("{base}{}", q.to_query_string())
+}
+
+/// A column header that sorts the list by `column`, and the other way on a second click.
+#[component]
+pub fn SortHeader(
+    label: &'static str,
+    column: &'static str,
+    base: &'static str,
+    query: Memo<ParamsMap>,
+) -> impl IntoView {
+    move || {
+        let q = query.get();
+        let current = q.get_str("sort") == Some(column);
+        let desc = q.get_str("dir") == Some("desc");
+        let next_dir = if current && !desc { "desc" } else { "asc" };
+        let href = link(
+            base,
+            &q,
+            &[
+                ("sort", Some(column.to_owned())),
+                ("dir", Some(next_dir.to_owned())),
+            ],
+        );
+        let (mark, aria) = match (current, desc) {
+            (true, false) => (" ▲", "ascending"),
+            (true, true) => (" ▼", "descending"),
+            _ => ("", "none"),
+        };
+        view! {
+            <th aria-sort=aria><a class="sort" href=href>{label}{mark}</a></th>
+        }
+    }
+}
+
+/// Previous and next links and where the reader is.
+#[component]
+pub fn Pager(
+    total: u64,
+    page: u64,
+    per_page: u64,
+    base: &'static str,
+    query: ParamsMap,
+) -> impl IntoView {
+    let last = total.div_ceil(per_page.max(1)).max(1);
+    let to = |n: u64| link(base, &query, &[("page", Some(n.to_string()))]);
+    view! {
+        <nav class="pager" aria-label="Pages">
+            {(page > 1).then(|| view! { <a href=to(page - 1) rel="prev">"← Previous"</a> })}
+            <span class="muted">{format!("Page {page} of {last}")}</span>
+            {(page < last).then(|| view! { <a href=to(page + 1) rel="next">"Next →"</a> })}
+        </nav>
+    }
+}
+
+/// `2026-11-21T10:00:00+00:00` as `2026-11-21`.
+pub fn day(iso: &str) -> String {
+    iso.get(..10).unwrap_or(iso).to_owned()
+}
+
+/// A person's name from its parts.
+pub fn full_name(first: &str, last: Option<&str>) -> String {
+    match last {
+        Some(l) if !l.is_empty() => format!("{first} {l}"),
+        _ => first.to_owned(),
+    }
+}

@@ -1,0 +1,78 @@
+//! Live import status (SPEC §3.4): one poller per process reads the jobs that may have
+//! changed from the shared database and hands every change to this process's open event
+//! streams. Reading the database, rather than listening to this process's own workers,
+//! is what lets a page on one instance follow a job that another instance runs.
+
+use super::import_views;
+use crate::model::{CurrentUser, JobRecord, Role};
+use sea_orm::DatabaseConnection;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// How far back a poll looks for finished jobs, beyond the previous poll: room for
+/// clocks of several instances that disagree a little, and for commits still in flight.
+const LOOK_BACK: Duration = Duration::from_secs(30);
+
+/// The changes of this process's view of the import jobs.
+#[derive(Debug)]
+pub struct LiveJobs {
+    changes: broadcast::Sender<JobRecord>,
+}
+
+impl Default for LiveJobs {
+    fn default() -> Self {
+        LiveJobs {
+            changes: broadcast::channel(1024).0,
+        }
+    }
+}
+
+impl LiveJobs {
+    /// A stream of every job change from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<JobRecord> {
+        self.changes.subscribe()
+    }
+
+    /// Polls every `every` while anybody listens, until the process ends.
+    pub fn start(self: &Arc<Self>, db: DatabaseConnection, every: Duration) {
+        let live = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut last: HashMap<i64, JobRecord> = HashMap::new();
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if live.changes.receiver_count() == 0 {
+                    continue;
+                }
+                let since = chrono::Utc::now()
+                    - chrono::Duration::from_std(LOOK_BACK + every).unwrap_or_default();
+                match import_views::recently_active(&db, since).await {
+                    Ok(jobs) => live.publish(&mut last, jobs),
+                    Err(e) => tracing::warn!(error = %e, "could not read import status"),
+                }
+            }
+        });
+    }
+
+    /// Sends the jobs that differ from what was sent before, and forgets the ones that
+    /// have gone quiet.
+    fn publish(&self, last: &mut HashMap<i64, JobRecord>, jobs: Vec<JobRecord>) {
+        let mut seen = HashMap::with_capacity(jobs.len());
+        for job in jobs {
+            if last.get(&job.id) != Some(&job) {
+                // Nobody listening is not an error: the next subscriber starts fresh.
+                let _ = self.changes.send(job.clone());
+            }
+            seen.insert(job.id, job);
+        }
+        *last = seen;
+    }
+}
+
+/// Whether `user` may follow `job`: operators follow their own imports, others all.
+pub fn may_follow(user: &CurrentUser, job: &JobRecord) -> bool {
+    user.role != Role::Operator || job.initiated_by.id == user.id
+}
