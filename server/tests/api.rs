@@ -4,66 +4,12 @@
 
 mod common;
 
-use common::{Backend, Options, TestApp, spawn_app, spawn_app_with};
+use common::{
+    Backend, Options, TestApp, get, import, post, spawn_app, spawn_app_with, upload, wait,
+};
 use reqwest::multipart::{Form, Part};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use std::time::Duration;
-
-async fn upload(
-    app: &TestApp,
-    client: &Client,
-    action: &str,
-    csv: &str,
-    validate_only: bool,
-) -> Response {
-    let form = Form::new()
-        .text("title", format!("{action} test"))
-        .text("action", action.to_owned())
-        .text("validate_only", validate_only.to_string())
-        .part(
-            "file",
-            Part::bytes(csv.as_bytes().to_vec()).file_name("upload.csv"),
-        );
-    client
-        .post(app.url("/api/v1/imports"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload")
-}
-
-async fn get(app: &TestApp, client: &Client, path: &str) -> (StatusCode, Value) {
-    let res = client.get(app.url(path)).send().await.expect("GET");
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn post(app: &TestApp, client: &Client, path: &str) -> (StatusCode, Value) {
-    let res = client.post(app.url(path)).send().await.expect("POST");
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-/// Uploads a file and waits until the workers have finished with it.
-async fn import(app: &TestApp, client: &Client, action: &str, csv: &str) -> Value {
-    let res = upload(app, client, action, csv, false).await;
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let job: Value = res.json().await.unwrap();
-    wait(app, client, job["id"].as_i64().unwrap()).await
-}
-
-async fn wait(app: &TestApp, client: &Client, id: i64) -> Value {
-    for _ in 0..600 {
-        let (status, job) = get(app, client, &format!("/api/v1/imports/{id}")).await;
-        assert_eq!(status, StatusCode::OK, "{job}");
-        if !["new", "in_progress"].contains(&job["status"].as_str().unwrap_or("")) {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("import #{id} did not finish");
-}
 
 fn counts(job: &Value) -> [i64; 4] {
     ["created", "updated", "unchanged", "errors"].map(|k| job[k].as_i64().unwrap())

@@ -4,9 +4,11 @@
 #![allow(dead_code)]
 
 use reqwest::header::{HeaderMap, SET_COOKIE};
+use reqwest::multipart::{Form, Part};
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::Value;
 use server::Application;
 use server::config::Config;
 use std::net::SocketAddr;
@@ -134,6 +136,22 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     }
 }
 
+/// Another instance of the server on an existing database, with `workers` import workers.
+pub async fn spawn_on(database_url: &str, workers: usize) -> TestApp {
+    let mut config = test_config(database_url, &Options::default());
+    config.import_workers = workers;
+    let app = Application::build(config).await.expect("server starts");
+    let addr = app.local_addr();
+    let db = app.db.clone();
+    tokio::spawn(app.run());
+    TestApp {
+        addr,
+        db,
+        database_url: database_url.to_owned(),
+        _dir: None,
+    }
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
@@ -257,4 +275,63 @@ macro_rules! on_both_databases {
             )+
         }
     };
+}
+
+/// Uploads a file through `POST /api/v1/imports`.
+pub async fn upload(
+    app: &TestApp,
+    client: &Client,
+    action: &str,
+    csv: &str,
+    validate_only: bool,
+) -> Response {
+    let form = Form::new()
+        .text("title", format!("{action} test"))
+        .text("action", action.to_owned())
+        .text("validate_only", validate_only.to_string())
+        .part(
+            "file",
+            Part::bytes(csv.as_bytes().to_vec()).file_name("upload.csv"),
+        );
+    client
+        .post(app.url("/api/v1/imports"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+}
+
+/// `GET` and its JSON answer.
+pub async fn get(app: &TestApp, client: &Client, path: &str) -> (StatusCode, Value) {
+    let res = client.get(app.url(path)).send().await.expect("GET");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// `POST` without a body and its JSON answer.
+pub async fn post(app: &TestApp, client: &Client, path: &str) -> (StatusCode, Value) {
+    let res = client.post(app.url(path)).send().await.expect("POST");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Uploads a file and waits until the workers have finished with it.
+pub async fn import(app: &TestApp, client: &Client, action: &str, csv: &str) -> Value {
+    let res = upload(app, client, action, csv, false).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let job: Value = res.json().await.unwrap();
+    wait(app, client, job["id"].as_i64().unwrap()).await
+}
+
+/// Waits until the workers have finished with a job.
+pub async fn wait(app: &TestApp, client: &Client, id: i64) -> Value {
+    for _ in 0..600 {
+        let (status, job) = get(app, client, &format!("/api/v1/imports/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{job}");
+        if !["new", "in_progress"].contains(&job["status"].as_str().unwrap_or("")) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("import #{id} did not finish");
 }

@@ -1,0 +1,478 @@
+//! The back office behind its pages, on SQLite and PostgreSQL: the clients and accounts
+//! lists with their filters, sorts and CSV exports; the upload form and its templates;
+//! the live status stream; the bell; and the 403 of another operator's import page.
+
+mod common;
+
+use common::{Backend, TestApp, get, import, spawn_app, wait};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+use std::time::Duration;
+
+const CLIENTS: &str = "\
+Email,First name,Last name,Country,Active,Type,Verification level,Created,City
+ann@example.com,Ann,Zimmer,GB,true,personal,2,2024-01-10,=cmd|' /C calc'!A0
+ben@example.com,Ben,Young,DE,false,corporate,0,2024-03-05,Berlin
+cat@example.com,Cat,Xu,GB,true,corporate,2,2024-06-30,Leeds
+dan@example.com,Dan,Webb,FR,true,personal,1,2025-02-01,Paris
+";
+
+async fn emails(app: &TestApp, client: &Client, query: &str) -> Vec<String> {
+    let (status, page) = get(app, client, &format!("/api/v1/clients?{query}")).await;
+    assert_eq!(status, StatusCode::OK, "{query}: {page}");
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["email"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn clients_are_filtered_sorted_and_exported(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let job = import(&app, &admin, "import-users", CLIENTS).await;
+    assert_eq!(job["status"], "success", "{job}");
+
+    // Every filter of the Clients page narrows the list.
+    for (query, expected) in [
+        ("country=gb", vec!["ann@example.com", "cat@example.com"]),
+        ("active=false", vec!["ben@example.com"]),
+        ("type=corporate", vec!["ben@example.com", "cat@example.com"]),
+        (
+            "verification_level=2",
+            vec!["ann@example.com", "cat@example.com"],
+        ),
+        (
+            "created_from=2024-03-05&created_to=2024-06-30",
+            vec!["ben@example.com", "cat@example.com"],
+        ),
+        ("project=1&desk=1&search=d", vec!["dan@example.com"]),
+        ("search=Xu", vec!["cat@example.com"]),
+        (
+            "country=GB&active=true&type=personal",
+            vec!["ann@example.com"],
+        ),
+    ] {
+        assert_eq!(emails(&app, &admin, query).await, expected, "{query}");
+    }
+    // Sorted by any column, both ways.
+    assert_eq!(
+        emails(&app, &admin, "sort=last_name").await,
+        [
+            "dan@example.com",
+            "cat@example.com",
+            "ben@example.com",
+            "ann@example.com"
+        ]
+    );
+    assert_eq!(
+        emails(&app, &admin, "sort=created_at&dir=desc").await,
+        [
+            "dan@example.com",
+            "cat@example.com",
+            "ben@example.com",
+            "ann@example.com"
+        ]
+    );
+    assert_eq!(
+        emails(&app, &admin, "sort=country&dir=asc&per_page=2&page=2").await,
+        ["ann@example.com", "cat@example.com"]
+    );
+    // A bad value is a clear 400, never an empty list.
+    for (query, reason) in [
+        ("sort=password", "Cannot sort by `password`"),
+        ("active=maybe", "`active` is true or false"),
+        ("created_from=31.12.2024", "must be a date like 2026-01-31"),
+        (
+            "verification_level=high",
+            "`verification_level` cannot be `high`",
+        ),
+    ] {
+        let (status, body) = get(&app, &admin, &format!("/api/v1/clients?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(
+            body["error"].as_str().unwrap().contains(reason),
+            "{query}: {body}"
+        );
+    }
+
+    // The export is the current view: same filter and order, every page, UTF-8 with a
+    // BOM, formulas neutralised.
+    let res = admin
+        .get(app.url("/api/v1/clients.csv?type=corporate&sort=last_name&dir=desc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-disposition"],
+        "attachment; filename=\"clients.csv\""
+    );
+    let body = res.text().await.unwrap();
+    let body = body.strip_prefix('\u{FEFF}').expect("a BOM");
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 3, "{body}");
+    assert!(lines[0].starts_with("ID,Email,Username,First name,"));
+    assert!(lines[1].contains(",ben@example.com,"), "{body}");
+    assert!(lines[2].contains(",cat@example.com,"), "{body}");
+    let all = admin
+        .get(app.url("/api/v1/clients.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(all.contains("'=cmd|' /C calc'!A0"), "{all}");
+    assert_eq!(all.lines().count(), 5);
+}
+
+async fn accounts_are_filtered_sorted_and_exported(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    import(&app, &admin, "import-users", CLIENTS).await;
+    let job = import(
+        &app,
+        &admin,
+        "import-accounts",
+        "Email,Account number,Product ID,Product currency\n\
+         ann@example.com,A-3,1,USD\nben@example.com,A-1,2,EUR\ncat@example.com,A-2,2,USDT\n",
+    )
+    .await;
+    assert_eq!(job["status"], "success", "{job}");
+    let numbers = |page: Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["account_number"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, page) = get(&app, &admin, "/api/v1/accounts?sort=account_number").await;
+    assert_eq!(numbers(page), ["A-1", "A-2", "A-3"]);
+    let (_, page) = get(
+        &app,
+        &admin,
+        "/api/v1/accounts?product_id=2&sort=currency&dir=desc",
+    )
+    .await;
+    assert_eq!(numbers(page), ["A-2", "A-1"]);
+    let (_, page) = get(&app, &admin, "/api/v1/accounts?currency=usdt").await;
+    assert_eq!(numbers(page), ["A-2"]);
+    let (_, page) = get(&app, &admin, "/api/v1/accounts?search=ben").await;
+    assert_eq!(numbers(page), ["A-1"]);
+    let csv = admin
+        .get(app.url("/api/v1/accounts.csv?product_id=2&sort=account_number"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "\u{FEFF}Account number,Email,First name,Last name,Product ID,Product currency,Created"
+    );
+    assert!(lines[1].starts_with("A-1,ben@example.com,Ben,Young,2,EUR,"));
+    assert!(lines[2].starts_with("A-2,cat@example.com,Cat,Xu,2,USDT,"));
+    assert_eq!(lines.len(), 3);
+}
+
+/// Posts the pages' upload form as `client`; answers the redirect's target.
+async fn upload_form(app: &TestApp, client: &Client, from: &str, csv: &[u8]) -> String {
+    let form = Form::new()
+        .text("title", "From the form")
+        .text("action", "import-users")
+        .text("delimiter", "auto")
+        .part("file", Part::bytes(csv.to_vec()).file_name("clients.csv"));
+    let res = client
+        .post(app.url(&format!("/imports/upload?from={from}")))
+        .header("accept", "text/html")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn the_upload_form_and_its_templates(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let operator = app.user(&admin, "op@example.com", "operator").await;
+    let manager = app.user(&admin, "boss@example.com", "manager").await;
+
+    // Each template is a file the importer takes as it is.
+    for action in ["import-users", "import-accounts"] {
+        let res = operator
+            .get(app.url(&format!("/templates/{action}.csv")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let template = res.bytes().await.unwrap();
+        assert!(template.starts_with(b"\xEF\xBB\xBF"));
+        let text = String::from_utf8(template[3..].to_vec()).unwrap();
+        let job = import(&app, &operator, action, &text).await;
+        assert_eq!(job["status"], "success", "{action}: {job}");
+        assert_eq!(job["created"], 1, "{action}: {job}");
+    }
+    let res = operator
+        .get(app.url("/templates/import-nothing.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // A good upload leads to the new job's page; the job runs.
+    let to = upload_form(
+        &app,
+        &operator,
+        "clients",
+        b"Email,First name\nform@example.com,Form\n",
+    )
+    .await;
+    let id: i64 = to
+        .strip_prefix("/imports/")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("redirected to {to}"));
+    assert_eq!(wait(&app, &operator, id).await["status"], "success");
+
+    // A refused file goes back to the page it came from, with the reason; no job.
+    let jobs_before = app.scalar_i64("SELECT COUNT(*) FROM import_job").await;
+    let to = upload_form(&app, &operator, "accounts", b"").await;
+    assert_eq!(to, "/accounts?import_error=The%20file%20is%20empty.");
+    // The page names only pages of this site, whatever `from` says.
+    let to = upload_form(&app, &operator, "https://evil.example", b"").await;
+    assert!(to.starts_with("/imports/new?import_error="), "{to}");
+    // A manager may not import: refused and audited.
+    let to = upload_form(
+        &app,
+        &manager,
+        "clients",
+        b"Email,First name\nm@example.com,M\n",
+    )
+    .await;
+    assert!(to.starts_with("/clients?import_error="), "{to}");
+    assert!(
+        to.ends_with("You%20do%20not%20have%20permission%20to%20do%20this."),
+        "{to}"
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM import_job").await,
+        jobs_before
+    );
+    assert!(app.audit_count("access.forbidden").await >= 1);
+}
+
+/// Reads server-sent events from `res` until `done` holds for the jobs seen so far, or
+/// `limit` passes; answers every job event in order.
+async fn job_events(
+    mut res: reqwest::Response,
+    limit: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let mut buffer = String::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done(&seen) {
+        let chunk = match tokio::time::timeout_at(deadline, res.chunk()).await {
+            Ok(Ok(Some(chunk))) => chunk,
+            _ => break,
+        };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            if event.lines().any(|l| l == "event: job") {
+                let data: String = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .collect();
+                seen.push(serde_json::from_str(&data).expect("job JSON"));
+            }
+        }
+    }
+    seen
+}
+
+fn finished(id: i64) -> impl Fn(&[Value]) -> bool {
+    move |jobs| {
+        jobs.iter().any(|j| {
+            j["id"] == id && !["new", "in_progress"].contains(&j["status"].as_str().unwrap_or(""))
+        })
+    }
+}
+
+async fn subscribe(app: &TestApp, client: &Client) -> reqwest::Response {
+    let res = client
+        .get(app.url("/api/v1/imports/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    res
+}
+
+async fn start(app: &TestApp, client: &Client, csv: &str) -> i64 {
+    let res = common::upload(app, client, "import-users", csv, false).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+}
+
+async fn live_status_reaches_those_who_may_see_the_job(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let olga = app.user(&admin, "olga@example.com", "operator").await;
+    let oscar = app.user(&admin, "oscar@example.com", "operator").await;
+    let nobody = app.client();
+    let res = nobody
+        .get(app.url("/api/v1/imports/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    let olga_feed = subscribe(&app, &olga).await;
+    let oscar_feed = subscribe(&app, &oscar).await;
+    let admin_feed = subscribe(&app, &admin).await;
+    let mut big = String::from("Email,First name\n");
+    for i in 0..3000 {
+        big.push_str(&format!("live{i}@example.com,Live\n"));
+    }
+    big.push_str("bad-email,Bad\n");
+    let olgas = start(&app, &olga, &big).await;
+    let oscars = start(
+        &app,
+        &oscar,
+        "Email,First name\noscar.client@example.com,O\n",
+    )
+    .await;
+
+    // Olga follows her job to its end; the last state she is told is the final one.
+    let seen = job_events(olga_feed, Duration::from_secs(60), finished(olgas)).await;
+    let last = seen
+        .iter()
+        .rev()
+        .find(|j| j["id"] == olgas)
+        .expect("events of her job");
+    assert_eq!(last["status"], "success_with_errors", "{last}");
+    assert_eq!(last["processed_rows"], 3001);
+    assert_eq!(last["created"], 3000);
+    assert_eq!(last["errors"], 1);
+    assert!(
+        seen.iter()
+            .all(|j| j["initiated_by"]["email"] == "olga@example.com"),
+        "Olga saw another operator's job: {seen:?}"
+    );
+    // Oscar sees his, never hers; the admin sees both.
+    let seen = job_events(oscar_feed, Duration::from_secs(30), finished(oscars)).await;
+    assert!(finished(oscars)(&seen), "{seen:?}");
+    assert!(seen.iter().all(|j| j["id"] != olgas), "{seen:?}");
+    let seen = job_events(admin_feed, Duration::from_secs(30), |jobs| {
+        finished(olgas)(jobs) && finished(oscars)(jobs)
+    })
+    .await;
+    assert!(
+        finished(olgas)(&seen) && finished(oscars)(&seen),
+        "{seen:?}"
+    );
+}
+
+async fn the_bell_tells_the_initiator(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let olga = app.user(&admin, "olga@example.com", "operator").await;
+    let job = import(
+        &app,
+        &olga,
+        "import-users",
+        "Email,First name\na@example.com,A\nnot-an-email,B\n",
+    )
+    .await;
+    let bell = |client: Client| {
+        let app = &app;
+        async move {
+            let res = app.call(&client, "notifications", &[]).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let mine = bell(olga.clone()).await;
+    assert_eq!(mine["unread"], 1, "{mine}");
+    assert_eq!(mine["latest"][0]["text"], "Import finished with 1 errors");
+    assert_eq!(mine["latest"][0]["job_id"], job["id"]);
+    assert_eq!(mine["latest"][0]["job_errors"], 1);
+    // Nobody else is told.
+    assert_eq!(bell(admin.clone()).await["unread"], 0);
+    // Marking read is the user's own business.
+    let id = mine["latest"][0]["id"].as_i64().unwrap().to_string();
+    let res = app
+        .call(&admin, "notifications/read", &[("id", id.as_str())])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(bell(olga.clone()).await["unread"], 1);
+    let res = app
+        .call(&olga, "notifications/read", &[("id", id.as_str())])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let after = bell(olga.clone()).await;
+    assert_eq!(after["unread"], 0);
+    assert_eq!(after["latest"][0]["read"], true);
+}
+
+async fn another_operators_import_page_is_forbidden(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let olga = app.user(&admin, "olga@example.com", "operator").await;
+    let oscar = app.user(&admin, "oscar@example.com", "operator").await;
+    let job = import(
+        &app,
+        &olga,
+        "import-users",
+        "Email,First name\na@example.com,A\n",
+    )
+    .await;
+    let page = format!("/imports/{}", job["id"]);
+    let res = olga.get(app.url(&page)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("1 of 1 rows processed"));
+    let res = oscar.get(app.url(&page)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Access denied"));
+    assert!(!html.contains("rows processed"));
+    let res = oscar.get(app.url("/imports/999999")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+on_both_databases!(
+    clients_are_filtered_sorted_and_exported,
+    accounts_are_filtered_sorted_and_exported,
+    the_upload_form_and_its_templates,
+    live_status_reaches_those_who_may_see_the_job,
+    the_bell_tells_the_initiator,
+    another_operators_import_page_is_forbidden,
+);
+
+/// Two instances on one PostgreSQL database: a page served by one follows a job that
+/// the other runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_status_crosses_instances() {
+    let first = spawn_app(Backend::Postgres).await;
+    let second = common::spawn_on(&first.database_url, 0).await;
+    let admin_first = first.admin().await;
+    let admin_second = second.admin().await;
+    let feed = subscribe(&second, &admin_second).await;
+    let id = start(&first, &admin_first, "Email,First name\nx@example.com,X\n").await;
+    let seen = job_events(feed, Duration::from_secs(30), finished(id)).await;
+    let last = seen
+        .iter()
+        .rev()
+        .find(|j| j["id"] == id)
+        .expect("the job's events");
+    assert_eq!(last["status"], "success", "{seen:?}");
+}
