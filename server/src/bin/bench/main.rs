@@ -4,7 +4,11 @@
 //! release server's `import` command on SQLite and on PostgreSQL (a fresh database for every
 //! scenario), loads the large file raw with `sqlite3 .import` and `psql \copy` for reference,
 //! measures wall time and peak RSS of each process, checks that every import really did what
-//! it should, prints one table and appends it to `bench/results.md`.
+//! it should. With the large import's clients still in the database it then times the
+//! Clients page under concurrent readers (see `pages`). It prints the tables and appends
+//! them to `bench/results.md`.
+
+mod pages;
 
 use clap::{Parser, ValueEnum};
 use std::fmt::Write as _;
@@ -115,17 +119,24 @@ fn run(args: Args) -> Result<bool> {
     };
 
     let mut rows = Vec::new();
+    let mut page_rows = Vec::new();
     for &kind in &kinds {
         let raw = raw_load(&ctx, kind, &files.large, large);
         let raw_secs = raw.secs();
         rows.push(raw);
-        rows.push(fresh_import(
+        let (row, db) = fresh_import_keeping(
             &ctx,
             kind,
             &files.large,
             large,
             Goal::Throughput { raw_secs },
-        ));
+        );
+        rows.push(row);
+        // The pages are timed on the clients the large import left, when it did its job.
+        if let Some(db) = db {
+            let probe = Client::new(large / 2).email();
+            page_rows.extend(pages::measure(&ctx, &db, large, &probe));
+        }
     }
     for &kind in &kinds {
         rows.push(fresh_import(
@@ -140,7 +151,11 @@ fn run(args: Args) -> Result<bool> {
         rows.extend(update_scenario(&ctx, kind, &files));
     }
 
-    let table = table(&rows);
+    let mut table = table(&rows);
+    if !page_rows.is_empty() {
+        table.push('\n');
+        table.push_str(&pages::table(&page_rows));
+    }
     let notes = failure_notes(&rows);
     println!("\n{heading}\n\n{table}{notes}");
     if !args.no_record {
@@ -149,7 +164,8 @@ fn run(args: Args) -> Result<bool> {
     }
     Ok(rows
         .iter()
-        .all(|r| !matches!(r.outcome, Outcome::Failed(_))))
+        .all(|r| !matches!(r.outcome, Outcome::Failed(_)))
+        && page_rows.iter().all(|r| r.outcome.is_ok()))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -994,21 +1010,37 @@ fn fresh(rows: u64) -> Expect {
 }
 
 fn fresh_import(ctx: &Ctx, kind: Kind, file: &Path, rows: u64, goal: Goal) -> Row {
+    fresh_import_keeping(ctx, kind, file, rows, goal).0
+}
+
+/// A fresh import, and its database when the import did what it should.
+fn fresh_import_keeping(
+    ctx: &Ctx,
+    kind: Kind,
+    file: &Path,
+    rows: u64,
+    goal: Goal,
+) -> (Row, Option<Db>) {
     let scenario = "import-users, fresh";
     progress(&format!("{}: {scenario}, {rows} rows", kind.label()));
     let what = format!("{} {scenario}, {} rows", kind.label(), thousands(rows));
-    let outcome = match engine_db(ctx, kind, &format!("fresh{rows}")) {
-        Ok(db) => engine_import(ctx, &db, file, &fresh(rows), &what),
-        Err(reason) => failed(&what, reason, ""),
+    let (outcome, db) = match engine_db(ctx, kind, &format!("fresh{rows}")) {
+        Ok(db) => {
+            let outcome = engine_import(ctx, &db, file, &fresh(rows), &what);
+            let keep = matches!(outcome, Outcome::Done { .. });
+            (outcome, keep.then_some(db))
+        }
+        Err(reason) => (failed(&what, reason, ""), None),
     };
     finish_progress(&outcome);
-    Row {
+    let row = Row {
         scenario: scenario.into(),
         kind,
         rows,
         outcome,
         goal,
-    }
+    };
+    (row, db)
 }
 
 /// A fresh import of the base file, then the partial-update file on top (timed on its own).
