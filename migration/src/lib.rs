@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_create_tables;
 mod m20261121_000002_import_confirmation;
 mod m20261121_000003_import_file_chunks;
+mod m20261122_000004_client_search_indexes;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_tables::Migration),
             Box::new(m20261121_000002_import_confirmation::Migration),
             Box::new(m20261121_000003_import_file_chunks::Migration),
+            Box::new(m20261122_000004_client_search_indexes::Migration),
         ]
     }
 }

@@ -631,7 +631,7 @@ async fn export_clients(
     require(&state, &caller, EVERYONE, "GET /api/v1/clients.csv").await?;
     let filter = client_filter(&q)?;
     // A bad filter is answered now, not in the middle of the download.
-    browse::client_query(&filter)?;
+    browse::client_query(&filter, state.ctx.db.get_database_backend())?;
     let db = state.ctx.db.clone();
     Ok(csv_download("clients.csv", move |tx| {
         Box::pin(async move {
@@ -658,7 +658,7 @@ async fn export_accounts(
 ) -> ApiResult<Response> {
     require(&state, &caller, EVERYONE, "GET /api/v1/accounts.csv").await?;
     let filter = account_filter(&q)?;
-    browse::account_query(&filter)?;
+    browse::account_query(&filter, state.ctx.db.get_database_backend())?;
     let db = state.ctx.db.clone();
     Ok(csv_download("accounts.csv", move |tx| {
         Box::pin(async move {

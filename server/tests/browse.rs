@@ -50,6 +50,11 @@ async fn clients_are_filtered_sorted_and_exported(backend: Backend) {
         ),
         ("project=1&desk=1&search=d", vec!["dan@example.com"]),
         ("search=Xu", vec!["cat@example.com"]),
+        // Any case; wildcards are plain characters.
+        ("search=ZIM", vec!["ann@example.com"]),
+        ("search=BEN%40EXAMPLE", vec!["ben@example.com"]),
+        ("search=%25", vec![]),
+        ("search=_", vec![]),
         (
             "country=GB&active=true&type=personal",
             vec!["ann@example.com"],

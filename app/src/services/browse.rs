@@ -87,15 +87,57 @@ fn starts_with<C: sea_orm::sea_query::IntoColumnRef>(
     subject.like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\'))
 }
 
-/// Clients whose email, first or last name or phone starts with `search` (ignoring case).
-fn client_search(search: &str) -> Condition {
-    let lower = prefix_pattern(&search.to_lowercase());
-    let exact = prefix_pattern(search);
+/// The smallest text greater than every text that starts with `prefix` (in code point
+/// order, which is UTF-8 byte order), if there is one.
+fn after_prefix(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = last as u32 + 1;
+        if (0xD800..0xE000).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// A client column as searched and sorted: folded to lower case when `lower`, compared in
+/// byte order (PostgreSQL: the `C` collation), as the indexes of migration 000004 are.
+fn comparable(column: &str, lower: bool, backend: DbBackend) -> sea_orm::sea_query::SimpleExpr {
+    let value = if lower {
+        format!("lower({column})")
+    } else {
+        column.to_owned()
+    };
+    match backend {
+        DbBackend::Postgres => Expr::cust(format!("{value} COLLATE \"C\"")),
+        _ => Expr::cust(value),
+    }
+}
+
+/// `subject` starts with `prefix`, written as a range an index can walk.
+fn prefix_range(subject: sea_orm::sea_query::SimpleExpr, prefix: &str) -> Condition {
+    let mut range = Condition::all().add(subject.clone().gte(prefix));
+    if let Some(end) = after_prefix(prefix) {
+        range = range.add(subject.lt(end));
+    }
+    range
+}
+
+/// Clients whose email, first or last name (ignoring case) or phone starts with `search`.
+fn client_search(search: &str, backend: DbBackend) -> Condition {
+    let lower = search.to_lowercase();
     Condition::any()
-        .add(starts_with(client::Column::Email, &lower, true))
-        .add(starts_with(client::Column::FirstName, &lower, true))
-        .add(starts_with(client::Column::LastName, &lower, true))
-        .add(starts_with(client::Column::Phone, &exact, false))
+        .add(prefix_range(comparable("email", true, backend), &lower))
+        .add(prefix_range(
+            comparable("first_name", true, backend),
+            &lower,
+        ))
+        .add(prefix_range(comparable("last_name", true, backend), &lower))
+        .add(prefix_range(comparable("phone", false, backend), search))
 }
 
 struct Places {
@@ -173,11 +215,14 @@ fn day_start(date: &str, days_after: i64) -> Result<chrono::DateTime<chrono::Utc
 }
 
 /// The clients a filter selects, sorted as it asks.
-pub fn client_query(f: &ClientFilter) -> Result<sea_orm::Select<client::Entity>, AppError> {
+pub fn client_query(
+    f: &ClientFilter,
+    backend: DbBackend,
+) -> Result<sea_orm::Select<client::Entity>, AppError> {
     use client::Column as C;
     let mut find = client::Entity::find();
     if let Some(s) = &f.search {
-        find = find.filter(client_search(s));
+        find = find.filter(client_search(s, backend));
     }
     if let Some(p) = f.project {
         find = find.filter(C::ProjectId.eq(p));
@@ -203,23 +248,25 @@ pub fn client_query(f: &ClientFilter) -> Result<sea_orm::Select<client::Entity>,
     if let Some(to) = &f.created_to {
         find = find.filter(C::CreatedAt.lt(day_start(to, 1)?));
     }
+    // Names and emails sort ignoring case, by the expressions the indexes hold.
     let column = match f.sort.checked(&CLIENT_SORTS).map_err(invalid)?.as_deref() {
-        Some("first_name") => Some(C::FirstName),
-        Some("last_name") => Some(C::LastName),
-        Some("email") => Some(C::Email),
-        Some("project") => Some(C::ProjectId),
-        Some("desk") => Some(C::DeskId),
-        Some("active") => Some(C::Active),
-        Some("type") => Some(C::ClientType),
-        Some("country") => Some(C::Country),
-        Some("verification_level") => Some(C::VerificationLevel),
-        Some("created_at") => Some(C::CreatedAt),
+        Some("first_name") => Some(comparable("first_name", true, backend)),
+        Some("last_name") => Some(comparable("last_name", true, backend)),
+        Some("email") => Some(comparable("email", true, backend)),
+        Some("project") => Some(Expr::col(C::ProjectId).into()),
+        Some("desk") => Some(Expr::col(C::DeskId).into()),
+        Some("active") => Some(Expr::col(C::Active).into()),
+        Some("type") => Some(Expr::col(C::ClientType).into()),
+        Some("country") => Some(Expr::col(C::Country).into()),
+        Some("verification_level") => Some(Expr::col(C::VerificationLevel).into()),
+        Some("created_at") => Some(Expr::col(C::CreatedAt).into()),
         _ => None,
     };
+    let sorted = column.is_some();
     if let Some(column) = column {
         find = find.order_by(column, order(f.sort.desc));
     }
-    Ok(find.order_by(C::Id, order(f.sort.desc && column.is_none())))
+    Ok(find.order_by(C::Id, order(f.sort.desc && !sorted)))
 }
 
 pub async fn clients(
@@ -227,7 +274,7 @@ pub async fn clients(
     q: &ListQuery,
     filter: &ClientFilter,
 ) -> Result<Page<ClientRecord>, AppError> {
-    let find = client_query(filter)?;
+    let find = client_query(filter, db.get_database_backend())?;
     let total = find.clone().count(db).await?;
     let rows = find.offset(q.offset()).limit(q.per_page).all(db).await?;
     let places = Places::load(db).await?;
@@ -303,7 +350,7 @@ impl ClientChunks {
         if self.places.is_none() {
             self.places = Some(Places::load(db).await?);
         }
-        let rows = client_query(&self.filter)?
+        let rows = client_query(&self.filter, db.get_database_backend())?
             .offset(self.offset)
             .limit(self.size)
             .all(db)
@@ -493,14 +540,17 @@ fn account_record(a: account::Model, client: ClientRef) -> AccountRecord {
 
 /// The accounts a filter selects, sorted as it asks: search by account number, or by the
 /// email, name or phone of the owner.
-pub fn account_query(f: &AccountFilter) -> Result<sea_orm::Select<account::Entity>, AppError> {
+pub fn account_query(
+    f: &AccountFilter,
+    backend: DbBackend,
+) -> Result<sea_orm::Select<account::Entity>, AppError> {
     use account::Column as A;
     let mut find = account::Entity::find();
     if let Some(s) = &f.search {
         let owners = Query::select()
             .column(client::Column::Id)
             .from(client::Entity)
-            .cond_where(client_search(s))
+            .cond_where(client_search(s, backend))
             .to_owned();
         find = find.filter(
             Condition::any()
@@ -547,7 +597,7 @@ pub async fn accounts(
     q: &ListQuery,
     filter: &AccountFilter,
 ) -> Result<Page<AccountRecord>, AppError> {
-    let find = account_query(filter)?;
+    let find = account_query(filter, db.get_database_backend())?;
     let total = find.clone().count(db).await?;
     let rows = find.offset(q.offset()).limit(q.per_page).all(db).await?;
     Ok(q.page_of(account_records(db, rows).await?, total))
@@ -574,7 +624,7 @@ impl AccountChunks {
         &mut self,
         db: &DatabaseConnection,
     ) -> Result<Option<Vec<AccountRecord>>, AppError> {
-        let rows = account_query(&self.filter)?
+        let rows = account_query(&self.filter, db.get_database_backend())?
             .offset(self.offset)
             .limit(self.size)
             .all(db)
