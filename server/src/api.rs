@@ -581,26 +581,36 @@ async fn list_accounts(
 /// Rows read per query of an export.
 const EXPORT_CHUNK: u64 = 5_000;
 
-/// A CSV download written while it is read: `produce` sends pieces of the file until the
-/// view is exhausted (or the browser goes away).
+/// A CSV download written while it is read, one piece per query. A failure part-way
+/// breaks the connection, so the browser reports the download as failed instead of
+/// keeping a file that silently ends early.
 fn csv_download(
-    file_name: &'static str,
-    produce: impl FnOnce(
-        tokio::sync::mpsc::Sender<Vec<u8>>,
-    ) -> futures_util::future::BoxFuture<'static, Result<(), AppError>>
-    + Send
-    + 'static,
+    disposition: &'static str,
+    db: sea_orm::DatabaseConnection,
+    mut export: impl app::services::export::CsvExport,
 ) -> Response {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
     tokio::spawn(async move {
-        if let Err(e) = produce(tx).await {
-            tracing::error!(error = %e, "export stopped");
+        if tx.send(Ok(export.header())).await.is_err() {
+            return;
+        }
+        loop {
+            let piece = match export.next_rows(&db).await {
+                Ok(Some(bytes)) => Ok(bytes),
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "export stopped");
+                    Err(std::io::Error::other("the export stopped"))
+                }
+            };
+            let stop = piece.is_err();
+            if tx.send(piece).await.is_err() || stop {
+                return;
+            }
         }
     });
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|bytes| (Ok::<_, std::convert::Infallible>(bytes), rx))
+        rx.recv().await.map(|piece| (piece, rx))
     });
     (
         [
@@ -610,11 +620,7 @@ fn csv_download(
             ),
             (
                 header::CONTENT_DISPOSITION,
-                HeaderValue::from_static(if file_name == "clients.csv" {
-                    "attachment; filename=\"clients.csv\""
-                } else {
-                    "attachment; filename=\"accounts.csv\""
-                }),
+                HeaderValue::from_static(disposition),
             ),
         ],
         axum::body::Body::from_stream(body),
@@ -632,22 +638,11 @@ async fn export_clients(
     let filter = client_filter(&q)?;
     // A bad filter is answered now, not in the middle of the download.
     browse::client_query(&filter, state.ctx.db.get_database_backend())?;
-    let db = state.ctx.db.clone();
-    Ok(csv_download("clients.csv", move |tx| {
-        Box::pin(async move {
-            use app::services::export;
-            if tx.send(export::client_header()).await.is_err() {
-                return Ok(());
-            }
-            let mut chunks = browse::ClientChunks::new(filter, EXPORT_CHUNK);
-            while let Some(rows) = chunks.next(&db).await? {
-                if tx.send(export::client_rows(&rows)).await.is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        })
-    }))
+    Ok(csv_download(
+        "attachment; filename=\"clients.csv\"",
+        state.ctx.db.clone(),
+        browse::ClientChunks::new(filter, EXPORT_CHUNK),
+    ))
 }
 
 /// The accounts of the current view as CSV.
@@ -659,22 +654,11 @@ async fn export_accounts(
     require(&state, &caller, EVERYONE, "GET /api/v1/accounts.csv").await?;
     let filter = account_filter(&q)?;
     browse::account_query(&filter, state.ctx.db.get_database_backend())?;
-    let db = state.ctx.db.clone();
-    Ok(csv_download("accounts.csv", move |tx| {
-        Box::pin(async move {
-            use app::services::export;
-            if tx.send(export::account_header()).await.is_err() {
-                return Ok(());
-            }
-            let mut chunks = browse::AccountChunks::new(filter, EXPORT_CHUNK);
-            while let Some(rows) = chunks.next(&db).await? {
-                if tx.send(export::account_rows(&rows)).await.is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        })
-    }))
+    Ok(csv_download(
+        "attachment; filename=\"accounts.csv\"",
+        state.ctx.db.clone(),
+        browse::AccountChunks::new(filter, EXPORT_CHUNK),
+    ))
 }
 
 async fn list_programs(

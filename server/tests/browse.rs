@@ -18,6 +18,13 @@ cat@example.com,Cat,Xu,GB,true,corporate,2,2024-06-30,Leeds
 dan@example.com,Dan,Webb,FR,true,personal,1,2025-02-01,Paris
 ";
 
+/// The body of a `GET`, as text.
+async fn text(app: &TestApp, client: &Client, path: &str) -> String {
+    let res = client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.text().await.unwrap()
+}
+
 async fn emails(app: &TestApp, client: &Client, query: &str) -> Vec<String> {
     let (status, page) = get(app, client, &format!("/api/v1/clients?{query}")).await;
     assert_eq!(status, StatusCode::OK, "{query}: {page}");
@@ -122,14 +129,7 @@ async fn clients_are_filtered_sorted_and_exported(backend: Backend) {
     assert!(lines[0].starts_with("ID,Email,Username,First name,"));
     assert!(lines[1].contains(",ben@example.com,"), "{body}");
     assert!(lines[2].contains(",cat@example.com,"), "{body}");
-    let all = admin
-        .get(app.url("/api/v1/clients.csv"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let all = text(&app, &admin, "/api/v1/clients.csv").await;
     assert!(all.contains("'=cmd|' /C calc'!A0"), "{all}");
     assert_eq!(all.lines().count(), 5);
 }
@@ -168,14 +168,12 @@ async fn accounts_are_filtered_sorted_and_exported(backend: Backend) {
     assert_eq!(numbers(page), ["A-2"]);
     let (_, page) = get(&app, &admin, "/api/v1/accounts?search=ben").await;
     assert_eq!(numbers(page), ["A-1"]);
-    let csv = admin
-        .get(app.url("/api/v1/accounts.csv?product_id=2&sort=account_number"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = text(
+        &app,
+        &admin,
+        "/api/v1/accounts.csv?product_id=2&sort=account_number",
+    )
+    .await;
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],

@@ -61,14 +61,22 @@ pub fn Pager(
     per_page: u64,
     base: &'static str,
     query: ParamsMap,
+    /// `total` is a lower bound: there are more rows than it says.
+    #[prop(optional)]
+    more: bool,
 ) -> impl IntoView {
     let last = total.div_ceil(per_page.max(1)).max(1);
     let to = |n: u64| link(base, &query, &[("page", Some(n.to_string()))]);
+    let place = if more {
+        format!("Page {page}")
+    } else {
+        format!("Page {page} of {last}")
+    };
     view! {
         <nav class="pager" aria-label="Pages">
             {(page > 1).then(|| view! { <a href=to(page - 1) rel="prev">"← Previous"</a> })}
-            <span class="muted">{format!("Page {page} of {last}")}</span>
-            {(page < last).then(|| view! { <a href=to(page + 1) rel="next">"Next →"</a> })}
+            <span class="muted">{place}</span>
+            {(more || page < last).then(|| view! { <a href=to(page + 1) rel="next">"Next →"</a> })}
         </nav>
     }
 }
@@ -83,5 +91,26 @@ pub fn full_name(first: &str, last: Option<&str>) -> String {
     match last {
         Some(l) if !l.is_empty() => format!("{first} {l}"),
         _ => first.to_owned(),
+    }
+}
+
+/// A labelled `<select>` of a filter form, with "Any" first.
+#[component]
+pub fn Choice(
+    id: &'static str,
+    name: &'static str,
+    label: &'static str,
+    options: Vec<(String, String)>,
+    chosen: Option<String>,
+) -> impl IntoView {
+    view! {
+        <label for=id>{label}</label>
+        <select id=id name=name>
+            <option value="">"Any"</option>
+            {options.into_iter().map(|(value, text)| {
+                let selected = chosen.as_deref() == Some(value.as_str());
+                view! { <option value=value selected=selected>{text}</option> }
+            }).collect_view()}
+        </select>
     }
 }

@@ -158,6 +158,8 @@ impl AccountFilter {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClientList {
     pub page: Page<ClientRecord>,
+    /// Whether `page.total` is the exact total; otherwise there are more rows than it.
+    pub total_exact: bool,
     pub projects: Vec<Named>,
     /// Desks, named with their project.
     pub desks: Vec<Named>,

@@ -3,7 +3,7 @@
 
 use crate::api::browse::{list_clients, show_client};
 use crate::components::import_form::ImportDialog;
-use crate::components::listing::{Pager, SortHeader, day, full_name, link};
+use crate::components::listing::{Choice, Pager, SortHeader, day, full_name, link};
 use crate::components::notice::ErrorNotice;
 use crate::model::{
     AccountRecord, AppError, ClientDetails, ClientFilter, ClientList, ClientRecord, ImportAction,
@@ -33,28 +33,6 @@ fn ClientRow(c: ClientRecord) -> impl IntoView {
     }
 }
 
-/// A `<select>` of the filter form, with "Any" first.
-#[component]
-fn Choice(
-    id: &'static str,
-    label: &'static str,
-    options: Vec<(String, String)>,
-    chosen: Option<String>,
-) -> impl IntoView {
-    view! {
-        <div class="field">
-            <label for=id>{label}</label>
-            <select id=id name=id>
-                <option value="">"Any"</option>
-                {options.into_iter().map(|(value, text)| {
-                    let selected = chosen.as_deref() == Some(value.as_str());
-                    view! { <option value=value selected=selected>{text}</option> }
-                }).collect_view()}
-            </select>
-        </div>
-    }
-}
-
 #[component]
 fn Filters(list: ClientList, query: ParamsMap) -> impl IntoView {
     let get = |k: &str| query.get(k).filter(|v| !v.is_empty());
@@ -77,10 +55,10 @@ fn Filters(list: ClientList, query: ParamsMap) -> impl IntoView {
                 <input id="search" name="search" type="search" value=get("search")
                     placeholder="Start of an email, first or last name, or phone"/>
             </div>
-            <Choice id="project" label="Project" options=named(&list.projects) chosen=get("project")/>
-            <Choice id="desk" label="Desk" options=named(&list.desks) chosen=get("desk")/>
-            <Choice id="active" label="Active" options=pairs(&[("true", "Active"), ("false", "Inactive")]) chosen=get("active")/>
-            <Choice id="type" label="Type" options=pairs(&[("personal", "Personal"), ("corporate", "Corporate")]) chosen=get("type")/>
+            <div class="field"><Choice id="project" name="project" label="Project" options=named(&list.projects) chosen=get("project")/></div>
+            <div class="field"><Choice id="desk" name="desk" label="Desk" options=named(&list.desks) chosen=get("desk")/></div>
+            <div class="field"><Choice id="active" name="active" label="Active" options=pairs(&[("true", "Active"), ("false", "Inactive")]) chosen=get("active")/></div>
+            <div class="field"><Choice id="type" name="type" label="Type" options=pairs(&[("personal", "Personal"), ("corporate", "Corporate")]) chosen=get("type")/></div>
             <div class="field">
                 <label for="country">"Country"</label>
                 <input id="country" name="country" type="text" size="3" maxlength="2" value=get("country") placeholder="GB"/>
@@ -167,7 +145,11 @@ pub fn ClientsPage() -> impl IntoView {
                                 view! { <div class="empty-state"><p>{empty}</p></div> }.into_any()
                             } else {
                                 view! {
-                                    <p class="summary" data-testid="client-count">{format!("{} clients", page.total)}</p>
+                                    <p class="summary" data-testid="client-count">{if list.total_exact {
+                                        format!("{} clients", page.total)
+                                    } else {
+                                        format!("More than {} clients", page.total)
+                                    }}</p>
                                     <div class="table-wrap">
                                     <table class="data-table">
                                         <thead><tr>
@@ -188,7 +170,7 @@ pub fn ClientsPage() -> impl IntoView {
                                         </tbody>
                                     </table>
                                     </div>
-                                    <Pager total=page.total page=page.page per_page=page.per_page base="/clients" query=query.get_untracked()/>
+                                    <Pager total=page.total page=page.page per_page=page.per_page base="/clients" query=query.get_untracked() more=!list.total_exact/>
                                 }.into_any()
                             }}
                         }.into_any()

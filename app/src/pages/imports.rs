@@ -3,7 +3,7 @@
 use crate::api::imports::{
     ConfirmImport, ERRORS_PER_PAGE, ImportList, RevertImport, list_imports, show_import,
 };
-use crate::components::listing::Pager;
+use crate::components::listing::{Choice, Pager};
 use crate::components::live::LiveJobs;
 use crate::components::notice::ErrorNotice;
 use crate::components::notice::action_error;
@@ -67,25 +67,6 @@ fn JobRow(job: JobRecord) -> impl IntoView {
     }
 }
 
-/// A `<select>` of the list's filter form.
-fn choice(
-    id: &'static str,
-    label: &'static str,
-    options: Vec<(String, String)>,
-    chosen: Option<String>,
-) -> impl IntoView {
-    view! {
-        <label for=id>{label}</label>
-        <select id=id name=id.trim_end_matches("-filter")>
-            <option value="">"Any"</option>
-            {options.into_iter().map(|(value, text)| {
-                let selected = chosen.as_deref() == Some(value.as_str());
-                view! { <option value=value selected=selected>{text}</option> }
-            }).collect_view()}
-        </select>
-    }
-}
-
 /// Import Data: the jobs, newest first, filtered by status, action and user; the rows
 /// follow running jobs live, and everything works without JavaScript.
 #[component]
@@ -129,9 +110,11 @@ pub fn ImportsPage() -> impl IntoView {
                                 })}
                             </div>
                             <form method="get" action="/imports" class="filters">
-                                {choice("status-filter", "Status", statuses, get("status"))}
-                                {choice("action-filter", "Action", actions, get("action"))}
-                                {(!users.is_empty()).then(|| choice("user-filter", "User", users, get("user")))}
+                                <Choice id="status-filter" name="status" label="Status" options=statuses chosen=get("status")/>
+                                <Choice id="action-filter" name="action" label="Action" options=actions chosen=get("action")/>
+                                {(!users.is_empty()).then(|| view! {
+                                    <Choice id="user-filter" name="user" label="User" options=users chosen=get("user")/>
+                                })}
                                 <button class="btn btn-small" type="submit">"Filter"</button>
                             </form>
                             {if p.items.is_empty() {

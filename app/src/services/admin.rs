@@ -14,17 +14,8 @@ use std::collections::HashMap;
 
 /// Every project with its desks and how many clients it holds.
 pub async fn projects(db: &DatabaseConnection) -> Result<Vec<ProjectRecord>, AppError> {
-    let counts: HashMap<i64, u64> = client::Entity::find()
-        .select_only()
-        .column(client::Column::ProjectId)
-        .column_as(Expr::col(client::Column::Id).count(), "n")
-        .group_by(client::Column::ProjectId)
-        .into_tuple::<(i64, i64)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|(p, n)| (p, u64::try_from(n).unwrap_or(0)))
-        .collect();
+    let counts =
+        super::browse::counts_by(db, client::Entity::find(), client::Column::ProjectId).await?;
     let mut desks: HashMap<i64, Vec<Named>> = HashMap::new();
     for d in desk::Entity::find()
         .order_by_asc(desk::Column::Name)

@@ -281,13 +281,50 @@ pub async fn clients(
     Ok(q.page_of(rows.into_iter().map(|c| places.record(c)).collect(), total))
 }
 
-/// A page of clients with the projects and desks the filter form offers.
+/// How many rows past the current page a page of a list counts. Counting every row of a
+/// large table on every page view is what made a list slow, so beyond this the page says
+/// "more than"; the API still answers exact totals.
+pub const COUNT_AHEAD: u64 = 10_000;
+
+/// How many rows `find` selects, counting no further than `limit` (ignoring its order,
+/// which a count does not need).
+async fn count_up_to<E: EntityTrait>(
+    db: &DatabaseConnection,
+    find: sea_orm::Select<E>,
+    id: impl ColumnTrait,
+    limit: u64,
+) -> Result<u64, AppError> {
+    use sea_orm::QueryTrait;
+    use sea_orm::sea_query::Alias;
+    let mut rows = find.select_only().column(id).limit(limit).into_query();
+    rows.clear_order_by();
+    let count = Query::select()
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .from_subquery(rows, Alias::new("rows"))
+        .to_owned();
+    let n = match db.query_one(&count).await? {
+        Some(row) => row.try_get_by_index::<i64>(0)?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// A page of clients with the projects and desks the filter form offers. Its total is
+/// exact up to [`COUNT_AHEAD`] rows past the page, a lower bound beyond.
 pub async fn client_list(
     db: &DatabaseConnection,
     q: &ListQuery,
     filter: &ClientFilter,
 ) -> Result<ClientList, AppError> {
-    let page = clients(db, q, filter).await?;
+    let find = client_query(filter, db.get_database_backend())?;
+    let limit = q.offset().saturating_add(COUNT_AHEAD).saturating_add(1);
+    let counted = count_up_to(db, find.clone(), client::Column::Id, limit).await?;
+    let rows = find.offset(q.offset()).limit(q.per_page).all(db).await?;
+    let places = Places::load(db).await?;
+    let page = q.page_of(
+        rows.into_iter().map(|c| places.record(c)).collect(),
+        Ord::min(counted, limit - 1),
+    );
     let projects = project::Entity::find()
         .order_by_asc(project::Column::Name)
         .all(db)
@@ -313,6 +350,7 @@ pub async fn client_list(
         .collect();
     Ok(ClientList {
         page,
+        total_exact: counted < limit,
         projects: projects
             .into_iter()
             .map(|p| Named {
@@ -465,18 +503,12 @@ pub async fn client_details(db: &DatabaseConnection, id: i64) -> Result<ClientDe
         .map(|a| account_record(a, owner.clone()))
         .collect();
     let programs = program_names(db).await?;
-    let referral_counts: HashMap<i64, u64> = referral::Entity::find()
-        .select_only()
-        .column(referral::Column::ProgramId)
-        .column_as(Expr::col(referral::Column::Id).count(), "n")
-        .filter(referral::Column::IbClientId.eq(id))
-        .group_by(referral::Column::ProgramId)
-        .into_tuple::<(i64, i64)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|(p, n)| (p, u64::try_from(n).unwrap_or(0)))
-        .collect();
+    let referral_counts = counts_by(
+        db,
+        referral::Entity::find().filter(referral::Column::IbClientId.eq(id)),
+        referral::Column::ProgramId,
+    )
+    .await?;
     let memberships = introducing_broker::Entity::find()
         .filter(introducing_broker::Column::ClientId.eq(id))
         .order_by_asc(introducing_broker::Column::ProgramId)
@@ -675,19 +707,14 @@ pub async fn program_details(
         .all(db)
         .await?;
     let partner_ids: Vec<i64> = rows.iter().map(|m| m.client_id).collect();
-    let counts: HashMap<i64, u64> = referral::Entity::find()
-        .select_only()
-        .column(referral::Column::IbClientId)
-        .column_as(Expr::col(referral::Column::Id).count(), "n")
-        .filter(referral::Column::ProgramId.eq(id))
-        .filter(referral::Column::IbClientId.is_in(partner_ids.clone()))
-        .group_by(referral::Column::IbClientId)
-        .into_tuple::<(i64, i64)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|(c, n)| (c, u64::try_from(n).unwrap_or(0)))
-        .collect();
+    let counts = counts_by(
+        db,
+        referral::Entity::find()
+            .filter(referral::Column::ProgramId.eq(id))
+            .filter(referral::Column::IbClientId.is_in(partner_ids.clone())),
+        referral::Column::IbClientId,
+    )
+    .await?;
     let refs = client_refs(db, partner_ids).await?;
     let partners = rows
         .into_iter()
@@ -704,32 +731,34 @@ pub async fn program_details(
     })
 }
 
-async fn counts_by_program<E: EntityTrait, C: ColumnTrait>(
+/// How many rows of `rows` each value of `group` has.
+pub(crate) async fn counts_by<E: EntityTrait, C: ColumnTrait>(
     db: &DatabaseConnection,
-    program: C,
+    rows: sea_orm::Select<E>,
+    group: C,
 ) -> Result<HashMap<i64, u64>, AppError> {
-    let rows: Vec<(i64, i64)> = E::find()
+    let counted: Vec<(i64, i64)> = rows
         .select_only()
-        .column(program)
-        .column_as(Expr::col(program).count(), "n")
-        .group_by(program)
+        .column(group)
+        .column_as(Expr::col(group).count(), "n")
+        .group_by(group)
         .into_tuple()
         .all(db)
         .await?;
-    Ok(rows
+    Ok(counted
         .into_iter()
-        .map(|(p, n)| (p, u64::try_from(n).unwrap_or(0)))
+        .map(|(g, n)| (g, u64::try_from(n).unwrap_or(0)))
         .collect())
 }
 
 pub async fn programs(db: &DatabaseConnection) -> Result<Vec<ProgramRecord>, AppError> {
-    let partners = counts_by_program::<introducing_broker::Entity, _>(
+    let partners = counts_by(
         db,
+        introducing_broker::Entity::find(),
         introducing_broker::Column::ProgramId,
     )
     .await?;
-    let referrals =
-        counts_by_program::<referral::Entity, _>(db, referral::Column::ProgramId).await?;
+    let referrals = counts_by(db, referral::Entity::find(), referral::Column::ProgramId).await?;
     Ok(ib_program::Entity::find()
         .order_by_asc(ib_program::Column::Id)
         .all(db)

@@ -1,8 +1,10 @@
 //! CSV exports of the browsing lists (SPEC §4): the current view, every page of it,
 //! UTF-8 with a BOM, cells that a spreadsheet would run as a formula neutralised.
 
+use super::browse::{AccountChunks, ClientChunks};
 use super::import_views::neutralise;
-use crate::model::{AccountRecord, ClientRecord};
+use crate::model::{AccountRecord, AppError, ClientRecord};
+use sea_orm::DatabaseConnection;
 
 /// The byte-order mark that makes spreadsheet programs read the file as UTF-8.
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -102,4 +104,34 @@ pub fn account_rows(rows: &[AccountRecord]) -> Vec<u8> {
             a.created_at.clone(),
         ]
     }))
+}
+
+/// A list read for an export: its header line, then its rows a piece at a time.
+pub trait CsvExport: Send + 'static {
+    fn header(&self) -> Vec<u8>;
+    /// The next rows as CSV, or `None` after the last.
+    fn next_rows(
+        &mut self,
+        db: &DatabaseConnection,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, AppError>> + Send;
+}
+
+impl CsvExport for ClientChunks {
+    fn header(&self) -> Vec<u8> {
+        client_header()
+    }
+
+    async fn next_rows(&mut self, db: &DatabaseConnection) -> Result<Option<Vec<u8>>, AppError> {
+        Ok(self.next(db).await?.map(|rows| client_rows(&rows)))
+    }
+}
+
+impl CsvExport for AccountChunks {
+    fn header(&self) -> Vec<u8> {
+        account_header()
+    }
+
+    async fn next_rows(&mut self, db: &DatabaseConnection) -> Result<Option<Vec<u8>>, AppError> {
+        Ok(self.next(db).await?.map(|rows| account_rows(&rows)))
+    }
 }

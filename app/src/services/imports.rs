@@ -724,7 +724,33 @@ async fn finish(
     .insert(&txn)
     .await?;
     txn.commit().await?;
+    if writes(job) && totals.created + totals.updated >= ANALYZE_AFTER {
+        refresh_statistics(db, &job.action).await;
+    }
     find_job(db, job.id).await
+}
+
+/// Rows written by one job from which the tables' statistics are refreshed at its end.
+const ANALYZE_AFTER: i64 = 10_000;
+
+/// After a large import, PostgreSQL's planner still believes the tables' old statistics
+/// until autovacuum comes round, and may walk a million rows in id order for a search
+/// that matches one. Analysing the written tables at once prevents that. SQLite plans
+/// these lists well without statistics, so only PostgreSQL is analysed.
+async fn refresh_statistics(db: &DatabaseConnection, action: &str) {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let tables: &[&str] = match action {
+        "import-accounts" => &["account"],
+        "import-ibs" => &["introducing_broker", "referral"],
+        _ => &["client"],
+    };
+    for table in tables {
+        if let Err(e) = db.execute_unprepared(&format!("ANALYZE {table}")).await {
+            tracing::warn!(error = %e, table, "could not refresh statistics after an import");
+        }
+    }
 }
 
 /// What `user` may do with a job (SPEC §1): operators see and revert their own imports,
