@@ -55,6 +55,20 @@ test("the admin sets up the people and the IB program of these scenarios", async
   await page.getByLabel("Name", { exact: true }).fill("Gold partners");
   await page.getByRole("button", { name: "Create program" }).click();
   await expect(page.getByTestId("program-row").filter({ hasText: "Gold partners" })).toContainText("7");
+  await shot(page, "ib-programs");
+
+  // Import Data's + Create opens the full form with every action's rules.
+  await page.goto("/imports");
+  await page.getByTestId("create-import").click();
+  await expect(page).toHaveURL(/\/imports\/new$/);
+  await expect(page.getByRole("heading", { name: "New import", level: 1 })).toBeVisible();
+  for (const label of ["Title", "Description (optional)", "Action", "Delimiter", "File"]) {
+    await expect(page.getByLabel(label, { exact: true })).toBeVisible();
+  }
+  await expect(page.getByRole("checkbox")).not.toBeChecked();
+  await expect(page.getByTestId("template")).toHaveCount(3);
+  await hydrated(page);
+  await shot(page, "import-create");
 });
 
 test("an operator imports from Clients, watches it finish without reloading, reads the errors, is notified and finds the client", async ({
