@@ -363,9 +363,16 @@ async fn template(Path(name): Path<String>) -> ApiResult<Response> {
     ))
 }
 
+/// How long one event stream lasts. The browser reconnects at once, through the same
+/// checks as any request, so a user who was signed out or disabled stops receiving events
+/// within this time.
+const EVENT_STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Server-sent events: every change of a job the caller may see, as `event: job` with the
 /// job's JSON (SPEC §3.4). Each instance reads the shared database, so a job run by
-/// another instance is followed as well.
+/// another instance is followed as well. Every stream starts with `event: resync`: the
+/// page reloads what it shows, since whatever changed before the stream was open was not
+/// sent.
 async fn import_events(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -374,26 +381,33 @@ async fn import_events(
     use tokio::sync::broadcast::error::RecvError;
     let user = require(&state, &caller, EVERYONE, "GET /api/v1/imports/events").await?;
     let changes = state.ctx.live.subscribe();
-    let stream = futures_util::stream::unfold((changes, user), |(mut changes, user)| async move {
-        loop {
-            let event = match changes.recv().await {
-                Ok(job) if app::services::live::may_follow(&user, &job) => {
-                    Event::default().event("job").json_data(&job)
+    let ends = tokio::time::Instant::now() + EVENT_STREAM_LIFETIME;
+    let first = Event::default()
+        .event("resync")
+        .retry(std::time::Duration::from_secs(1))
+        .data("");
+    let opening =
+        futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(first) });
+    let stream =
+        futures_util::stream::unfold((changes, user), move |(mut changes, user)| async move {
+            loop {
+                let event = match tokio::time::timeout_at(ends, changes.recv()).await {
+                    Err(_) => return None,
+                    Ok(Ok(job)) if app::services::live::may_follow(&user, &job) => {
+                        Event::default().event("job").json_data(&job)
+                    }
+                    Ok(Ok(_)) => continue,
+                    // Too slow to keep up: the page reloads its data instead.
+                    Ok(Err(RecvError::Lagged(_))) => Ok(Event::default().event("resync").data("")),
+                    Ok(Err(RecvError::Closed)) => return None,
+                };
+                match event {
+                    Ok(event) => return Some((Ok(event), (changes, user))),
+                    Err(e) => tracing::warn!(error = %e, "could not encode a job event"),
                 }
-                Ok(_) => continue,
-                // Too slow to keep up: the page reloads its data instead.
-                Err(RecvError::Lagged(_)) => Ok(Event::default().event("resync").data("")),
-                Err(RecvError::Closed) => return None,
-            };
-            match event {
-                Ok(event) => {
-                    return Some((Ok::<_, std::convert::Infallible>(event), (changes, user)));
-                }
-                Err(e) => tracing::warn!(error = %e, "could not encode a job event"),
             }
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+        });
+    Ok(Sse::new(futures_util::StreamExt::chain(opening, stream)).keep_alive(KeepAlive::default()))
 }
 
 async fn show_import(

@@ -272,16 +272,16 @@ async fn the_upload_form_and_its_templates(backend: Backend) {
 }
 
 /// Reads server-sent events from `res` until `done` holds for the jobs seen so far, or
-/// `limit` passes; answers every job event in order.
-async fn job_events(
+/// `limit` passes; answers the name of every event and every job event, in order.
+async fn events(
     mut res: reqwest::Response,
     limit: Duration,
     done: impl Fn(&[Value]) -> bool,
-) -> Vec<Value> {
-    let mut seen = Vec::new();
+) -> (Vec<String>, Vec<Value>) {
+    let (mut names, mut jobs) = (Vec::new(), Vec::new());
     let mut buffer = String::new();
     let deadline = tokio::time::Instant::now() + limit;
-    while !done(&seen) {
+    while !done(&jobs) {
         let chunk = match tokio::time::timeout_at(deadline, res.chunk()).await {
             Ok(Ok(Some(chunk))) => chunk,
             _ => break,
@@ -289,16 +289,28 @@ async fn job_events(
         buffer.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buffer.find("\n\n") {
             let event: String = buffer.drain(..end + 2).collect();
+            if let Some(name) = event.lines().find_map(|l| l.strip_prefix("event: ")) {
+                names.push(name.to_owned());
+            }
             if event.lines().any(|l| l == "event: job") {
                 let data: String = event
                     .lines()
                     .filter_map(|l| l.strip_prefix("data: "))
                     .collect();
-                seen.push(serde_json::from_str(&data).expect("job JSON"));
+                jobs.push(serde_json::from_str(&data).expect("job JSON"));
             }
         }
     }
-    seen
+    (names, jobs)
+}
+
+/// The job events of a stream (see [`events`]).
+async fn job_events(
+    res: reqwest::Response,
+    limit: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    events(res, limit, done).await.1
 }
 
 fn finished(id: i64) -> impl Fn(&[Value]) -> bool {
@@ -355,8 +367,14 @@ async fn live_status_reaches_those_who_may_see_the_job(backend: Backend) {
     )
     .await;
 
-    // Olga follows her job to its end; the last state she is told is the final one.
-    let seen = job_events(olga_feed, Duration::from_secs(60), finished(olgas)).await;
+    // Olga follows her job to its end; the last state she is told is the final one. The
+    // stream opens by telling the page to reload what it shows.
+    let (names, seen) = events(olga_feed, Duration::from_secs(60), finished(olgas)).await;
+    assert_eq!(
+        names.first().map(String::as_str),
+        Some("resync"),
+        "{names:?}"
+    );
     let last = seen
         .iter()
         .rev()

@@ -85,7 +85,7 @@ pub fn Bell() -> impl IntoView {
     });
     let mark = ServerAction::<MarkRead>::new();
     let list = Resource::new(
-        move || (ended.get(), mark.version().get()),
+        move || (ended.get(), live.resyncs.get(), mark.version().get()),
         |_| load_notifications(),
     );
     view! {
