@@ -470,7 +470,54 @@ async fn another_operators_import_page_is_forbidden(backend: Backend) {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
+async fn admins_rename_programs_and_others_may_not(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let manager = app.user(&admin, "boss@example.com", "manager").await;
+    for (id, name) in [("7", "Gold"), ("", "Silver")] {
+        let res = app
+            .call(&admin, "ib-programs/create", &[("id", id), ("name", name)])
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{name}");
+    }
+    let res = app
+        .call(
+            &admin,
+            "ib-programs/rename",
+            &[("id", "7"), ("name", "Platinum")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // A taken name is refused, and a manager may not rename at all.
+    let res = app
+        .call(
+            &admin,
+            "ib-programs/rename",
+            &[("id", "7"), ("name", "Silver")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let res = app
+        .call(
+            &manager,
+            "ib-programs/rename",
+            &[("id", "7"), ("name", "Mine")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let (_, programs) = get(&app, &admin, "/api/v1/ib-programs").await;
+    let names: Vec<(i64, &str)> = programs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_i64().unwrap(), p["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [(7, "Platinum"), (8, "Silver")]);
+    assert_eq!(app.audit_count("ib_program.renamed").await, 1);
+}
+
 on_both_databases!(
+    admins_rename_programs_and_others_may_not,
     clients_are_filtered_sorted_and_exported,
     accounts_are_filtered_sorted_and_exported,
     the_upload_form_and_its_templates,

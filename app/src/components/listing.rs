@@ -81,6 +81,13 @@ pub fn Pager(
     }
 }
 
+/// `2026-11-21T10:00:00+00:00` as `2026-11-21 10:00 UTC`.
+pub fn when(iso: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(iso)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|_| iso.to_owned())
+}
+
 /// `2026-11-21T10:00:00+00:00` as `2026-11-21`.
 pub fn day(iso: &str) -> String {
     iso.get(..10).unwrap_or(iso).to_owned()

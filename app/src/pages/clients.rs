@@ -3,7 +3,7 @@
 
 use crate::api::browse::{list_clients, show_client};
 use crate::components::import_form::ImportDialog;
-use crate::components::listing::{Choice, Pager, SortHeader, day, full_name, link};
+use crate::components::listing::{Choice, Pager, SortHeader, day, full_name, link, when};
 use crate::components::notice::ErrorNotice;
 use crate::model::{
     AccountRecord, AppError, ClientDetails, ClientFilter, ClientList, ClientRecord, ImportAction,
@@ -262,8 +262,8 @@ fn Details(d: ClientDetails) -> impl IntoView {
                 <dt>"Project / desk"</dt><dd>{format!("{} / {}", c.project.name, c.desk.name)}</dd>
                 <dt>"Active"</dt><dd>{if c.active { "Yes" } else { "No" }}</dd>
                 <dt>"Type"</dt><dd>{c.client_type.clone()}</dd>
-                <dt>"Created"</dt><dd>{c.created_at.clone()}</dd>
-                <dt>"Updated"</dt><dd>{c.updated_at.clone()}</dd>
+                <dt>"Created"</dt><dd>{when(&c.created_at)}</dd>
+                <dt>"Updated"</dt><dd>{when(&c.updated_at)}</dd>
             </dl>
         </section>
         <section class="panel">

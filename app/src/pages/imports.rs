@@ -3,7 +3,7 @@
 use crate::api::imports::{
     ConfirmImport, ERRORS_PER_PAGE, ImportList, RevertImport, list_imports, show_import,
 };
-use crate::components::listing::{Choice, Pager};
+use crate::components::listing::{Choice, Pager, when};
 use crate::components::live::LiveJobs;
 use crate::components::notice::ErrorNotice;
 use crate::components::notice::action_error;
@@ -34,13 +34,6 @@ fn status_class(status: &str) -> &'static str {
         "new" | "in_progress" => "status status-busy",
         _ => "status status-off",
     }
-}
-
-/// `2026-11-21T10:00:00+00:00` as `2026-11-21 10:00 UTC`.
-fn when(iso: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(iso)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|_| iso.to_owned())
 }
 
 #[component]

@@ -122,9 +122,19 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let (database_url, dir) = fresh_database(backend).await;
-    let app = Application::build(test_config(&database_url, &options))
-        .await
-        .expect("server starts");
+    start(test_config(&database_url, &options), dir).await
+}
+
+/// Another instance of the server on an existing database, with `workers` import workers.
+pub async fn spawn_on(database_url: &str, workers: usize) -> TestApp {
+    let mut config = test_config(database_url, &Options::default());
+    config.import_workers = workers;
+    start(config, None).await
+}
+
+async fn start(config: Config, dir: Option<tempfile::TempDir>) -> TestApp {
+    let database_url = config.database_url.clone();
+    let app = Application::build(config).await.expect("server starts");
     let addr = app.local_addr();
     let db = app.db.clone();
     tokio::spawn(app.run());
@@ -133,22 +143,6 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         db,
         database_url,
         _dir: dir,
-    }
-}
-
-/// Another instance of the server on an existing database, with `workers` import workers.
-pub async fn spawn_on(database_url: &str, workers: usize) -> TestApp {
-    let mut config = test_config(database_url, &Options::default());
-    config.import_workers = workers;
-    let app = Application::build(config).await.expect("server starts");
-    let addr = app.local_addr();
-    let db = app.db.clone();
-    tokio::spawn(app.run());
-    TestApp {
-        addr,
-        db,
-        database_url: database_url.to_owned(),
-        _dir: None,
     }
 }
 
