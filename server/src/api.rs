@@ -595,7 +595,8 @@ async fn list_accounts(
 /// Rows read per query of an export.
 const EXPORT_CHUNK: u64 = 5_000;
 
-/// A CSV download written while it is read, one piece per query. A failure part-way
+/// A CSV download written while it is read, one piece per query, all in one read-only
+/// transaction (one consistent view of the data). A failure part-way
 /// breaks the connection, so the browser reports the download as failed instead of
 /// keeping a file that silently ends early.
 fn csv_download(
@@ -605,11 +606,21 @@ fn csv_download(
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
     tokio::spawn(async move {
+        let view = match app::services::export::snapshot(&db).await {
+            Ok(view) => view,
+            Err(e) => {
+                tracing::error!(error = %e, "export could not start");
+                let _ = tx
+                    .send(Err(std::io::Error::other("the export could not start")))
+                    .await;
+                return;
+            }
+        };
         if tx.send(Ok(export.header())).await.is_err() {
             return;
         }
         loop {
-            let piece = match export.next_rows(&db).await {
+            let piece = match export.next_rows(&view).await {
                 Ok(Some(bytes)) => Ok(bytes),
                 Ok(None) => return,
                 Err(e) => {

@@ -381,9 +381,9 @@ impl ClientChunks {
     }
 
     /// The next rows, or `None` after the last.
-    pub async fn next(
+    pub async fn next<C: ConnectionTrait>(
         &mut self,
-        db: &DatabaseConnection,
+        db: &C,
     ) -> Result<Option<Vec<ClientRecord>>, AppError> {
         if self.places.is_none() {
             self.places = Some(Places::load(db).await?);
@@ -412,8 +412,8 @@ pub async fn client(db: &DatabaseConnection, id: i64) -> Result<ClientRecord, Ap
 }
 
 /// Short references to clients by id.
-async fn client_refs(
-    db: &DatabaseConnection,
+async fn client_refs<C: ConnectionTrait>(
+    db: &C,
     ids: impl IntoIterator<Item = i64>,
 ) -> Result<HashMap<i64, ClientRef>, AppError> {
     let ids: Vec<i64> = ids.into_iter().collect();
@@ -610,8 +610,8 @@ pub fn account_query(
     Ok(find.order_by(A::Id, order(f.sort.desc && column.is_none())))
 }
 
-async fn account_records(
-    db: &DatabaseConnection,
+async fn account_records<C: ConnectionTrait>(
+    db: &C,
     rows: Vec<account::Model>,
 ) -> Result<Vec<AccountRecord>, AppError> {
     let refs = client_refs(db, rows.iter().map(|a| a.client_id)).await?;
@@ -652,9 +652,9 @@ impl AccountChunks {
     }
 
     /// The next rows, or `None` after the last.
-    pub async fn next(
+    pub async fn next<C: ConnectionTrait>(
         &mut self,
-        db: &DatabaseConnection,
+        db: &C,
     ) -> Result<Option<Vec<AccountRecord>>, AppError> {
         let rows = account_query(&self.filter, db.get_database_backend())?
             .offset(self.offset)

@@ -4,7 +4,10 @@
 use super::browse::{AccountChunks, ClientChunks};
 use super::import_views::neutralise;
 use crate::model::{AccountRecord, AppError, ClientRecord};
-use sea_orm::DatabaseConnection;
+use sea_orm::{
+    AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel,
+    TransactionTrait,
+};
 
 /// The byte-order mark that makes spreadsheet programs read the file as UTF-8.
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -112,8 +115,24 @@ pub trait CsvExport: Send + 'static {
     /// The next rows as CSV, or `None` after the last.
     fn next_rows(
         &mut self,
-        db: &DatabaseConnection,
+        db: &DatabaseTransaction,
     ) -> impl Future<Output = Result<Option<Vec<u8>>, AppError>> + Send;
+}
+
+/// A read-only transaction over which every piece of an export is read, so the export is
+/// one consistent view of the table even while an import writes to it: PostgreSQL's
+/// repeatable read, and on SQLite (in WAL mode) the snapshot a read transaction keeps.
+pub async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, AppError> {
+    Ok(match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await?
+        }
+        _ => db.begin().await?,
+    })
 }
 
 impl CsvExport for ClientChunks {
@@ -121,7 +140,7 @@ impl CsvExport for ClientChunks {
         client_header()
     }
 
-    async fn next_rows(&mut self, db: &DatabaseConnection) -> Result<Option<Vec<u8>>, AppError> {
+    async fn next_rows(&mut self, db: &DatabaseTransaction) -> Result<Option<Vec<u8>>, AppError> {
         Ok(self.next(db).await?.map(|rows| client_rows(&rows)))
     }
 }
@@ -131,7 +150,7 @@ impl CsvExport for AccountChunks {
         account_header()
     }
 
-    async fn next_rows(&mut self, db: &DatabaseConnection) -> Result<Option<Vec<u8>>, AppError> {
+    async fn next_rows(&mut self, db: &DatabaseTransaction) -> Result<Option<Vec<u8>>, AppError> {
         Ok(self.next(db).await?.map(|rows| account_rows(&rows)))
     }
 }
