@@ -381,6 +381,22 @@ async fn accounts_belong_to_existing_clients(backend: Backend) {
         "{:?}",
         report.errors
     );
+    let mt1_now = account::Entity::find()
+        .filter(account::Column::AccountNumber.eq("MT-1"))
+        .one(&db.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (mt1_now.id, mt1_now.client_id, mt1_now.product_id),
+        (mt1.id, mt1.client_id, 5),
+        "the product changed, nothing else"
+    );
+    assert_eq!(mt1_now.currency, "USD");
+    assert_eq!(
+        mt1_now.created_at.timestamp_micros(),
+        mt1.created_at.timestamp_micros()
+    );
     let mt2 = account::Entity::find()
         .filter(account::Column::AccountNumber.eq("MT-2"))
         .one(&db.db)

@@ -60,7 +60,11 @@ async fn create_and_run(s: &Setup, csv: &str, validate_only: bool) -> import_job
         &caller,
         &s.operator,
         upload(csv, validate_only),
-        Limits::default(),
+        // Files of several batches.
+        Limits {
+            max_rows: 100_000,
+            ..Limits::default()
+        },
         None,
     )
     .await
@@ -272,7 +276,45 @@ async fn large_files_run_in_batches(backend: Backend) {
     assert_eq!(note.text, format!("{rows} clients were imported"));
 }
 
+/// A whole batch of rows, each with three bad cells: every error is recorded, however many
+/// statements that takes (one statement may bind only so many values).
+async fn a_batch_full_of_errors_records_every_one(backend: Backend) {
+    let s = setup(backend).await;
+    let bad = imports::BATCH_ROWS;
+    let mut csv = String::from("Email,First name,Country,Date of birth\n");
+    for i in 0..bad {
+        csv.push_str(&format!(
+            "client{i}-at-example.com,Client,Narnia,1990-13-{i:02}\n"
+        ));
+    }
+    csv.push_str("good@example.com,Good,GB,1990-01-31\n");
+    let job = create_and_run(&s, &csv, false).await;
+    assert_eq!(job.status, "success_with_errors");
+    assert_eq!(
+        (job.processed_rows, job.created_rows, job.error_rows),
+        (bad as i64 + 1, 1, bad as i64)
+    );
+    let errors = import_message::Entity::find()
+        .filter(import_message::Column::JobId.eq(job.id))
+        .filter(import_message::Column::Level.eq("error"))
+        .count(&s.db)
+        .await
+        .unwrap();
+    assert_eq!(errors, 3 * bad as u64, "three messages for each bad row");
+    let last = import_message::Entity::find()
+        .filter(import_message::Column::JobId.eq(job.id))
+        .filter(import_message::Column::Line.eq(bad as i64 + 1))
+        .order_by_asc(import_message::Column::Id)
+        .all(&s.db)
+        .await
+        .unwrap();
+    let mut columns: Vec<_> = last.iter().filter_map(|m| m.column.clone()).collect();
+    columns.sort();
+    assert_eq!(columns, ["Country", "Date of birth", "Email"]);
+}
+
 on_both_databases!(
+    a_batch_full_of_errors_records_every_one,
     a_file_with_good_and_bad_rows_succeeds_with_errors,
     an_identical_file_is_recognised_and_changes_nothing,
     validate_only_writes_nothing_and_predicts,

@@ -153,7 +153,11 @@ async fn a_killed_server_resumes_its_import_after_the_last_batch(backend: Backen
         "killed too late to test anything: {} rows done",
         interrupted.processed_rows
     );
-    assert_eq!(interrupted.processed_rows % 500, 0, "whole batches only");
+    assert_eq!(
+        interrupted.processed_rows % imports::BATCH_ROWS as i64,
+        0,
+        "whole batches only"
+    );
     let committed = interrupted.processed_rows;
     assert_eq!(
         client::Entity::find().count(&db).await.unwrap() as i64,

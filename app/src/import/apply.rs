@@ -3,6 +3,7 @@
 //! only the fields that change, and records every change so the import can be reverted.
 
 use super::validate::{AccountRow, ClientRow, IbRow};
+use super::write::{insert_all, insert_all_returning_keys, upsert_all};
 use crate::entities::{
     account, client, desk, ib_program, import_change, introducing_broker, project, referral,
 };
@@ -246,6 +247,7 @@ impl AccountImport {
         }
         let now = chrono::Utc::now();
         let mut inserts = Vec::new();
+        let mut rewritten = Vec::new();
         let mut changes = Vec::new();
         for row in accepted {
             let Some(owner) = owners.get(&row.email.key()) else {
@@ -281,10 +283,8 @@ impl AccountImport {
                 before: Map::new(),
                 after: Map::new(),
             };
-            let mut m = account::ActiveModel {
-                id: sea_orm::ActiveValue::Unchanged(acc.id),
-                ..Default::default()
-            };
+            // The whole row, so that the batch's updates are written as one upsert.
+            let mut m = acc.clone().into_active_model().reset_all();
             if let Some(p) = change.set("product_id", acc.product_id, Some(row.product_id)) {
                 m.product_id = Set(p);
             }
@@ -299,7 +299,6 @@ impl AccountImport {
                 report.unchanged += 1;
                 continue;
             }
-            m.update(txn).await?;
             report.updated += 1;
             changes.push(change_record(
                 self.job_id,
@@ -308,11 +307,16 @@ impl AccountImport {
                 "updated",
                 Some(change),
             ));
+            rewritten.push(m);
+        }
+        if !rewritten.is_empty() {
+            let rewrite = OnConflict::column(account::Column::Id)
+                .update_columns([account::Column::ProductId, account::Column::Currency])
+                .to_owned();
+            upsert_all(txn, rewritten, rewrite).await?;
         }
         if !inserts.is_empty() {
-            let ids = account::Entity::insert_many(inserts)
-                .exec_with_returning_keys(txn)
-                .await?;
+            let ids = insert_all_returning_keys(txn, inserts).await?;
             report.created += ids.len() as u64;
             changes.extend(
                 ids.into_iter()
@@ -320,9 +324,7 @@ impl AccountImport {
             );
         }
         if !changes.is_empty() {
-            import_change::Entity::insert_many(changes)
-                .exec_without_returning(txn)
-                .await?;
+            insert_all(txn, changes).await?;
         }
         Ok(report)
     }
@@ -469,9 +471,7 @@ impl IbImport {
             }
         }
         if !changes.is_empty() {
-            import_change::Entity::insert_many(changes)
-                .exec_without_returning(txn)
-                .await?;
+            insert_all(txn, changes).await?;
         }
         Ok(report)
     }
@@ -739,9 +739,7 @@ impl ClientImport {
         }
         let mut changes: Vec<import_change::ActiveModel> = Vec::new();
         if !new_clients.is_empty() {
-            let ids = client::Entity::insert_many(new_clients)
-                .exec_with_returning_keys(txn)
-                .await?;
+            let ids = insert_all_returning_keys(txn, new_clients).await?;
             report.created += ids.len() as u64;
             changes.extend(
                 ids.into_iter()
@@ -777,21 +775,13 @@ impl ClientImport {
         // One statement for the batch's updates: each row is written whole, as it was
         // read with this row's changes applied.
         if !rewritten.is_empty() {
-            client::Entity::insert_many(rewritten)
-                .on_conflict(
-                    OnConflict::column(client::Column::Id)
-                        .update_columns(
-                            client::Column::iter().filter(|c| !matches!(c, client::Column::Id)),
-                        )
-                        .to_owned(),
-                )
-                .exec_without_returning(txn)
-                .await?;
+            let rewrite = OnConflict::column(client::Column::Id)
+                .update_columns(client::Column::iter().filter(|c| !matches!(c, client::Column::Id)))
+                .to_owned();
+            upsert_all(txn, rewritten, rewrite).await?;
         }
         if !changes.is_empty() {
-            import_change::Entity::insert_many(changes)
-                .exec_without_returning(txn)
-                .await?;
+            insert_all(txn, changes).await?;
         }
         Ok(report)
     }

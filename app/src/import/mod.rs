@@ -12,6 +12,7 @@ pub mod revert;
 pub mod sniff;
 pub mod validate;
 pub mod value;
+pub mod write;
 
 /// Why a whole file is refused before any row is written. The message is shown to the
 /// operator as is, so it says what was found and what to do.
