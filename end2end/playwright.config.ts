@@ -57,7 +57,7 @@ export default defineConfig({
       ADMIN_PASSWORD,
       COOKIE_SECURE: "false",
       // Room for the file that is still running when its page opens (roles.spec.ts).
-      IMPORT_MAX_ROWS: "50000",
+      IMPORT_MAX_ROWS: "100000",
       IMPORT_MAX_BYTES: "10000000",
       RUST_LOG: "warn",
     },

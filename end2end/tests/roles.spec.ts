@@ -1,7 +1,7 @@
 import { test, expect, hydrated, signIn, shot } from "./fixtures";
 import { ADMIN_EMAIL, ADMIN_PASSWORD } from "../playwright.config";
 import { readFileSync } from "node:fs";
-import { Page } from "@playwright/test";
+import { Page, request } from "@playwright/test";
 
 // The people of these scenarios; the admin creates them first.
 const OPERATOR = { email: "olga.operator@example.com", password: "olga-operator-pw-1" };
@@ -10,7 +10,7 @@ const MANAGER = { email: "mia.manager@example.com", password: "mia-manager-pw-1"
 
 // Long enough that the import is still running when its page opens (the status must
 // change on the page while it is watched), with two bad rows among the good ones.
-const GOOD_ROWS = 40_000;
+const GOOD_ROWS = 90_000;
 function clientFile(): string {
   const lines = ["Email,First name,Last name,Country,City"];
   for (let i = 1; i <= GOOD_ROWS; i++) {
@@ -258,7 +258,7 @@ test("a manager browses clients, accounts and an IB program's two tabs, and cann
   await expect(page).toHaveURL(/sort=email&dir=asc/);
   await page.getByRole("link", { name: "Email ▲", exact: true }).click();
   await expect(page).toHaveURL(/sort=email&dir=desc/);
-  await expect(page.getByTestId("client-row").first()).toContainText("live.40000@example.com");
+  await expect(page.getByTestId("client-row").first()).toContainText(`live.${GOOD_ROWS}@example.com`);
   await shot(page, "clients-manager");
 
   // Accounts, filtered by currency.
@@ -356,8 +356,23 @@ test("an admin sees who initiated each import, reverts one, and finds it in the 
   await page.getByLabel("Name").fill("nightly sync");
   await page.getByRole("button", { name: "Issue token" }).click();
   await expect(page.getByTestId("new-token")).toContainText("nightly sync");
-  await expect(page.getByTestId("token-row").filter({ hasText: "nightly sync" })).toContainText("Active");
+  const tokenRow = page.getByTestId("token-row").filter({ hasText: "nightly sync" });
+  await expect(tokenRow).toContainText("Active");
   await shot(page, "admin-tokens");
+  // The secret works once copied, as the operator it acts for, until it is revoked.
+  const secret = (await page.getByTestId("new-token").locator("code").textContent())!.trim();
+  const script = await request.newContext({ baseURL: test.info().project.use.baseURL });
+  const asScript = () =>
+    script.get("/api/v1/imports", { headers: { Authorization: `Bearer ${secret}` } });
+  const seen = await asScript();
+  expect(seen.status()).toBe(200);
+  // The operator's view: only the one import the operator started.
+  expect((await seen.json()).total).toBe(1);
+  await tokenRow.getByRole("button", { name: "Revoke" }).click();
+  await expect(tokenRow).toContainText("Revoked");
+  await expect(tokenRow.getByRole("button", { name: "Revoke" })).toHaveCount(0);
+  expect((await asScript()).status()).toBe(401);
+  await script.dispose();
   await page.goto("/admin/projects");
   await hydrated(page);
   await page.getByLabel("New project").fill("Asia");

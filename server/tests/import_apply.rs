@@ -106,6 +106,15 @@ async fn by_email(db: &Db, email: &str) -> client::Model {
         .unwrap_or_else(|| panic!("{email} exists"))
 }
 
+async fn by_number(db: &Db, number: &str) -> account::Model {
+    account::Entity::find()
+        .filter(account::Column::AccountNumber.eq(number))
+        .one(&db.db)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("account {number} exists"))
+}
+
 const FILE: &str = "Email,First name,Last name,Country,Phone\n\
     ann@example.com,Ann,Lee,GB,+44 20 7946 0958\n\
     ann@example.org,Annie,Ray,de,\n\
@@ -332,12 +341,7 @@ async fn accounts_belong_to_existing_clients(backend: Backend) {
             .message
             .contains("There is no client with this email")
     );
-    let mt1 = account::Entity::find()
-        .filter(account::Column::AccountNumber.eq("MT-1"))
-        .one(&db.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let mt1 = by_number(&db, "MT-1").await;
     assert_eq!(
         (mt1.client_id, mt1.currency.as_str()),
         (by_email(&db, "ann@example.com").await.id, "USD")
@@ -381,12 +385,7 @@ async fn accounts_belong_to_existing_clients(backend: Backend) {
         "{:?}",
         report.errors
     );
-    let mt1_now = account::Entity::find()
-        .filter(account::Column::AccountNumber.eq("MT-1"))
-        .one(&db.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let mt1_now = by_number(&db, "MT-1").await;
     assert_eq!(
         (mt1_now.id, mt1_now.client_id, mt1_now.product_id),
         (mt1.id, mt1.client_id, 5),
@@ -397,12 +396,7 @@ async fn accounts_belong_to_existing_clients(backend: Backend) {
         mt1_now.created_at.timestamp_micros(),
         mt1.created_at.timestamp_micros()
     );
-    let mt2 = account::Entity::find()
-        .filter(account::Column::AccountNumber.eq("MT-2"))
-        .one(&db.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let mt2 = by_number(&db, "MT-2").await;
     assert_eq!(
         mt2.client_id,
         by_email(&db, "bob@example.com").await.id,
