@@ -1,5 +1,5 @@
 //! Writing validated rows to the database, one batch per transaction (SPEC §3.1, §3.3).
-//! Each batch looks its clients up in bulk, inserts new ones in one statement, updates
+//! Each batch looks its clients up in bulk, inserts new ones in multi-row statements, updates
 //! only the fields that change, and records every change so the import can be reverted.
 
 use super::validate::{AccountRow, ClientRow, IbRow};
@@ -772,8 +772,8 @@ impl ClientImport {
             }
             rewritten.push(model);
         }
-        // One statement for the batch's updates: each row is written whole, as it was
-        // read with this row's changes applied.
+        // The batch's updates as one upsert (split only at the bind limit): each row is
+        // written whole, as it was read with this row's changes applied.
         if !rewritten.is_empty() {
             let rewrite = OnConflict::column(client::Column::Id)
                 .update_columns(client::Column::iter().filter(|c| !matches!(c, client::Column::Id)))
