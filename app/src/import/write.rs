@@ -38,7 +38,8 @@ where
     Ok(())
 }
 
-/// Inserts every model and gives the new primary keys, in the order of `models`.
+/// Inserts every model and gives the new primary keys (callers record them, and rely on no
+/// order among them).
 pub async fn insert_all_returning_keys<A, C>(
     db: &C,
     models: Vec<A>,
