@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The import benchmark (SPEC §9): builds the release server, generates its data under
-# target/bench/, imports it on SQLite and PostgreSQL next to raw sqlite3/psql loads of the
-# same file, prints one table and appends it to bench/results.md.
+# The import benchmark (SPEC §9): builds the release server and the benchmark (the `bench`
+# crate), generates its data under target/bench/, imports it on SQLite and PostgreSQL next
+# to raw sqlite3/psql loads of the same file, prints one table and appends it to
+# bench/results.md.
 #
 #   bash scripts/bench.sh            # 1,000,000 rows for the large import
 #   bash scripts/bench.sh --quick    # 100,000 rows instead: a fast trial run
 #
-# Other options (`--rows N`, `--db sqlite|postgres`, `--no-record` …): see bench/README.md.
+# Other options (`--rows N`, `--db sqlite|postgres`, `--skip-memory-run`, `--no-record` …):
+# see bench/README.md.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
@@ -16,7 +18,7 @@ done
 ensure_postgres
 
 say "Building the release server and the benchmark"
-cargo build --release -p server --bin server --bin bench
+cargo build --release -p server --bin server -p bench
 
 say "Running the benchmark"
 exec target/release/bench "$@"

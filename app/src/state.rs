@@ -16,6 +16,8 @@ pub struct Settings {
     pub import_limits: crate::import::prepare::Limits,
     /// A running import whose worker is silent this long is taken over.
     pub import_stale_after: Duration,
+    /// A client file this large (and at least as large as the table) loads in bulk mode.
+    pub import_bulk_min_rows: u64,
 }
 
 impl Settings {
@@ -28,6 +30,14 @@ impl Settings {
     pub fn import_heartbeat_interval(&self) -> Duration {
         (self.import_stale_after / 4).max(Duration::from_millis(250))
     }
+
+    /// How a worker of this process runs a job.
+    pub fn import_run(&self) -> crate::jobs::RunOptions {
+        crate::jobs::RunOptions {
+            heartbeat_every: self.import_heartbeat_interval(),
+            bulk_min_rows: self.import_bulk_min_rows,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -37,6 +47,7 @@ impl Default for Settings {
             session_absolute: Duration::from_secs(12 * 60 * 60),
             import_limits: crate::import::prepare::Limits::default(),
             import_stale_after: Duration::from_secs(30),
+            import_bulk_min_rows: crate::jobs::bulk::BULK_MIN_ROWS,
         }
     }
 }

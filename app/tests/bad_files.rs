@@ -6,8 +6,8 @@
 #![cfg(feature = "ssr")]
 
 use app::entities::{ib_program, import_job};
-use app::import::apply::{AccountImport, ApplyError, BatchReport, ClientImport, IbImport};
 use app::import::prepare::{Limits, RowOutcome, prepare};
+use app::jobs::apply::{AccountImport, ApplyError, BatchReport, ClientImport, IbImport};
 use app::model::{Delimiter, ImportAction};
 use chrono::NaiveDate;
 use migration::{Migrator, MigratorTrait};
@@ -176,6 +176,7 @@ impl Fixture {
             file_sha256: Set(String::new()),
             status: Set("in_progress".into()),
             validate_only: Set(false),
+            bulk: Set(false),
             initiated_by: Set(self.admin),
             created_at: Set(chrono::Utc::now()),
             ..Default::default()

@@ -3,13 +3,13 @@
 
 use crate::web::AppState;
 use app::auth::Caller;
+use app::jobs::{self as imports, NewImport};
 use app::model::{
     AccountFilter, AppError, ClientFilter, CurrentUser, Delimiter, ImportAction, Role,
 };
 use app::services::audit::{self, Entry, action};
 use app::services::browse::{self, ListQuery};
 use app::services::import_views::{self, JobFilter};
-use app::services::imports::{self, NewImport};
 use axum::extract::{DefaultBodyLimit, Extension, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

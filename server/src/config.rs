@@ -26,6 +26,9 @@ pub struct Config {
     /// `IMPORT_STALE_AFTER`: a running job whose worker sent no heartbeat for this long is
     /// taken over by another worker (default 30s).
     pub import_stale_after: Duration,
+    /// `IMPORT_BULK_MIN_ROWS`: a client file of at least this many rows, and at least as
+    /// many as the table holds, loads in bulk mode (default 100000).
+    pub import_bulk_min_rows: u64,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/crm.db?mode=rwc";
@@ -160,6 +163,10 @@ impl Config {
                 .map(|v| parse_duration("IMPORT_STALE_AFTER", &v))
                 .transpose()?
                 .unwrap_or(Duration::from_secs(30)),
+            import_bulk_min_rows: var("IMPORT_BULK_MIN_ROWS")
+                .map(|v| parse_count("IMPORT_BULK_MIN_ROWS", &v))
+                .transpose()?
+                .unwrap_or(app::jobs::bulk::BULK_MIN_ROWS),
         })
     }
 

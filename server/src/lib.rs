@@ -74,6 +74,7 @@ impl Application {
             session_absolute: config.session_absolute,
             import_limits: config.import_limits,
             import_stale_after: config.import_stale_after,
+            import_bulk_min_rows: config.import_bulk_min_rows,
         };
         let mut leptos_options = config.leptos.clone();
         if let Ok(bound) = listener.local_addr() {
@@ -107,7 +108,7 @@ impl Application {
 
     /// Starts the import workers and serves until the process receives Ctrl-C or SIGTERM.
     pub async fn run(self) -> std::io::Result<()> {
-        app::services::workers::start(
+        app::jobs::workers::start(
             self.db.clone(),
             self.ctx.settings.clone(),
             self.ctx.import_queue.clone(),

@@ -213,7 +213,7 @@ async fn import_file(
         user: Some(user.clone()),
         remote_addr: None,
     };
-    let upload = app::services::imports::NewImport {
+    let upload = app::jobs::NewImport {
         title: format!("{file_name} (command line)"),
         description: None,
         action,
@@ -222,8 +222,8 @@ async fn import_file(
         bytes,
         validate_only,
     };
-    let worker = format!("{}-cli", app::services::workers::process_name());
-    let job = app::services::imports::create(
+    let worker = format!("{}-cli", app::jobs::workers::process_name());
+    let job = app::jobs::create(
         db,
         &caller,
         &user,
@@ -232,8 +232,11 @@ async fn import_file(
         Some(&worker),
     )
     .await?;
-    let heartbeat = (config.import_stale_after / 4).max(std::time::Duration::from_millis(250));
-    let job = app::services::imports::run(db, job.id, &worker, heartbeat).await?;
+    let options = app::jobs::RunOptions {
+        heartbeat_every: (config.import_stale_after / 4).max(std::time::Duration::from_millis(250)),
+        bulk_min_rows: config.import_bulk_min_rows,
+    };
+    let job = app::jobs::run(db, job.id, &worker, &options).await?;
     println!(
         "Import #{}: {} — {} rows: {} created, {} updated, {} unchanged, {} errors.",
         job.id,

@@ -7,13 +7,14 @@ use app::entities::{
     account, client, desk, ib_program, import_change, import_job, introducing_broker, project,
     referral,
 };
-use app::import::apply::{AccountImport, BatchReport, ClientImport, IbImport};
 use app::import::prepare::{Limits, RowOutcome, prepare};
+use app::jobs::apply::{AccountImport, ApplyError, BatchReport, ClientImport, IbImport};
+use app::jobs::runner::FileKeys;
 use app::model::{Delimiter, ImportAction};
 use common::{Backend, fresh_database};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 
 struct Db {
@@ -53,6 +54,7 @@ async fn new_job(db: &Db) -> i64 {
         file_sha256: Set(String::new()),
         status: Set("in_progress".into()),
         validate_only: Set(false),
+        bulk: Set(false),
         initiated_by: Set(db.admin),
         created_at: Set(chrono::Utc::now()),
         ..Default::default()
@@ -63,14 +65,44 @@ async fn new_job(db: &Db) -> i64 {
     .id
 }
 
-/// A new job and the validated rows of `csv` for `action`, with how many were invalid.
-async fn prepared_rows(db: &Db, csv: &str, action: ImportAction) -> (i64, Vec<RowOutcome>, usize) {
+/// A new job and the validated rows of `csv` for `action`, with how many were invalid,
+/// and the errors of rows refused for repeating a key of the file (as a job refuses them
+/// before they reach the applier).
+async fn prepared_rows(
+    db: &Db,
+    csv: &str,
+    action: ImportAction,
+) -> (i64, Vec<RowOutcome>, usize, Vec<ApplyError>) {
     let job = new_job(db).await;
     let file = prepare(csv.as_bytes(), action, Delimiter::Auto, Limits::default()).unwrap();
     let (invalid, valid): (Vec<RowOutcome>, Vec<RowOutcome>) = file
         .rows(chrono::Utc::now().date_naive())
         .partition(|r| matches!(r, RowOutcome::Invalid { .. }));
-    (job, valid, invalid.len())
+    let mut keys = FileKeys::new(valid.len() as u64);
+    let mut kept = Vec::new();
+    let mut repeated = Vec::new();
+    for row in valid {
+        match keys.claim(row) {
+            RowOutcome::Invalid { line, errors } => {
+                for e in errors {
+                    let column = match e.column.as_deref() {
+                        Some("Email") => Some("Email"),
+                        Some("ID") => Some("ID"),
+                        Some("Account number") => Some("Account number"),
+                        other => panic!("unexpected column {other:?}"),
+                    };
+                    repeated.push(ApplyError {
+                        line,
+                        column,
+                        value: e.value,
+                        message: e.message,
+                    });
+                }
+            }
+            row => kept.push(row),
+        }
+    }
+    (job, kept, invalid.len(), repeated)
 }
 
 fn sorted(mut report: BatchReport) -> BatchReport {
@@ -80,20 +112,21 @@ fn sorted(mut report: BatchReport) -> BatchReport {
 
 /// Imports `csv` (all of whose rows are valid) as one job in one batch.
 async fn import(db: &Db, csv: &str) -> BatchReport {
-    let (job, valid, invalid) = prepared_rows(db, csv, ImportAction::Users).await;
+    let (job, valid, invalid, repeated) = prepared_rows(db, csv, ImportAction::Users).await;
     assert_eq!(invalid, 0, "these files hold only valid rows");
     let rows = valid
         .into_iter()
         .filter_map(RowOutcome::into_client)
         .collect();
     let txn = db.db.begin().await.unwrap();
-    let report = ClientImport::new(&txn, job)
+    let mut report = ClientImport::new(&txn, job)
         .await
         .unwrap()
         .apply(&txn, rows)
         .await
         .unwrap();
     txn.commit().await.unwrap();
+    report.errors.extend(repeated);
     sorted(report)
 }
 
@@ -151,15 +184,27 @@ async fn a_fresh_import_creates_clients_with_defaults(backend: Backend) {
     );
     let bob = by_email(&db, "bob@example.com").await;
     assert_eq!(bob.last_name, None);
-    assert_eq!(
-        import_change::Entity::find()
-            .filter(import_change::Column::Operation.eq("created"))
-            .count(&db.db)
-            .await
-            .unwrap(),
-        3,
-        "every creation is recorded for revert"
-    );
+    let mut recorded = Vec::new();
+    for change in import_change::Entity::find()
+        .filter(import_change::Column::Operation.eq("created_ids"))
+        .all(&db.db)
+        .await
+        .unwrap()
+    {
+        let runs: Vec<(i64, i64)> =
+            serde_json::from_str(change.new_values.as_deref().unwrap()).unwrap();
+        recorded.extend(runs.into_iter().flat_map(|(a, b)| a..=b));
+    }
+    recorded.sort_unstable();
+    let mut ids: Vec<i64> = client::Entity::find()
+        .all(&db.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(recorded, ids, "every creation is recorded for revert");
 }
 
 async fn re_importing_the_same_file_changes_nothing(backend: Backend) {
@@ -306,15 +351,16 @@ async fn duplicates_unknown_places_and_missing_names_are_refused(backend: Backen
 }
 
 async fn import_accounts(db: &Db, csv: &str) -> BatchReport {
-    let (job, valid, invalid) = prepared_rows(db, csv, ImportAction::Accounts).await;
+    let (job, valid, invalid, repeated) = prepared_rows(db, csv, ImportAction::Accounts).await;
     assert_eq!(invalid, 0, "these files hold only valid rows");
     let rows = valid
         .into_iter()
         .filter_map(RowOutcome::into_account)
         .collect();
     let txn = db.db.begin().await.unwrap();
-    let report = AccountImport::new(job).apply(&txn, rows).await.unwrap();
+    let mut report = AccountImport::new(job).apply(&txn, rows).await.unwrap();
     txn.commit().await.unwrap();
+    report.errors.extend(repeated);
     sorted(report)
 }
 
@@ -416,7 +462,7 @@ async fn accounts_belong_to_existing_clients(backend: Backend) {
 }
 
 async fn import_ibs(db: &Db, csv: &str) -> (BatchReport, usize) {
-    let (job, valid, invalid) = prepared_rows(db, csv, ImportAction::Ibs).await;
+    let (job, valid, invalid, _) = prepared_rows(db, csv, ImportAction::Ibs).await;
     let rows = valid.into_iter().filter_map(RowOutcome::into_ib).collect();
     let txn = db.db.begin().await.unwrap();
     let report = IbImport::new(job).apply(&txn, rows).await.unwrap();

@@ -5,8 +5,8 @@ mod common;
 
 use app::entities::{client, import_job, import_message, notification};
 use app::import::prepare::Limits;
+use app::jobs::{self as imports, NewImport};
 use app::model::{AppError, CurrentUser, Delimiter, ImportAction, Role};
-use app::services::imports::{self, NewImport};
 use common::{Backend, fresh_database};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -78,7 +78,10 @@ async fn create_and_run(s: &Setup, csv: &str, validate_only: bool) -> import_job
         &s.db,
         job.id,
         "test-worker",
-        std::time::Duration::from_secs(5),
+        &imports::RunOptions {
+            heartbeat_every: std::time::Duration::from_secs(5),
+            bulk_min_rows: app::jobs::bulk::BULK_MIN_ROWS,
+        },
     )
     .await
     .unwrap()

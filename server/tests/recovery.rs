@@ -7,11 +7,12 @@ mod common;
 
 use app::entities::{client, import_change, import_job, import_message};
 use app::import::prepare::Limits;
+use app::jobs::{self as imports, NewImport};
 use app::model::{CurrentUser, Delimiter, ImportAction, Role};
-use app::services::imports::{self, NewImport};
 use common::{Backend, fresh_database};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect,
 };
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -22,10 +23,15 @@ struct ServerProcess(Child);
 
 impl ServerProcess {
     fn start(database_url: &str, log: &Path, stale_after: &str) -> Self {
+        Self::start_with(database_url, log, stale_after, &[])
+    }
+
+    fn start_with(database_url: &str, log: &Path, stale_after: &str, env: &[(&str, &str)]) -> Self {
         let out = std::fs::File::create(log).expect("log file");
         let err = out.try_clone().expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_server"))
             .arg("serve")
+            .envs(env.iter().copied())
             .env("DATABASE_URL", database_url)
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("ADMIN_PASSWORD", "an-admin-password-for-tests")
@@ -117,6 +123,67 @@ async fn wait_until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> 
     }
 }
 
+/// The ids of the rows job `id` recorded as created, from its runs of ids.
+async fn created_ids_recorded(db: &DatabaseConnection, id: i64) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for change in import_change::Entity::find()
+        .filter(import_change::Column::JobId.eq(id))
+        .all(db)
+        .await
+        .unwrap()
+    {
+        assert_eq!(
+            (change.entity.as_str(), change.operation.as_str()),
+            ("client", "created_ids")
+        );
+        let runs: Vec<(i64, i64)> =
+            serde_json::from_str(change.new_values.as_deref().unwrap()).unwrap();
+        for (first, last) in runs {
+            ids.extend(first..=last);
+        }
+    }
+    ids.sort_unstable();
+    ids
+}
+
+async fn client_ids(db: &DatabaseConnection) -> Vec<i64> {
+    let mut ids: Vec<i64> = client::Entity::find()
+        .select_only()
+        .column(client::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+        .unwrap();
+    ids.sort_unstable();
+    ids
+}
+
+/// The definitions of the indexes of `client`, by name, as the database states them.
+async fn client_indexes(db: &DatabaseConnection) -> std::collections::BTreeMap<String, String> {
+    let sql = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'client'"
+        }
+        _ => {
+            "SELECT name, COALESCE(sql, '') AS def FROM sqlite_master WHERE type = 'index' AND tbl_name = 'client'"
+        }
+    };
+    db.query_all_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql,
+    ))
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| {
+        (
+            r.try_get::<String>("", "name").unwrap(),
+            r.try_get::<String>("", "def").unwrap(),
+        )
+    })
+    .collect()
+}
+
 async fn info_messages(db: &DatabaseConnection, id: i64) -> Vec<String> {
     import_message::Entity::find()
         .filter(import_message::Column::JobId.eq(id))
@@ -153,11 +220,8 @@ async fn a_killed_server_resumes_its_import_after_the_last_batch(backend: Backen
         "killed too late to test anything: {} rows done",
         interrupted.processed_rows
     );
-    assert_eq!(
-        interrupted.processed_rows % imports::BATCH_ROWS as i64,
-        0,
-        "whole batches only"
-    );
+    // Batches are sized by time, so the committed count is no multiple of a fixed size;
+    // that it equals the clients in the table is what shows whole batches only.
     let committed = interrupted.processed_rows;
     assert_eq!(
         client::Entity::find().count(&db).await.unwrap() as i64,
@@ -198,13 +262,9 @@ async fn a_killed_server_resumes_its_import_after_the_last_batch(backend: Backen
         .unwrap();
     assert_eq!(distinct, ROWS as i64, "no client twice");
     assert_eq!(
-        import_change::Entity::find()
-            .filter(import_change::Column::JobId.eq(id))
-            .count(&db)
-            .await
-            .unwrap(),
-        ROWS as u64,
-        "one change record per client"
+        created_ids_recorded(&db, id).await,
+        client_ids(&db).await,
+        "every client created is recorded for revert, once"
     );
     let log = info_messages(&db, id).await;
     let resumed = format!("Resumed (attempt 2) after data row {committed}");
@@ -213,6 +273,83 @@ async fn a_killed_server_resumes_its_import_after_the_last_batch(backend: Backen
         log.iter().filter(|m| m.starts_with("Read as")).count(),
         1,
         "the opening messages are written once: {log:#?}"
+    );
+    drop(dir);
+}
+
+/// A bulk-mode import killed half-way: its indexes were dropped and stay missing while
+/// it is down; the next start resumes it, the counts are exact and every index is back
+/// exactly as the migrations made it.
+async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes(backend: Backend) {
+    let (url, dir) = fresh_database(backend).await;
+    let logs = tempfile::tempdir().unwrap();
+    let db = server::db::connect(&url).await.unwrap();
+    server::db::migrate(&db).await.unwrap();
+    let migrated = client_indexes(&db).await;
+    for index in &app::jobs::bulk::CLIENT_INDEXES {
+        assert!(
+            migrated.contains_key(index.name),
+            "{} after the migrations: {migrated:#?}",
+            index.name
+        );
+    }
+    let user = operator(&db).await;
+    let id = queue(&db, &user, "bulk file", clients_file("bulk", ROWS)).await;
+    let bulk = [("IMPORT_BULK_MIN_ROWS", "10000")];
+    let first = ServerProcess::start_with(&url, &logs.path().join("first.log"), "2s", &bulk);
+    wait_until("the first batches", Duration::from_secs(120), async || {
+        job(&db, id).await.processed_rows >= 1_000
+    })
+    .await;
+    first.kill_hard();
+    let interrupted = job(&db, id).await;
+    assert!(
+        interrupted.bulk,
+        "a 40,000-row file into an empty table runs in bulk mode"
+    );
+    assert_eq!(interrupted.status, "in_progress");
+    assert!(interrupted.processed_rows < ROWS as i64, "killed too late");
+    let during = client_indexes(&db).await;
+    for index in &app::jobs::bulk::CLIENT_INDEXES {
+        assert!(
+            !during.contains_key(index.name),
+            "{} is dropped in bulk mode",
+            index.name
+        );
+    }
+    assert_eq!(
+        client::Entity::find().count(&db).await.unwrap() as i64,
+        interrupted.processed_rows
+    );
+
+    let _second = ServerProcess::start_with(&url, &logs.path().join("second.log"), "2s", &bulk);
+    wait_until("the resumed import", Duration::from_secs(300), async || {
+        job(&db, id).await.status != "in_progress"
+    })
+    .await;
+    let done = job(&db, id).await;
+    assert_eq!(done.status, "success", "{:?}", info_messages(&db, id).await);
+    assert_eq!(
+        (
+            done.processed_rows,
+            done.created_rows,
+            done.updated_rows,
+            done.error_rows
+        ),
+        (ROWS as i64, ROWS as i64, 0, 0)
+    );
+    assert_eq!(client_ids(&db).await.len(), ROWS);
+    assert_eq!(created_ids_recorded(&db, id).await, client_ids(&db).await);
+    assert_eq!(
+        client_indexes(&db).await,
+        migrated,
+        "every index back, as it was"
+    );
+    let log = info_messages(&db, id).await;
+    assert_eq!(
+        log.iter().filter(|m| m.starts_with("Bulk mode:")).count(),
+        1,
+        "{log:#?}"
     );
     drop(dir);
 }
@@ -263,14 +400,7 @@ async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
             1,
             "job {id} ran once: {log:#?}"
         );
-        assert_eq!(
-            import_change::Entity::find()
-                .filter(import_change::Column::JobId.eq(id))
-                .count(&db)
-                .await
-                .unwrap(),
-            1_500
-        );
+        assert_eq!(created_ids_recorded(&db, id).await.len(), 1_500);
         if let Some(w) = j.worker_id {
             workers.insert(w.rsplit_once("-w").map(|(p, _)| p.to_owned()).unwrap_or(w));
         }
@@ -284,6 +414,11 @@ async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
 
 mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes() {
+        super::a_killed_bulk_import_resumes_and_rebuilds_the_indexes(super::Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_killed_server_resumes_its_import_after_the_last_batch() {
         super::a_killed_server_resumes_its_import_after_the_last_batch(super::Backend::Sqlite)
             .await;
@@ -291,6 +426,12 @@ mod sqlite {
 }
 
 mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes() {
+        super::a_killed_bulk_import_resumes_and_rebuilds_the_indexes(super::Backend::Postgres)
+            .await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_killed_server_resumes_its_import_after_the_last_batch() {
         super::a_killed_server_resumes_its_import_after_the_last_batch(super::Backend::Postgres)

@@ -58,8 +58,9 @@ pub const ERRORS_PER_PAGE: u64 = 50;
 /// One job, its log and a page of its row errors, if the caller may see it.
 #[server(endpoint = "imports/show")]
 pub async fn show_import(id: i64, error_page: Option<u64>) -> Result<ImportDetails, AppError> {
+    use crate::jobs as imports;
     use crate::model::Role;
-    use crate::services::{browse::ListQuery, import_views, imports};
+    use crate::services::{browse::ListQuery, import_views};
     super::respond(async move {
         let auth = super::authorize(&Role::ALL).await?;
         let job = imports::visible(&auth.ctx.db, &auth.caller, &auth.user, id, false).await?;
@@ -82,7 +83,7 @@ pub async fn confirm_import(id: i64) -> Result<(), AppError> {
     use crate::model::Role;
     super::respond(async move {
         let auth = super::authorize(&[Role::Operator, Role::Admin]).await?;
-        crate::services::imports::confirm(&auth.ctx.db, &auth.caller, &auth.user, id).await?;
+        crate::jobs::confirm(&auth.ctx.db, &auth.caller, &auth.user, id).await?;
         auth.ctx.import_queue.notify_one();
         Ok(())
     })
@@ -95,8 +96,7 @@ pub async fn revert_import(id: i64) -> Result<String, AppError> {
     use crate::model::Role;
     super::respond(async move {
         let auth = super::authorize(&[Role::Operator, Role::Admin]).await?;
-        let (_, report) =
-            crate::services::imports::revert(&auth.ctx.db, &auth.caller, &auth.user, id).await?;
+        let (_, report) = crate::jobs::revert(&auth.ctx.db, &auth.caller, &auth.user, id).await?;
         Ok(format!(
             "Reverted: {} records deleted, {} restored, {} not reverted.",
             report.deleted,

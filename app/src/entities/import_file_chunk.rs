@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// A piece (at most [`crate::services::imports::FILE_CHUNK_BYTES`]) of an import's file,
+/// A piece (at most [`crate::jobs::FILE_CHUNK_BYTES`]) of an import's file,
 /// exactly as uploaded; pieces in `seq` order make the file.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "import_file_chunk")]

@@ -32,6 +32,8 @@ pub struct Model {
     pub reverted_by: Option<i64>,
     pub confirmed_at: Option<DateTimeUtc>,
     pub confirmed_by: Option<i64>,
+    /// Runs in bulk mode: the non-unique `client` indexes are dropped while it loads.
+    pub bulk: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,18 +1,16 @@
-//! The import engine (SPEC §3): decode → sniff → parse → map headers → validate → apply.
+//! The import engine (SPEC §3): decode → sniff → parse → map headers → validate; the
+//! jobs that write what it reads are in [`crate::jobs`].
 //!
 //! The layers here know nothing of HTTP or Leptos: they take bytes and return typed
 //! values or errors that say what is wrong and where, so they are tested on their own.
 
-pub mod apply;
 pub mod decode;
 pub mod header;
 pub mod parse;
 pub mod prepare;
-pub mod revert;
 pub mod sniff;
 pub mod validate;
 pub mod value;
-pub mod write;
 
 /// Why a whole file is refused before any row is written. The message is shown to the
 /// operator as is, so it says what was found and what to do.

@@ -227,7 +227,7 @@ pub async fn error_report(
     let mut out = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(b"\xEF\xBB\xBF".to_vec());
-    let bytes = super::imports::file_bytes(db, job.id).await?;
+    let bytes = crate::jobs::file_bytes(db, job.id).await?;
     let text = decode::inspect(&bytes)
         .and_then(|enc| decode::decode(&bytes, enc))
         .map_err(AppError::from)?;
@@ -266,7 +266,7 @@ pub async fn recently_active(
     db: &DatabaseConnection,
     since: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<JobRecord>, AppError> {
-    use crate::services::imports::status;
+    use crate::jobs::status;
     use sea_orm::Condition;
     Ok(job_rows()
         .filter(

@@ -6,14 +6,12 @@ pub mod audit;
 pub mod browse;
 pub mod export;
 pub mod import_views;
-pub mod imports;
 pub mod live;
 pub mod notifications;
 pub mod overview;
 pub mod sign_in;
 pub mod tokens;
 pub mod users;
-pub mod workers;
 
 use crate::model::AppError;
 

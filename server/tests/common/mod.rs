@@ -113,6 +113,7 @@ pub fn test_config(database_url: &str, options: &Options) -> Config {
         import_limits: options.import_limits,
         import_workers: 2,
         import_stale_after: Duration::from_secs(30),
+        import_bulk_min_rows: app::jobs::bulk::BULK_MIN_ROWS,
     }
 }
 

@@ -2,9 +2,11 @@
 //! claims a waiting job, or one whose worker went silent, runs it to its end, and waits
 //! for the next. Jobs live in the database, so any number of processes can share them.
 
-use super::imports;
+use super::{bulk, queue, runner, status};
+use crate::entities::import_job;
 use crate::state::Settings;
 use sea_orm::DatabaseConnection;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -28,9 +30,19 @@ pub async fn start(
     queue: Arc<Notify>,
     count: usize,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, sea_orm::DbErr> {
-    let released = imports::release_orphans(&db).await?;
+    let released = queue::release_orphans(&db).await?;
     if released > 0 {
         tracing::info!(released, "resuming imports interrupted by a restart");
+    }
+    // A bulk import that stopped half-way left the client table without its search
+    // indexes; unless one is still running (it rebuilds them at its end), put them back.
+    let bulk_running = import_job::Entity::find()
+        .filter(import_job::Column::Bulk.eq(true))
+        .filter(import_job::Column::Status.eq(status::IN_PROGRESS))
+        .count(&db)
+        .await?;
+    if bulk_running == 0 {
+        bulk::ensure_client_indexes(&db).await?;
     }
     let name = process_name();
     Ok((1..=count)
@@ -46,17 +58,14 @@ async fn work(db: DatabaseConnection, settings: Arc<Settings>, queue: Arc<Notify
         let stale_before = chrono::Utc::now()
             - chrono::Duration::from_std(settings.import_stale_after)
                 .unwrap_or(chrono::Duration::seconds(30));
-        match imports::claim_next(&db, &worker, stale_before).await {
+        match queue::claim_next(&db, &worker, stale_before).await {
             Ok(Some(job_id)) => {
                 tracing::info!(job_id, worker, "import claimed");
                 // A panic in one run must not take the worker with it: the job is
                 // retried after the heartbeat timeout and given up after a few attempts.
                 let run = tokio::spawn({
                     let (db, settings, worker) = (db.clone(), settings.clone(), worker.clone());
-                    async move {
-                        imports::run(&db, job_id, &worker, settings.import_heartbeat_interval())
-                            .await
-                    }
+                    async move { runner::run(&db, job_id, &worker, &settings.import_run()).await }
                 });
                 match run.await {
                     Ok(Ok(job)) => tracing::info!(job_id, status = job.status, "import finished"),

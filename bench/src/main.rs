@@ -4,10 +4,15 @@
 //! release server's `import` command on SQLite and on PostgreSQL (a fresh database for every
 //! scenario), loads the large file raw with `sqlite3 .import` and `psql \copy` for reference,
 //! measures wall time and peak RSS of each process, checks that every import really did what
-//! it should. With the large import's clients still in the database it then times the
-//! Clients page under concurrent readers (see `pages`). It prints the tables and appends
-//! them to `bench/results.md`.
+//! it should. With the large import's clients still in the database it imports a second
+//! file of as many new clients (the online import), times the Clients page under concurrent
+//! readers (see `pages`) and reverts the large import through the HTTP API. It prints the
+//! tables and appends them to `bench/results.md`.
+//!
+//! The benchmark is its own crate and uses no code of the server: it drives the release
+//! binary as a child process, as an operator would, so what it measures is what ships.
 
+mod http;
 mod pages;
 
 use clap::{Parser, ValueEnum};
@@ -53,9 +58,17 @@ struct Args {
     /// Print the table without appending it to the results file.
     #[arg(long)]
     no_record: bool,
-    /// A process still running after this many seconds is killed and its row marked FAILED.
+    /// A process still running after this many seconds is killed and its row marked FAILED
+    /// (the revert's HTTP answer is awaited as long).
     #[arg(long, default_value_t = 1800)]
     timeout: u64,
+    /// Rows of the memory run, a fresh import that shows the peak memory does not grow with
+    /// the file [default: 5 × the large import's rows].
+    #[arg(long)]
+    memory_rows: Option<u64>,
+    /// Leave out the memory run (its file and its imports are the longest part of a run).
+    #[arg(long)]
+    skip_memory_run: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,6 +81,10 @@ enum Only {
 const SMALL_ROWS: u64 = 5_000;
 const BASE_ROWS: u64 = 100_000;
 const UPDATE_ROWS: u64 = 5_000;
+/// Rows of the file whose emails all have the local part `info`.
+const SAME_NAME_ROWS: u64 = 5_000;
+/// The memory run's file is this many times the large one.
+const MEMORY_FACTOR: u64 = 5;
 const BENCH_USER: &str = "bench@example.com";
 const BENCH_PASSWORD: &str = "bench-password-not-secret";
 
@@ -90,6 +107,24 @@ fn run(args: Args) -> Result<bool> {
     if large == 0 {
         return Err("--rows must be greater than 0".into());
     }
+    // The online import's file is numbered on from the large one.
+    large
+        .checked_mul(2)
+        .ok_or("--rows is too large to number the online import's clients")?;
+    let memory_rows = if args.skip_memory_run {
+        None
+    } else {
+        let rows = match args.memory_rows {
+            Some(rows) => rows,
+            None => large
+                .checked_mul(MEMORY_FACTOR)
+                .ok_or("--rows is too large for the memory run; give --memory-rows")?,
+        };
+        if rows == 0 {
+            return Err("--memory-rows must be greater than 0".into());
+        }
+        Some(rows)
+    };
     fs::create_dir_all(args.dir.join("logs"))
         .map_err(|e| format!("cannot create {}: {e}", args.dir.display()))?;
     let dir = fs::canonicalize(&args.dir)
@@ -102,15 +137,22 @@ fn run(args: Args) -> Result<bool> {
     })?;
 
     // Read before the runs: the commit that was just built.
-    let heading = heading(large, &args);
-    let files = generate(&dir, large)?;
+    let heading = heading(large, memory_rows, &args);
+    let files = generate(&dir, large, memory_rows)?;
+    let mut biggest = 0;
+    for file in [&files.large, &files.offset]
+        .into_iter()
+        .chain(files.memory.as_ref())
+    {
+        biggest = biggest.max(file_size(file)?);
+    }
     let ctx = Ctx {
         server,
         dir,
         postgres: args.postgres.clone(),
         timeout: Duration::from_secs(args.timeout),
-        max_rows: large.max(2_000_000),
-        max_bytes: file_size(&files.large)?.max(500_000_000),
+        max_rows: large.max(memory_rows.unwrap_or(0)).max(2_000_000),
+        max_bytes: biggest.max(500_000_000),
     };
     let kinds: Vec<Kind> = match args.db {
         Only::Sqlite => vec![Kind::Sqlite],
@@ -127,28 +169,71 @@ fn run(args: Args) -> Result<bool> {
         let (row, db) = fresh_import_keeping(
             &ctx,
             kind,
+            "import-users, fresh",
             &files.large,
-            large,
-            Goal::Throughput { raw_secs },
+            fresh(large),
+            Goal::fresh_large(kind, raw_secs),
         );
         rows.push(row);
-        // The pages are timed on the clients the large import left, when it did its job.
-        if let Some(db) = db {
+        // The online import, the pages and the revert all work on the clients the large
+        // import left, so they run only when it did its job.
+        let online = online_import(&ctx, kind, db.as_ref(), &files.offset, large);
+        let online_done = matches!(online.outcome, Outcome::Done { .. });
+        rows.push(online);
+        if let Some(db) = &db {
+            // The pages see the online import's clients too: the table says how many.
+            let clients = match db.count("client") {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("warning: cannot count the clients for the page table: {e}");
+                    if online_done { 2 * large } else { large }
+                }
+            };
             let probe = Client::new(large / 2).email();
-            page_rows.extend(pages::measure(&ctx, &db, large, &probe));
+            page_rows.extend(pages::measure(&ctx, db, clients, &probe));
         }
+        rows.push(revert_large(&ctx, kind, db.as_ref(), large, online_done));
     }
     for &kind in &kinds {
         rows.push(fresh_import(
             &ctx,
             kind,
+            "import-users, fresh",
             &files.small,
-            SMALL_ROWS,
-            Goal::Seconds(0.5),
+            fresh(SMALL_ROWS),
+            Goal::Seconds(0.3),
+        ));
+    }
+    for &kind in &kinds {
+        let mut expect = fresh(SAME_NAME_ROWS);
+        // Every username starts from `info`: each must still be made unique.
+        expect.values.push((
+            "SELECT count(DISTINCT username) FROM client".into(),
+            SAME_NAME_ROWS.to_string(),
+        ));
+        rows.push(fresh_import(
+            &ctx,
+            kind,
+            "import-users, fresh, one email local part",
+            &files.same_name,
+            expect,
+            Goal::Seconds(1.0),
         ));
     }
     for &kind in &kinds {
         rows.extend(update_scenario(&ctx, kind, &files));
+    }
+    if let (Some(file), Some(memory_rows)) = (&files.memory, memory_rows) {
+        for &kind in &kinds {
+            rows.push(fresh_import(
+                &ctx,
+                kind,
+                "import-users, fresh (memory run)",
+                file,
+                fresh(memory_rows),
+                Goal::Memory,
+            ));
+        }
     }
 
     let mut table = table(&rows);
@@ -176,36 +261,54 @@ struct Files {
     small: PathBuf,
     base: PathBuf,
     large: PathBuf,
+    /// As many clients as the large file, numbered on from its last: the online import.
+    offset: PathBuf,
+    /// `SAME_NAME_ROWS` clients whose emails all have the local part `info`.
+    same_name: PathBuf,
+    /// The memory run's file, unless it is left out.
+    memory: Option<PathBuf>,
     update: PathBuf,
     /// The clients the update file changes, with the phone and city they get.
     updated: Vec<(String, String, String)>,
 }
 
-fn generate(dir: &Path, large: u64) -> Result<Files> {
+fn generate(dir: &Path, large: u64, memory_rows: Option<u64>) -> Result<Files> {
     let started = Instant::now();
     let path = |rows: u64| dir.join(format!("clients-{rows}.csv"));
     let mut counts = vec![SMALL_ROWS, BASE_ROWS, large];
+    counts.extend(memory_rows);
     counts.sort_unstable();
     counts.dedup();
+    let mut written = Vec::new();
     for &n in &counts {
-        write_clients(&path(n), n)?;
+        write_clients(&path(n), 0..n, Client::email)?;
+        written.push(format!("clients-{n}.csv"));
     }
+    // Client numbers from `large` on: `Client::email` holds the number, so none of these
+    // emails is one of the large file's.
+    let offset = dir.join(format!("clients-offset-{large}.csv"));
+    write_clients(&offset, large..2 * large, Client::email)?;
+    written.push(format!("clients-offset-{large}.csv"));
+    let same_name = dir.join(format!("same-name-{SAME_NAME_ROWS}.csv"));
+    write_clients(&same_name, 0..SAME_NAME_ROWS, |c| {
+        format!("info@d{}.example", c.i + 1)
+    })?;
+    written.push(format!("same-name-{SAME_NAME_ROWS}.csv"));
     let update = dir.join(format!("update-{UPDATE_ROWS}.csv"));
     let updated = write_update(&update)?;
+    written.push(format!("update-{UPDATE_ROWS}.csv"));
     println!(
         "Generated {} in {:.1} s.",
-        counts
-            .iter()
-            .map(|n| format!("clients-{n}.csv"))
-            .chain([format!("update-{UPDATE_ROWS}.csv")])
-            .collect::<Vec<_>>()
-            .join(", "),
+        written.join(", "),
         started.elapsed().as_secs_f64()
     );
     Ok(Files {
         small: path(SMALL_ROWS),
         base: path(BASE_ROWS),
         large: path(large),
+        offset,
+        same_name,
+        memory: memory_rows.map(path),
         update,
         updated,
     })
@@ -224,16 +327,21 @@ fn create_file(path: &Path) -> Result<BufWriter<File>> {
         .map_err(|e| format!("cannot create {}: {e}", path.display()))
 }
 
-fn write_clients(path: &Path, rows: u64) -> Result<()> {
+/// Writes clients number `numbers`, each with the email `email` gives it.
+fn write_clients(
+    path: &Path,
+    numbers: std::ops::Range<u64>,
+    email: impl Fn(&Client) -> String,
+) -> Result<()> {
     let write = || -> std::io::Result<()> {
         let mut w = create_file(path).map_err(std::io::Error::other)?;
         writeln!(w, "{HEADER}")?;
-        for i in 0..rows {
+        for i in numbers.clone() {
             let c = Client::new(i);
             write!(
                 w,
                 "{},{},{},{},{},{},",
-                c.email(),
+                email(&c),
                 c.first.0,
                 c.last.0,
                 c.date_of_birth(),
@@ -416,7 +524,8 @@ impl Client {
         }
     }
 
-    /// Unique: the row number is part of it.
+    /// Unique per client number: the number ends the local part and no name holds a digit,
+    /// so two numbers never give the same address (the online import relies on it).
     fn email(&self) -> String {
         format!(
             "{}.{}{}@{}",
@@ -538,7 +647,11 @@ impl Db {
     }
 
     fn count(&self, table: &str) -> Result<u64> {
-        let text = self.query(&format!("SELECT count(*) FROM {table}"))?;
+        self.count_where(table, "1 = 1")
+    }
+
+    fn count_where(&self, table: &str, condition: &str) -> Result<u64> {
+        let text = self.query(&format!("SELECT count(*) FROM {table} WHERE {condition}"))?;
         text.parse()
             .map_err(|_| format!("counting {table} gave `{text}`, not a number"))
     }
@@ -755,17 +868,43 @@ enum Outcome {
 enum Goal {
     /// A raw load: the yardstick.
     Reference,
-    /// Only the memory limit (the import that sets up the update scenario).
+    /// Only the memory limit (the import that sets up the update scenario, the memory run).
     Memory,
     /// Finished within this many seconds (and the memory limit).
     Seconds(f64),
-    /// 100,000 rows/s, within 2.5× of the raw load (and the memory limit).
-    Throughput { raw_secs: Option<f64> },
+    /// Finished within this many seconds; the peak memory shown is a whole server's life,
+    /// not an import's, so it is not held to the import's limit.
+    SecondsOnly(f64),
+    /// At least this many rows/s (and the memory limit).
+    Rate(f64),
+    /// At least `min_rate` rows/s, within `max_ratio` × the raw load (and the memory limit).
+    Throughput {
+        raw_secs: Option<f64>,
+        min_rate: f64,
+        max_ratio: f64,
+    },
+}
+
+impl Goal {
+    /// SPEC §9 for the large file into an empty database, whose figures differ per database.
+    fn fresh_large(kind: Kind, raw_secs: Option<f64>) -> Goal {
+        let (min_rate, max_ratio) = match kind {
+            Kind::Sqlite => (100_000.0, 2.5),
+            Kind::Postgres => (60_000.0, 3.0),
+        };
+        Goal::Throughput {
+            raw_secs,
+            min_rate,
+            max_ratio,
+        }
+    }
 }
 
 const MAX_RSS_MB: f64 = 150.0;
-const MIN_ROWS_PER_SEC: f64 = 100_000.0;
-const MAX_RAW_RATIO: f64 = 2.5;
+/// SPEC §9 for the large file into a table that already holds as many clients.
+const MIN_ONLINE_ROWS_PER_SEC: f64 = 40_000.0;
+/// SPEC §9 for reverting the large import.
+const MAX_REVERT_SECS: f64 = 15.0;
 
 struct Row {
     scenario: String,
@@ -904,6 +1043,8 @@ struct Expect {
     clients: u64,
     /// (email, phone, city) some clients must have afterwards.
     spot_checks: Vec<(String, String, String)>,
+    /// (query, the one value it must give) afterwards.
+    values: Vec<(String, String)>,
 }
 
 /// The summary line of `server import`:
@@ -997,6 +1138,12 @@ fn check_import(db: &Db, m: &Measured, expect: &Expect) -> Result<()> {
             ));
         }
     }
+    for (sql, wanted) in &expect.values {
+        let found = db.query(sql)?;
+        if &found != wanted {
+            return Err(format!("`{sql}` gives {found}, expected {wanted}"));
+        }
+    }
     Ok(())
 }
 
@@ -1006,27 +1153,41 @@ fn fresh(rows: u64) -> Expect {
         updated: 0,
         clients: rows,
         spot_checks: Vec::new(),
+        values: Vec::new(),
     }
 }
 
-fn fresh_import(ctx: &Ctx, kind: Kind, file: &Path, rows: u64, goal: Goal) -> Row {
-    fresh_import_keeping(ctx, kind, file, rows, goal).0
+fn fresh_import(
+    ctx: &Ctx,
+    kind: Kind,
+    scenario: &str,
+    file: &Path,
+    expect: Expect,
+    goal: Goal,
+) -> Row {
+    fresh_import_keeping(ctx, kind, scenario, file, expect, goal).0
 }
 
-/// A fresh import, and its database when the import did what it should.
+/// A fresh import of `file` (its database is named after it), and the database when the
+/// import did what it should.
 fn fresh_import_keeping(
     ctx: &Ctx,
     kind: Kind,
+    scenario: &str,
     file: &Path,
-    rows: u64,
+    expect: Expect,
     goal: Goal,
 ) -> (Row, Option<Db>) {
-    let scenario = "import-users, fresh";
+    let rows = expect.created;
     progress(&format!("{}: {scenario}, {rows} rows", kind.label()));
     let what = format!("{} {scenario}, {} rows", kind.label(), thousands(rows));
-    let (outcome, db) = match engine_db(ctx, kind, &format!("fresh{rows}")) {
+    // A PostgreSQL database name takes no `-`.
+    let tag = file
+        .file_stem()
+        .map_or("fresh".into(), |s| s.to_string_lossy().replace('-', "_"));
+    let (outcome, db) = match engine_db(ctx, kind, &tag) {
         Ok(db) => {
-            let outcome = engine_import(ctx, &db, file, &fresh(rows), &what);
+            let outcome = engine_import(ctx, &db, file, &expect, &what);
             let keep = matches!(outcome, Outcome::Done { .. });
             (outcome, keep.then_some(db))
         }
@@ -1041,6 +1202,142 @@ fn fresh_import_keeping(
         goal,
     };
     (row, db)
+}
+
+/// The second large file into the table the large import filled (`db`, when it did):
+/// `rows` new clients while every index already holds as many.
+fn online_import(ctx: &Ctx, kind: Kind, db: Option<&Db>, file: &Path, rows: u64) -> Row {
+    let scenario = format!("import-users, online (into {} clients)", thousands(rows));
+    progress(&format!("{}: {scenario}, {rows} rows", kind.label()));
+    let what = format!("{} {scenario}, {} rows", kind.label(), thousands(rows));
+    let outcome = match db {
+        Some(db) => {
+            let expect = Expect {
+                created: rows,
+                updated: 0,
+                clients: 2 * rows,
+                spot_checks: Vec::new(),
+                values: Vec::new(),
+            };
+            engine_import(ctx, db, file, &expect, &what)
+        }
+        None => Outcome::Failed(format!("{what}: not run, the large import failed")),
+    };
+    finish_progress(&outcome);
+    Row {
+        scenario,
+        kind,
+        rows,
+        outcome,
+        goal: Goal::Rate(MIN_ONLINE_ROWS_PER_SEC),
+    }
+}
+
+/// Reverts the large import through `POST /api/v1/imports/{id}/revert` on a server
+/// started for it alone, timed from sending the request until the import is reverted.
+/// Afterwards only the online import's clients may be left (`online`: it succeeded).
+fn revert_large(ctx: &Ctx, kind: Kind, db: Option<&Db>, rows: u64, online: bool) -> Row {
+    let scenario = "revert of the large import".to_owned();
+    progress(&format!("{}: {scenario}", kind.label()));
+    let what = format!("{} {scenario}", kind.label());
+    let outcome = match db {
+        None => Outcome::Failed(format!("{what}: not run, the large import failed")),
+        // Whatever a failed online import left is unknown, so nothing could be checked.
+        Some(_) if !online => Outcome::Failed(format!("{what}: not run, the online import failed")),
+        Some(db) => {
+            let log = ctx
+                .dir
+                .join(format!("logs/revert-{}-{}.log", tag(kind), db.tag));
+            match revert(ctx, db, &log, rows) {
+                Ok(m) => Outcome::Done {
+                    secs: m.secs,
+                    peak_rss_kb: m.peak_rss_kb,
+                },
+                Err(reason) => {
+                    let output = fs::read(&log)
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    failed(&what, reason, &output)
+                }
+            }
+        }
+    };
+    finish_progress(&outcome);
+    Row {
+        scenario,
+        kind,
+        rows,
+        outcome,
+        goal: Goal::SecondsOnly(MAX_REVERT_SECS),
+    }
+}
+
+/// What the revert took: its time, and the peak memory of the server that did it, over
+/// that server's whole life (start, sign-in, revert).
+struct Reverted {
+    secs: f64,
+    peak_rss_kb: i64,
+}
+
+/// Reverts the first import of `db` and checks that only the online import's
+/// `online_rows` clients are left.
+fn revert(ctx: &Ctx, db: &Db, log: &Path, online_rows: u64) -> Result<Reverted> {
+    // The large import is the first job of its fresh database.
+    let text = db.query("SELECT min(id) FROM import_job")?;
+    let job: i64 = text
+        .parse()
+        .map_err(|_| format!("the first import's id is `{text}`, not a number"))?;
+    let serving = http::Serving::start(ctx, db, log)?;
+    let (addr, cookie) = (serving.addr, serving.cookie.as_str());
+    let started = Instant::now();
+    let path = format!("/api/v1/imports/{job}/revert");
+    let (status, body) = http::exchange(addr, &http::post(addr, &path, cookie), ctx.timeout)?;
+    if status == 202 {
+        // Accepted for later: the revert is done when the job says so.
+        let job_path = format!("/api/v1/imports/{job}");
+        loop {
+            let (status, body) = http::exchange(
+                addr,
+                &http::get(addr, &job_path, cookie),
+                http::PAGE_TIMEOUT,
+            )?;
+            if status != 200 {
+                return Err(format!("GET {job_path} answered {status}: {body}"));
+            }
+            if body.contains(r#""status":"reverted""#) {
+                break;
+            }
+            if started.elapsed() > ctx.timeout {
+                return Err(format!("not reverted after the time limit: {body}"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    } else if !(200..300).contains(&status) {
+        return Err(format!("POST {path} answered {status}: {body}"));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let peak_rss_kb = serving.stop()?;
+    let status = db.query(&format!("SELECT status FROM import_job WHERE id = {job}"))?;
+    if status != "reverted" {
+        return Err(format!("import #{job} is `{status}` after the revert"));
+    }
+    let clients = db.count("client")?;
+    if clients != online_rows {
+        return Err(format!(
+            "the client table holds {clients} rows after the revert, expected the online import's {online_rows}"
+        ));
+    }
+    // The count alone would not tell which clients stayed.
+    for (number, wanted) in [(online_rows / 2, 0), (online_rows + online_rows / 2, 1)] {
+        let email = Client::new(number).email();
+        let found = db.count_where("client", &format!("lower(email) = '{email}'"))?;
+        if found != wanted {
+            return Err(format!(
+                "{email} is there {found} times after the revert, expected {wanted}"
+            ));
+        }
+    }
+    Ok(Reverted { secs, peak_rss_kb })
 }
 
 /// A fresh import of the base file, then the partial-update file on top (timed on its own).
@@ -1068,6 +1365,7 @@ fn update_scenario(ctx: &Ctx, kind: Kind, files: &Files) -> Vec<Row> {
                     .iter()
                     .filter_map(|&i| files.updated.get(i).cloned())
                     .collect(),
+                values: Vec::new(),
             };
             engine_import(ctx, db, &files.update, &expect, &what)
         }
@@ -1087,7 +1385,11 @@ fn update_scenario(ctx: &Ctx, kind: Kind, files: &Files) -> Vec<Row> {
             kind,
             rows: UPDATE_ROWS,
             outcome: changed,
-            goal: Goal::Seconds(0.25),
+            // SPEC §9's figure differs per database.
+            goal: Goal::Seconds(match kind {
+                Kind::Sqlite => 0.25,
+                Kind::Postgres => 0.35,
+            }),
         },
     ]
 }
@@ -1112,9 +1414,15 @@ fn target(goal: &Goal) -> String {
         Goal::Reference => "reference".into(),
         Goal::Memory => format!("< {MAX_RSS_MB} MB"),
         Goal::Seconds(max) => format!("< {max} s, < {MAX_RSS_MB} MB"),
-        Goal::Throughput { .. } => format!(
-            "≥ {} rows/s, ≤ {MAX_RAW_RATIO}× raw, < {MAX_RSS_MB} MB",
-            thousands(MIN_ROWS_PER_SEC as u64)
+        Goal::SecondsOnly(max) => format!("< {max} s"),
+        Goal::Rate(min) => format!("≥ {} rows/s, < {MAX_RSS_MB} MB", thousands(*min as u64)),
+        Goal::Throughput {
+            min_rate,
+            max_ratio,
+            ..
+        } => format!(
+            "≥ {} rows/s, ≤ {max_ratio}× raw, < {MAX_RSS_MB} MB",
+            thousands(*min_rate as u64)
         ),
     }
 }
@@ -1122,15 +1430,20 @@ fn target(goal: &Goal) -> String {
 /// The engine/raw ratio (for a throughput row), and whether the row met its target.
 fn judge(row: &Row, secs: f64, rss_mb: f64) -> (Option<f64>, bool) {
     let memory_ok = rss_mb < MAX_RSS_MB;
+    let rate = row.rows as f64 / secs;
     match row.goal {
         Goal::Reference => (None, true),
         Goal::Memory => (None, memory_ok),
         Goal::Seconds(max) => (None, secs < max && memory_ok),
-        Goal::Throughput { raw_secs } => {
+        Goal::SecondsOnly(max) => (None, secs < max),
+        Goal::Rate(min) => (None, rate >= min && memory_ok),
+        Goal::Throughput {
+            raw_secs,
+            min_rate,
+            max_ratio,
+        } => {
             let ratio = raw_secs.map(|raw| secs / raw);
-            let rate = row.rows as f64 / secs;
-            let met =
-                rate >= MIN_ROWS_PER_SEC && ratio.is_some_and(|r| r <= MAX_RAW_RATIO) && memory_ok;
+            let met = rate >= min_rate && ratio.is_some_and(|r| r <= max_ratio) && memory_ok;
             (ratio, met)
         }
     }
@@ -1237,7 +1550,7 @@ fn failure_notes(rows: &[Row]) -> String {
     out
 }
 
-fn heading(large: u64, args: &Args) -> String {
+fn heading(large: u64, memory_rows: Option<u64>, args: &Args) -> String {
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
     let commit = run_quiet(Command::new("git").args(["rev-parse", "--short", "HEAD"]))
         .map(|s| s.trim().to_owned())
@@ -1272,6 +1585,17 @@ fn heading(large: u64, args: &Args) -> String {
             if args.quick { " (--quick)" } else { "" }
         );
     }
+    match memory_rows {
+        None => heading.push_str("\n\nNo memory run (--skip-memory-run)."),
+        Some(rows) if large.checked_mul(MEMORY_FACTOR) != Some(rows) => {
+            let _ = write!(
+                heading,
+                "\n\nMemory run with {} rows instead of {MEMORY_FACTOR} × the large import.",
+                thousands(rows)
+            );
+        }
+        Some(_) => {}
+    }
     if args.db != Only::Both {
         let only = match args.db {
             Only::Sqlite => "SQLite",
@@ -1299,4 +1623,27 @@ fn record(path: &Path, heading: &str, table: &str, notes: &str) -> Result<()> {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn the_online_files_emails_are_new_to_the_large_file() {
+        let large = 20_000;
+        let emails: HashSet<String> = (0..2 * large).map(|i| Client::new(i).email()).collect();
+        assert_eq!(emails.len() as u64, 2 * large);
+    }
+
+    #[test]
+    fn the_import_summary_is_read() {
+        let s = summary(
+            "x\nImport #1: success — 5000 rows: 5000 created, 0 updated, 0 unchanged, 0 errors.\n",
+        );
+        let s = s.expect("a summary");
+        assert_eq!(s.status, "success");
+        assert_eq!(s.counts, [5000, 5000, 0, 0, 0]);
+    }
 }

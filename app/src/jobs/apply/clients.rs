@@ -1,0 +1,656 @@
+//! `import-users` (SPEC §3.1): a row updates the client it names (by `ID`, else by email)
+//! or creates one. A batch costs a handful of statements whatever its size: one look-up
+//! of the batch's emails, one of the usernames it wants, multi-row inserts that return the
+//! new ids, and one `UPDATE … FROM (VALUES …)` per set of changed columns.
+//!
+//! Statements are written by hand with a fixed text for a given number of rows, so the
+//! driver prepares each once per connection and reuses it for every batch.
+
+use super::{BatchReport, Directory, refuse};
+use crate::entities::{client, desk, import_change, project};
+use crate::import::validate::ClientRow;
+use crate::jobs::changes::{Change, ChangeOp, ClientField, Entity, change_record, created_records};
+use crate::jobs::write::insert_all;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
+    Value as DbValue,
+};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+/// A username made from an email's local part: lower case letters, digits, `.`, `_`, `-`.
+fn username_base(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or(email).to_lowercase();
+    let base: String = local
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .take(40)
+        .collect();
+    if base.is_empty() {
+        "client".to_owned()
+    } else {
+        base
+    }
+}
+
+/// Usernames checked at once when a base is taken: `base2` … `base65`.
+const SUFFIXES_PER_LOOKUP: u32 = 64;
+
+/// Rows in one multi-row statement: 18 columns × 1,000 rows stays under SQLite's 32,766
+/// bound values and PostgreSQL's 65,535.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// The columns a new client is inserted with, in the order of [`NewClient::values`].
+const INSERT_COLUMNS: &str = "email, username, first_name, middle_name, last_name, \
+    date_of_birth, country, phone, address, city, postal_code, verification_level, \
+    project_id, desk_id, active, type, created_at, updated_at";
+const INSERT_WIDTH: usize = 18;
+
+/// Applies `import-users` rows for one import job, batch by batch.
+pub struct ClientImport {
+    job_id: i64,
+    directory: Directory,
+    /// The next suffix to try for a username base found taken, so that a file of many
+    /// `info@…` addresses does not search from `info2` again for every row.
+    next_suffix: HashMap<String, u32>,
+}
+
+/// A client about to be inserted.
+struct NewClient {
+    email: String,
+    username: String,
+    row: ClientRow,
+    placement: (i64, i64),
+}
+
+/// A client about to be updated: the columns that change and their new values.
+struct Rewrite {
+    line: u64,
+    id: i64,
+    columns: Vec<(ClientField, DbValue)>,
+    change: Change,
+}
+
+impl ClientImport {
+    pub async fn new<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Self, DbErr> {
+        Ok(ClientImport {
+            job_id,
+            directory: Directory {
+                projects: project::Entity::find().all(db).await?,
+                desks: desk::Entity::find().all(db).await?,
+            },
+            next_suffix: HashMap::new(),
+        })
+    }
+
+    /// Applies a batch of rows inside `txn` (the caller commits it with the job's
+    /// progress). Rows repeating an email or id of the file were refused before.
+    pub async fn apply<C: ConnectionTrait>(
+        &mut self,
+        txn: &C,
+        rows: Vec<ClientRow>,
+    ) -> Result<BatchReport, DbErr> {
+        let backend = txn.get_database_backend();
+        let mut report = BatchReport::default();
+        let mut accepted = Vec::with_capacity(rows.len());
+        for row in rows {
+            match self.directory.placement(&row) {
+                Ok(p) => accepted.push((row, p)),
+                Err(e) => report.errors.push(e),
+            }
+        }
+
+        // Everyone this batch could touch, in two queries.
+        let ids: Vec<i64> = accepted.iter().filter_map(|(r, _)| r.id).collect();
+        let mut by_id: HashMap<i64, client::Model> = HashMap::new();
+        if !ids.is_empty() {
+            for c in client::Entity::find()
+                .filter(client::Column::Id.is_in(ids))
+                .all(txn)
+                .await?
+            {
+                by_id.insert(c.id, c);
+            }
+        }
+        let keys: Vec<String> = accepted
+            .iter()
+            .filter_map(|(r, _)| r.email.as_ref().map(|e| e.key()))
+            .collect();
+        let by_email = clients_by_email_keys(txn, &keys).await?;
+
+        let mut creates: Vec<(ClientRow, (i64, i64))> = Vec::new();
+        let mut updates: Vec<Rewrite> = Vec::new();
+        let mut usernames_wanted: HashSet<String> = HashSet::new();
+        for (row, placement) in accepted {
+            let existing = match (row.id, &row.email) {
+                (Some(id), _) => match by_id.get(&id) {
+                    Some(c) => Some(c),
+                    None => {
+                        report.errors.push(refuse(
+                            row.line,
+                            Some("ID"),
+                            Some(&id.to_string()),
+                            format!("There is no client with ID {id}"),
+                        ));
+                        continue;
+                    }
+                },
+                (None, Some(email)) => by_email.get(&email.key()),
+                (None, None) => None,
+            };
+            let Some(existing) = existing else {
+                if row.first_name.is_none() {
+                    report.errors.push(refuse(
+                        row.line,
+                        Some("First name"),
+                        None,
+                        "`First name` is empty; it is needed to create a client".into(),
+                    ));
+                    continue;
+                }
+                match &row.username {
+                    Some(u) => usernames_wanted.insert(u.clone()),
+                    None => usernames_wanted
+                        .insert(username_base(row.email.as_ref().map_or("", |e| e.as_str()))),
+                };
+                creates.push((row, placement.unwrap_or_else(|| self.default_placement())));
+                continue;
+            };
+            // A new email (matched by ID) must not belong to someone else.
+            if let Some(email) = &row.email
+                && let Some(owner) = by_email.get(&email.key())
+                && owner.id != existing.id
+            {
+                report.errors.push(refuse(
+                    row.line,
+                    Some("Email"),
+                    Some(email.as_str()),
+                    format!("This email belongs to another client (ID {})", owner.id),
+                ));
+                continue;
+            }
+            if let Some(u) = &row.username
+                && *u != existing.username
+            {
+                usernames_wanted.insert(u.clone());
+            }
+            let rewrite = diff(existing, &row, placement, row.id.is_some());
+            if rewrite.change.is_empty() {
+                report.unchanged += 1;
+            } else {
+                updates.push(rewrite);
+            }
+        }
+
+        // Usernames: the ones asked for must be free; generated ones are made unique.
+        // Generated usernames are usually free as they are: settle those in the same
+        // query, and search for a free suffix only when one is taken.
+        let wanted: Vec<String> = usernames_wanted.into_iter().collect();
+        let taken = taken_usernames(txn, &wanted).await?;
+        let mut in_batch: HashSet<String> = HashSet::new();
+        let mut new_clients = Vec::with_capacity(creates.len());
+        for (mut row, placement) in creates {
+            let email = row
+                .email
+                .take()
+                .map(|e| e.as_str().to_owned())
+                .unwrap_or_default();
+            let username = match row.username.take() {
+                Some(u) if taken.contains(&u) || in_batch.contains(&u) => {
+                    report.errors.push(refuse(
+                        row.line,
+                        Some("Username"),
+                        Some(&u),
+                        "This username is already used by another client".into(),
+                    ));
+                    continue;
+                }
+                Some(u) => u,
+                None => {
+                    let base = username_base(&email);
+                    if taken.contains(&base) || in_batch.contains(&base) {
+                        self.free_username(txn, base, &in_batch).await?
+                    } else {
+                        base
+                    }
+                }
+            };
+            in_batch.insert(username.clone());
+            new_clients.push(NewClient {
+                email,
+                username,
+                row,
+                placement,
+            });
+        }
+        let now = chrono::Utc::now();
+        let mut changes: Vec<import_change::ActiveModel> = Vec::new();
+        if !new_clients.is_empty() {
+            let ids = insert_clients(txn, backend, new_clients, now).await?;
+            report.created += ids.len() as u64;
+            changes.extend(created_records(self.job_id, Entity::Client, ids));
+        }
+        let mut rewritten = Vec::with_capacity(updates.len());
+        for rewrite in updates {
+            if let Some(u) = rewrite.change.after.get("username").and_then(Value::as_str)
+                && (taken.contains(u) || in_batch.contains(u))
+            {
+                report.errors.push(refuse(
+                    rewrite.line,
+                    Some("Username"),
+                    Some(u),
+                    "This username is already used by another client".into(),
+                ));
+                continue;
+            }
+            report.updated += 1;
+            rewritten.push(rewrite);
+        }
+        update_clients(txn, backend, &mut rewritten, now).await?;
+        changes.extend(rewritten.into_iter().map(|r| {
+            change_record(
+                self.job_id,
+                Entity::Client,
+                r.id,
+                ChangeOp::Updated,
+                Some(r.change),
+            )
+        }));
+        if !changes.is_empty() {
+            insert_all(txn, changes).await?;
+        }
+        Ok(report)
+    }
+
+    fn default_placement(&self) -> (i64, i64) {
+        let project = self.directory.project("Default").map_or(0, |p| p.id);
+        (
+            project,
+            self.directory.default_desk(project).map_or(0, |d| d.id),
+        )
+    }
+
+    /// `base2`, `base3` … : the first not used in the database or this batch (for a
+    /// base that is taken). Looks candidates up a block at a time through the unique
+    /// index, starting where the last search for this base ended.
+    async fn free_username<C: ConnectionTrait>(
+        &mut self,
+        txn: &C,
+        base: String,
+        in_batch: &HashSet<String>,
+    ) -> Result<String, DbErr> {
+        let mut n = self.next_suffix.get(&base).copied().unwrap_or(2);
+        loop {
+            let candidates: Vec<String> = (n..n + SUFFIXES_PER_LOOKUP)
+                .map(|k| format!("{base}{k}"))
+                .collect();
+            let taken = taken_usernames(txn, &candidates).await?;
+            for (k, candidate) in (n..).zip(candidates) {
+                if !taken.contains(&candidate) && !in_batch.contains(&candidate) {
+                    self.next_suffix.insert(base, k + 1);
+                    return Ok(candidate);
+                }
+            }
+            n += SUFFIXES_PER_LOOKUP;
+        }
+    }
+}
+
+/// The fields of `row` that differ from `existing`, as the columns to write and a change
+/// record. The email changes only for a row matched by ID; matched by email, it is the key.
+fn diff(
+    existing: &client::Model,
+    row: &ClientRow,
+    placement: Option<(i64, i64)>,
+    matched_by_id: bool,
+) -> Rewrite {
+    let mut change = Change::default();
+    let mut columns: Vec<(ClientField, DbValue)> = Vec::new();
+    let mut text = |field: ClientField, old: &str, new: Option<&str>| {
+        if let Some(v) = change.set(field.name(), old.to_owned(), new.map(str::to_owned)) {
+            columns.push((field, DbValue::from(v)));
+        }
+    };
+    let new_email = row.email.as_ref().filter(|_| matched_by_id);
+    text(
+        ClientField::Email,
+        &existing.email,
+        new_email.map(|e| e.as_str()),
+    );
+    text(
+        ClientField::Username,
+        &existing.username,
+        row.username.as_deref(),
+    );
+    text(
+        ClientField::FirstName,
+        &existing.first_name,
+        row.first_name.as_deref(),
+    );
+    text(
+        ClientField::Type,
+        &existing.client_type,
+        row.client_type.map(|t| t.as_str()),
+    );
+    // Nullable text: `None` in the record stands for an empty field, and an empty cell
+    // changes nothing.
+    let mut nullable = |field: ClientField, old: &Option<String>, new: Option<&str>| {
+        if let Some(v) = change.set(field.name(), old.clone(), new.map(|t| Some(t.to_owned()))) {
+            columns.push((field, DbValue::from(v)));
+        }
+    };
+    nullable(
+        ClientField::MiddleName,
+        &existing.middle_name,
+        row.middle_name.as_deref(),
+    );
+    nullable(
+        ClientField::LastName,
+        &existing.last_name,
+        row.last_name.as_deref(),
+    );
+    nullable(
+        ClientField::Address,
+        &existing.address,
+        row.address.as_deref(),
+    );
+    nullable(ClientField::City, &existing.city, row.city.as_deref());
+    nullable(
+        ClientField::PostalCode,
+        &existing.postal_code,
+        row.postal_code.as_deref(),
+    );
+    nullable(
+        ClientField::Country,
+        &existing.country,
+        row.country.as_ref().map(|c| c.as_str()),
+    );
+    nullable(
+        ClientField::Phone,
+        &existing.phone,
+        row.phone.as_ref().map(|p| p.as_str()),
+    );
+    if let Some(v) = change.set_date(
+        ClientField::DateOfBirth.name(),
+        existing.date_of_birth,
+        row.date_of_birth,
+    ) {
+        columns.push((ClientField::DateOfBirth, DbValue::from(Some(v))));
+    }
+    if let Some(v) = change.set(
+        ClientField::VerificationLevel.name(),
+        existing.verification_level,
+        row.verification_level,
+    ) {
+        columns.push((ClientField::VerificationLevel, DbValue::from(v)));
+    }
+    if let Some(v) = change.set(ClientField::Active.name(), existing.active, row.active) {
+        columns.push((ClientField::Active, DbValue::from(v)));
+    }
+    if let Some((project_id, desk_id)) = placement {
+        if let Some(v) = change.set(
+            ClientField::ProjectId.name(),
+            existing.project_id,
+            Some(project_id),
+        ) {
+            columns.push((ClientField::ProjectId, DbValue::from(v)));
+        }
+        if let Some(v) = change.set(ClientField::DeskId.name(), existing.desk_id, Some(desk_id)) {
+            columns.push((ClientField::DeskId, DbValue::from(v)));
+        }
+    }
+    if let Some(v) = change.set_timestamp(
+        ClientField::CreatedAt.name(),
+        existing.created_at,
+        row.created_at,
+    ) {
+        columns.push((ClientField::CreatedAt, DbValue::from(v)));
+    }
+    Rewrite {
+        line: row.line,
+        id: existing.id,
+        columns,
+        change,
+    }
+}
+
+/// `?` on SQLite, `$n` on PostgreSQL.
+fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
+/// `lower(email)` as the unique index holds it (PostgreSQL: in byte order, so that the one
+/// index also serves searches by prefix).
+fn email_key_expr(backend: DbBackend, column: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("lower({column}) COLLATE \"C\""),
+        _ => format!("lower({column})"),
+    }
+}
+
+/// The texts of a JSON array parameter, as a table of one column `value`.
+fn json_texts(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => "json_array_elements_text($1::json) AS k(value)",
+        _ => "json_each(?) AS k",
+    }
+}
+
+/// Clients whose lower-case email is one of `keys`, by that key: one statement with one
+/// parameter (a JSON array), walking the unique email index once per key.
+pub(crate) async fn clients_by_email_keys<C: ConnectionTrait>(
+    txn: &C,
+    keys: &[String],
+) -> Result<HashMap<String, client::Model>, DbErr> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let backend = txn.get_database_backend();
+    let key_value = match backend {
+        DbBackend::Postgres => "k.value COLLATE \"C\"",
+        _ => "k.value",
+    };
+    let sql = format!(
+        "SELECT c.* FROM {} JOIN client c ON {} = {key_value}",
+        json_texts(backend),
+        email_key_expr(backend, "c.email"),
+    );
+    let keys = serde_json::to_string(keys).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let found = client::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, [keys.into()]))
+        .all(txn)
+        .await?;
+    Ok(found
+        .into_iter()
+        .map(|c| (c.email.to_lowercase(), c))
+        .collect())
+}
+
+/// Which of `wanted` are usernames of existing clients.
+async fn taken_usernames<C: ConnectionTrait>(
+    txn: &C,
+    wanted: &[String],
+) -> Result<HashSet<String>, DbErr> {
+    if wanted.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let backend = txn.get_database_backend();
+    let sql = format!(
+        "SELECT c.username FROM {} JOIN client c ON c.username = k.value",
+        json_texts(backend)
+    );
+    let wanted = serde_json::to_string(wanted).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [wanted.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "username"))
+        .collect()
+}
+
+/// Inserts the clients in multi-row statements and gives their new ids.
+async fn insert_clients<C: ConnectionTrait>(
+    txn: &C,
+    backend: DbBackend,
+    clients: Vec<NewClient>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<i64>, DbErr> {
+    let mut ids = Vec::with_capacity(clients.len());
+    let mut rest = clients.into_iter().peekable();
+    while rest.peek().is_some() {
+        let piece: Vec<NewClient> = rest.by_ref().take(ROWS_PER_STATEMENT).collect();
+        let mut sql = String::with_capacity(64 + piece.len() * INSERT_WIDTH * 6);
+        sql.push_str("INSERT INTO client (");
+        sql.push_str(INSERT_COLUMNS);
+        sql.push_str(") VALUES ");
+        let mut values = Vec::with_capacity(piece.len() * INSERT_WIDTH);
+        for (i, c) in piece.into_iter().enumerate() {
+            sql.push_str(if i == 0 { "(" } else { ",(" });
+            for k in 0..INSERT_WIDTH {
+                if k > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&placeholder(backend, i * INSERT_WIDTH + k + 1));
+            }
+            sql.push(')');
+            let NewClient {
+                email,
+                username,
+                row,
+                placement: (project_id, desk_id),
+            } = c;
+            values.extend([
+                DbValue::from(email),
+                DbValue::from(username),
+                DbValue::from(row.first_name.unwrap_or_default()),
+                DbValue::from(row.middle_name),
+                DbValue::from(row.last_name),
+                DbValue::from(row.date_of_birth),
+                DbValue::from(row.country.map(|c| c.as_str().to_owned())),
+                DbValue::from(row.phone.map(|p| p.as_str().to_owned())),
+                DbValue::from(row.address),
+                DbValue::from(row.city),
+                DbValue::from(row.postal_code),
+                DbValue::from(row.verification_level.unwrap_or(0)),
+                DbValue::from(project_id),
+                DbValue::from(desk_id),
+                DbValue::from(row.active.unwrap_or(true)),
+                DbValue::from(
+                    row.client_type
+                        .map_or("personal", |t| t.as_str())
+                        .to_owned(),
+                ),
+                DbValue::from(row.created_at.unwrap_or(now)),
+                DbValue::from(now),
+            ]);
+        }
+        sql.push_str(" RETURNING id");
+        let rows = txn
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        for r in rows {
+            ids.push(r.try_get::<i64>("", "id")?);
+        }
+    }
+    Ok(ids)
+}
+
+/// The SQL type of a client column, for the typed `VALUES` list of PostgreSQL.
+fn sql_type(field: ClientField) -> &'static str {
+    match field {
+        ClientField::DateOfBirth => "date",
+        ClientField::VerificationLevel => "integer",
+        ClientField::Active => "boolean",
+        ClientField::ProjectId | ClientField::DeskId => "bigint",
+        ClientField::CreatedAt => "timestamptz",
+        _ => "text",
+    }
+}
+
+/// Writes the changed columns of each client: one `UPDATE … FROM (VALUES …)` per set of
+/// columns that change together (a partial-update file usually has one).
+async fn update_clients<C: ConnectionTrait>(
+    txn: &C,
+    backend: DbBackend,
+    rewrites: &mut [Rewrite],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    let signature =
+        |r: &Rewrite| -> Vec<&'static str> { r.columns.iter().map(|(f, _)| f.name()).collect() };
+    rewrites.sort_by_cached_key(signature);
+    let postgres = backend == DbBackend::Postgres;
+    let mut start = 0;
+    while start < rewrites.len() {
+        let fields: Vec<ClientField> = rewrites[start].columns.iter().map(|(f, _)| *f).collect();
+        let names = signature(&rewrites[start]);
+        let mut end = start;
+        while end < rewrites.len() && signature(&rewrites[end]) == names {
+            end += 1;
+        }
+        let width = fields.len() + 1;
+        let per_statement = (30_000 / width).min(ROWS_PER_STATEMENT);
+        for piece in rewrites[start..end].chunks_mut(per_statement) {
+            let mut values: Vec<DbValue> = Vec::with_capacity(piece.len() * width + 1);
+            values.push(DbValue::from(now));
+            let mut sql = format!("UPDATE client SET updated_at = {}", placeholder(backend, 1));
+            // SQLite names the columns of a `VALUES` list `column1`, `column2` …, and
+            // takes no list of names after its alias; PostgreSQL is given the same names.
+            for (k, f) in fields.iter().enumerate() {
+                sql.push_str(&format!(", {} = v.column{}", f.name(), k + 2));
+            }
+            sql.push_str(" FROM (VALUES ");
+            for (i, r) in piece.iter_mut().enumerate() {
+                sql.push_str(if i == 0 { "(" } else { ",(" });
+                let mut n = values.len() + 1;
+                sql.push_str(&placeholder(backend, n));
+                if postgres {
+                    sql.push_str("::bigint");
+                }
+                values.push(DbValue::from(r.id));
+                for (f, v) in r.columns.drain(..) {
+                    n += 1;
+                    sql.push(',');
+                    sql.push_str(&placeholder(backend, n));
+                    if postgres {
+                        sql.push_str("::");
+                        sql.push_str(sql_type(f));
+                    }
+                    values.push(v);
+                }
+                sql.push(')');
+            }
+            sql.push_str(") AS v");
+            if postgres {
+                sql.push_str("(column1");
+                for k in 0..fields.len() {
+                    sql.push_str(&format!(", column{}", k + 2));
+                }
+                sql.push(')');
+            }
+            sql.push_str(" WHERE client.id = v.column1");
+            txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+                .await?;
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_come_from_the_local_part() {
+        assert_eq!(username_base("Ann.Lee+x@example.com"), "ann.leex");
+        assert_eq!(username_base("@example.com"), "client");
+        assert_eq!(username_base("Ünïcode@x.io"), "ncode");
+    }
+}

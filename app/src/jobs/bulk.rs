@@ -1,0 +1,156 @@
+//! Bulk mode: a large first load of clients runs with the non-unique `client` indexes
+//! dropped, and rebuilds them at its end. Keeping random-key indexes up to date row by row
+//! costs a fresh import most of its time; building each once from the finished table is
+//! a single sort.
+//!
+//! The indexes are dropped in a committed statement, so they are missing while the job
+//! runs (pages that sort or filter clients are slower meanwhile; the Import Data page says
+//! the job runs in bulk mode). They come back at the job's end whatever its outcome, when
+//! a worker starts ([`ensure_client_indexes`]), and when a job taken over ends: no crash
+//! leaves the table without them for longer than it takes a worker to start. The unique
+//! indexes (email, username) stay: they guard the data.
+
+use super::queue::mark_bulk;
+use super::{RunError, info, writes};
+use crate::entities::import_job;
+use crate::model::ImportAction;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait};
+
+/// By default, a file of at least this many rows may run in bulk mode…
+pub const BULK_MIN_ROWS: u64 = 100_000;
+/// …when it has at least as many rows as the table has clients: rebuilding the indexes
+/// then costs less than keeping them up to date.
+const BULK_TABLE_RATIO: u64 = 1;
+
+/// One index that bulk mode drops and rebuilds: its name and its columns on SQLite and on
+/// PostgreSQL. They are exactly those of the migrations (a test compares them).
+pub struct ClientIndex {
+    pub name: &'static str,
+    /// Written with quoted names (as the migrations' schema builder writes them), so that
+    /// SQLite keeps the same definition text.
+    pub quoted: bool,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+/// The non-unique indexes of `client` (migrations 000001 and 000004).
+pub const CLIENT_INDEXES: [ClientIndex; 6] = [
+    ClientIndex {
+        name: "ix_client_project",
+        quoted: true,
+        sqlite: "\"project_id\"",
+        postgres: "\"project_id\"",
+    },
+    ClientIndex {
+        name: "ix_client_desk",
+        quoted: true,
+        sqlite: "\"desk_id\"",
+        postgres: "\"desk_id\"",
+    },
+    ClientIndex {
+        name: "ix_client_created",
+        quoted: true,
+        sqlite: "\"created_at\"",
+        postgres: "\"created_at\"",
+    },
+    ClientIndex {
+        name: "ix_client_first_name_prefix",
+        quoted: false,
+        sqlite: "lower(first_name), id",
+        postgres: "(lower(first_name) COLLATE \"C\"), id",
+    },
+    ClientIndex {
+        name: "ix_client_last_name_prefix",
+        quoted: false,
+        sqlite: "lower(last_name), id",
+        postgres: "(lower(last_name) COLLATE \"C\"), id",
+    },
+    ClientIndex {
+        name: "ix_client_phone_prefix",
+        quoted: false,
+        sqlite: "phone, id",
+        postgres: "(phone COLLATE \"C\"), id",
+    },
+];
+
+/// Whether `job` should run in bulk mode, given the clients the table holds now.
+pub fn eligible(
+    job: &import_job::Model,
+    action: ImportAction,
+    clients: u64,
+    min_rows: u64,
+) -> bool {
+    let rows = u64::try_from(job.total_rows).unwrap_or(0);
+    action == ImportAction::Users
+        && writes(job)
+        && rows >= min_rows
+        && rows >= clients.saturating_mul(BULK_TABLE_RATIO)
+}
+
+/// Before a job's rows are read: puts the job in bulk mode when it should be (or already
+/// was, on a resume) and drops the indexes. Returns whether it runs in bulk mode.
+pub async fn begin(
+    db: &DatabaseConnection,
+    job: &import_job::Model,
+    action: ImportAction,
+    worker: &str,
+    min_rows: u64,
+) -> Result<bool, RunError> {
+    let bulk = if job.bulk {
+        true
+    } else {
+        let clients = crate::entities::client::Entity::find().count(db).await?;
+        if !eligible(job, action, clients, min_rows) {
+            return Ok(false);
+        }
+        mark_bulk(
+            db,
+            job.id,
+            worker,
+            info(
+                job.id,
+                format!(
+                    "Bulk mode: the table held {clients} clients, so the {} search and sort indexes of clients are dropped while this file loads and rebuilt at its end.",
+                    CLIENT_INDEXES.len()
+                ),
+            ),
+        )
+        .await?;
+        true
+    };
+    drop_client_indexes(db).await?;
+    Ok(bulk)
+}
+
+async fn drop_client_indexes(db: &DatabaseConnection) -> Result<(), DbErr> {
+    for index in &CLIENT_INDEXES {
+        db.execute_unprepared(&format!("DROP INDEX IF EXISTS {}", index.name))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Creates whichever of the indexes is missing. Runs at a bulk job's end, when a worker
+/// starts, and after a job taken over from a bulk run ends.
+pub async fn ensure_client_indexes<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    for index in &CLIENT_INDEXES {
+        let columns = match backend {
+            DbBackend::Postgres => index.postgres,
+            _ => index.sqlite,
+        };
+        let sql = if index.quoted {
+            format!(
+                "CREATE INDEX IF NOT EXISTS \"{}\" ON \"client\" ({columns})",
+                index.name
+            )
+        } else {
+            format!(
+                "CREATE INDEX IF NOT EXISTS {} ON client ({columns})",
+                index.name
+            )
+        };
+        db.execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}

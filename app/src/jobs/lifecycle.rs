@@ -1,0 +1,265 @@
+//! The ends of a job's life (SPEC §3.3): its final status and notification, confirmation
+//! of a validate-only run, revert; and who may see or change a job (SPEC §1).
+
+use super::audit_job;
+use super::queue::save_progress;
+use super::revert::RevertReport;
+use super::write::insert_all;
+use super::{Totals, find_job, info, status, writes};
+use crate::auth::Caller;
+use crate::entities::{import_job, import_message, notification};
+use crate::model::{AppError, CurrentUser, Role};
+use crate::services::audit::{self, Entry, action};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DbBackend, EntityTrait, QueryFilter, TransactionTrait,
+};
+
+/// The final status (SPEC §3.3), the summary message and the initiator's notification.
+/// The final status (SPEC §3.3), the summary message and the initiator's notification.
+pub(crate) async fn finish(
+    db: &DatabaseConnection,
+    job: &import_job::Model,
+    worker: &str,
+    totals: &Totals,
+    stopped: Option<String>,
+) -> Result<import_job::Model, AppError> {
+    let applied = totals.created + totals.updated + totals.unchanged;
+    let (final_status, note) = if let Some(reason) = &stopped {
+        (status::FAILED, format!("Import failed: {reason}"))
+    } else if !writes(job) && applied > 0 {
+        (
+            status::AWAITING_CONFIRMATION,
+            format!(
+                "Validation finished: {} would be created, {} updated, {} unchanged; {} errors. Confirm to import.",
+                totals.created, totals.updated, totals.unchanged, totals.errors
+            ),
+        )
+    } else if applied == 0 {
+        (status::FAILED, "Import failed".to_owned())
+    } else if totals.errors > 0 {
+        (
+            status::SUCCESS_WITH_ERRORS,
+            format!("Import finished with {} errors", totals.errors),
+        )
+    } else {
+        let noun = match job.action.as_str() {
+            "import-accounts" => "accounts",
+            "import-ibs" => "IB rows",
+            _ => "clients",
+        };
+        (status::SUCCESS, format!("{applied} {noun} were imported"))
+    };
+    let txn = db.begin().await?;
+    save_progress(&txn, job.id, worker, totals, Some(final_status))
+        .await
+        .map_err(AppError::from)?;
+    info(
+        job.id,
+        format!(
+            "{note} ({} created, {} updated, {} unchanged, {} errors).",
+            totals.created, totals.updated, totals.unchanged, totals.errors
+        ),
+    )
+    .insert(&txn)
+    .await?;
+    notification::ActiveModel {
+        user_id: Set(job.initiated_by),
+        job_id: Set(Some(job.id)),
+        text: Set(note.split(':').next().unwrap_or(&note).to_owned()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    if writes(job) && totals.created + totals.updated >= ANALYZE_AFTER {
+        refresh_statistics(db, &job.action).await;
+    }
+    find_job(db, job.id).await
+}
+
+/// Rows written by one job from which the tables' statistics are refreshed at its end.
+const ANALYZE_AFTER: i64 = 10_000;
+
+/// After a large import, PostgreSQL's planner still believes the tables' old statistics
+/// until autovacuum comes round, and may walk a million rows in id order for a search
+/// that matches one. Analysing the written tables at once prevents that. SQLite plans
+/// these lists well without statistics, so only PostgreSQL is analysed.
+async fn refresh_statistics(db: &DatabaseConnection, action: &str) {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let tables: &[&str] = match action {
+        "import-accounts" => &["account"],
+        "import-ibs" => &["introducing_broker", "referral"],
+        _ => &["client"],
+    };
+    for table in tables {
+        if let Err(e) = db.execute_unprepared(&format!("ANALYZE {table}")).await {
+            tracing::warn!(error = %e, table, "could not refresh statistics after an import");
+        }
+    }
+}
+
+/// What `user` may do with a job (SPEC §1): operators see and revert their own imports,
+/// managers see every import, admins see and revert every import.
+pub fn may_see(user: &CurrentUser, job: &import_job::Model) -> bool {
+    user.role != Role::Operator || job.initiated_by == user.id
+}
+
+pub fn may_change(user: &CurrentUser, job: &import_job::Model) -> bool {
+    match user.role {
+        Role::Admin => true,
+        Role::Operator => job.initiated_by == user.id,
+        Role::Manager => false,
+    }
+}
+
+/// A job `user` may see; another operator's job is refused (and the refusal audited).
+pub async fn visible(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    user: &CurrentUser,
+    job_id: i64,
+    change: bool,
+) -> Result<import_job::Model, AppError> {
+    let job = find_job(db, job_id).await?;
+    let allowed = if change {
+        may_change(user, &job)
+    } else {
+        may_see(user, &job)
+    };
+    if !allowed {
+        audit::record_best_effort(
+            db,
+            caller,
+            Entry {
+                action: action::FORBIDDEN,
+                subject: Some(format!("import #{job_id}")),
+                details: Some(format!("role {}", user.role)),
+            },
+        )
+        .await;
+        return Err(AppError::Forbidden);
+    }
+    Ok(job)
+}
+
+/// Confirms a validate-only job: the same job runs for real from its stored file.
+pub async fn confirm(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    user: &CurrentUser,
+    job_id: i64,
+) -> Result<import_job::Model, AppError> {
+    let job = visible(db, caller, user, job_id, true).await?;
+    let txn = db.begin().await?;
+    let reset = import_job::Entity::update_many()
+        .col_expr(import_job::Column::Status, Expr::value(status::NEW))
+        .col_expr(
+            import_job::Column::ConfirmedAt,
+            Expr::value(Some(chrono::Utc::now())),
+        )
+        .col_expr(import_job::Column::ConfirmedBy, Expr::value(Some(user.id)))
+        .col_expr(import_job::Column::ProcessedRows, Expr::value(0i64))
+        .col_expr(import_job::Column::CreatedRows, Expr::value(0i64))
+        .col_expr(import_job::Column::UpdatedRows, Expr::value(0i64))
+        .col_expr(import_job::Column::UnchangedRows, Expr::value(0i64))
+        .col_expr(import_job::Column::ErrorRows, Expr::value(0i64))
+        .col_expr(import_job::Column::Attempts, Expr::value(0i32))
+        .col_expr(
+            import_job::Column::FinishedAt,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
+        .filter(import_job::Column::Id.eq(job.id))
+        .filter(import_job::Column::Status.eq(status::AWAITING_CONFIRMATION))
+        .exec(&txn)
+        .await?;
+    if reset.rows_affected != 1 {
+        return Err(AppError::Conflict(format!(
+            "Import #{} is not awaiting confirmation (it is {}).",
+            job.id,
+            job.status.replace('_', " ")
+        )));
+    }
+    // The validation's row errors are found again by the real run; its log stays.
+    import_message::Entity::delete_many()
+        .filter(import_message::Column::JobId.eq(job.id))
+        .filter(import_message::Column::Level.eq("error"))
+        .exec(&txn)
+        .await?;
+    info(job.id, format!("Confirmed by {}; importing.", user.email))
+        .insert(&txn)
+        .await?;
+    audit_job(&txn, caller, action::IMPORT_CONFIRMED, &job).await?;
+    txn.commit().await?;
+    find_job(db, job.id).await
+}
+
+/// Reverts a finished job in one transaction (SPEC §3.3) and logs what was left alone.
+pub async fn revert(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    user: &CurrentUser,
+    job_id: i64,
+) -> Result<(import_job::Model, RevertReport), AppError> {
+    let job = visible(db, caller, user, job_id, true).await?;
+    let revertible = [status::SUCCESS, status::SUCCESS_WITH_ERRORS, status::FAILED];
+    if !revertible.contains(&job.status.as_str()) || !writes(&job) {
+        return Err(AppError::Conflict(format!(
+            "Import #{} cannot be reverted: it is {}.",
+            job.id,
+            job.status.replace('_', " ")
+        )));
+    }
+    let txn = db.begin().await?;
+    let marked = import_job::Entity::update_many()
+        .col_expr(import_job::Column::Status, Expr::value(status::REVERTED))
+        .col_expr(
+            import_job::Column::RevertedAt,
+            Expr::value(Some(chrono::Utc::now())),
+        )
+        .col_expr(import_job::Column::RevertedBy, Expr::value(Some(user.id)))
+        .filter(import_job::Column::Id.eq(job.id))
+        .filter(import_job::Column::Status.eq(job.status.clone()))
+        .exec(&txn)
+        .await?;
+    if marked.rows_affected != 1 {
+        return Err(AppError::Conflict(format!(
+            "Import #{} changed while it was being reverted; try again.",
+            job.id
+        )));
+    }
+    let report = super::revert::revert(&txn, job.id).await?;
+    let mut log = vec![info(
+        job.id,
+        format!(
+            "Reverted by {}: {} records deleted, {} restored, {} not reverted.",
+            user.email,
+            report.deleted,
+            report.restored,
+            report.not_reverted.len()
+        ),
+    )];
+    log.extend(report.not_reverted.iter().map(|m| info(job.id, m.clone())));
+    insert_all(&txn, log).await?;
+    audit::record(
+        &txn,
+        caller,
+        Entry {
+            action: action::IMPORT_REVERTED,
+            subject: Some(format!("import #{}", job.id)),
+            details: Some(format!(
+                "{} deleted, {} restored, {} not reverted",
+                report.deleted,
+                report.restored,
+                report.not_reverted.len()
+            )),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((find_job(db, job.id).await?, report))
+}

@@ -1,0 +1,197 @@
+//! Which worker runs which job (SPEC §3.3): claiming, heartbeats, and the fence that
+//! stops a worker presumed dead from writing to a job another worker took over.
+
+use super::{RunError, Totals, status};
+use crate::entities::{import_job, import_message};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, Statement, TransactionTrait,
+};
+use std::time::Duration;
+
+/// Claims the oldest job that is waiting, or whose worker stopped sending heartbeats
+/// before `stale_before`, for `worker`. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets many
+/// instances claim at once without ever giving one job to two of them; SQLite runs the
+/// statement under its single write lock.
+pub async fn claim_next(
+    db: &DatabaseConnection,
+    worker: &str,
+    stale_before: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<i64>, DbErr> {
+    let backend = db.get_database_backend();
+    let now = chrono::Utc::now();
+    let (sql, values): (&str, Vec<sea_orm::Value>) = match backend {
+        DbBackend::Postgres => (
+            "UPDATE import_job SET status = $1, worker_id = $2, heartbeat_at = $3, \
+             attempts = attempts + 1, started_at = COALESCE(started_at, $3) \
+             WHERE id = (SELECT id FROM import_job \
+                 WHERE status = $4 OR (status = $1 AND (heartbeat_at IS NULL OR heartbeat_at < $5)) \
+                 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING id",
+            vec![
+                status::IN_PROGRESS.into(),
+                worker.into(),
+                now.into(),
+                status::NEW.into(),
+                stale_before.into(),
+            ],
+        ),
+        _ => (
+            "UPDATE import_job SET status = ?, worker_id = ?, heartbeat_at = ?, \
+             attempts = attempts + 1, started_at = COALESCE(started_at, ?) \
+             WHERE id = (SELECT id FROM import_job \
+                 WHERE status = ? OR (status = ? AND (heartbeat_at IS NULL OR heartbeat_at < ?)) \
+                 ORDER BY id LIMIT 1) \
+             RETURNING id",
+            vec![
+                status::IN_PROGRESS.into(),
+                worker.into(),
+                now.into(),
+                now.into(),
+                status::NEW.into(),
+                status::IN_PROGRESS.into(),
+                stale_before.into(),
+            ],
+        ),
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    row.map(|r| r.try_get::<i64>("", "id")).transpose()
+}
+
+/// On SQLite only one server runs, so a job left `In Progress` belongs to a process that
+/// is gone: it is made claimable at once instead of after the heartbeat timeout.
+pub async fn release_orphans(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(0);
+    }
+    let released = import_job::Entity::update_many()
+        .col_expr(
+            import_job::Column::HeartbeatAt,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
+        .filter(import_job::Column::Status.eq(status::IN_PROGRESS))
+        .exec(db)
+        .await?;
+    Ok(released.rows_affected)
+}
+
+/// Marks the job alive every `every` until dropped.
+pub(crate) struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Heartbeat {
+    pub(crate) fn start(
+        db: &DatabaseConnection,
+        job_id: i64,
+        worker: &str,
+        every: Duration,
+    ) -> Self {
+        let (db, worker) = (db.clone(), worker.to_owned());
+        Heartbeat(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let beat = import_job::Entity::update_many()
+                    .col_expr(
+                        import_job::Column::HeartbeatAt,
+                        Expr::value(Some(chrono::Utc::now())),
+                    )
+                    .filter(import_job::Column::Id.eq(job_id))
+                    .filter(import_job::Column::WorkerId.eq(worker.as_str()))
+                    .filter(import_job::Column::Status.eq(status::IN_PROGRESS))
+                    .exec(&db)
+                    .await;
+                if let Err(e) = beat {
+                    tracing::warn!(job_id, error = %e, "could not record the import's heartbeat");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs `update` on the job, only while `worker` still owns it.
+async fn update_owned<C: ConnectionTrait>(
+    txn: &C,
+    update: sea_orm::UpdateMany<import_job::Entity>,
+    job_id: i64,
+    worker: &str,
+) -> Result<(), RunError> {
+    let done = update
+        .filter(import_job::Column::Id.eq(job_id))
+        .filter(import_job::Column::WorkerId.eq(worker))
+        .filter(import_job::Column::Status.eq(status::IN_PROGRESS))
+        .exec(txn)
+        .await?;
+    if done.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(RunError::TakenOver)
+    }
+}
+
+/// Marks the job alive, only while `worker` still owns it.
+pub(crate) async fn fence<C: ConnectionTrait>(
+    txn: &C,
+    job_id: i64,
+    worker: &str,
+) -> Result<(), RunError> {
+    let beat = import_job::Entity::update_many().col_expr(
+        import_job::Column::HeartbeatAt,
+        Expr::value(Some(chrono::Utc::now())),
+    );
+    update_owned(txn, beat, job_id, worker).await
+}
+
+/// Writes the job's counts (and its final status), only while `worker` still owns it.
+pub(crate) async fn save_progress<C: ConnectionTrait>(
+    txn: &C,
+    job_id: i64,
+    worker: &str,
+    totals: &Totals,
+    final_status: Option<&str>,
+) -> Result<(), RunError> {
+    let now = chrono::Utc::now();
+    let mut update = import_job::Entity::update_many()
+        .col_expr(
+            import_job::Column::ProcessedRows,
+            Expr::value(totals.processed),
+        )
+        .col_expr(import_job::Column::CreatedRows, Expr::value(totals.created))
+        .col_expr(import_job::Column::UpdatedRows, Expr::value(totals.updated))
+        .col_expr(
+            import_job::Column::UnchangedRows,
+            Expr::value(totals.unchanged),
+        )
+        .col_expr(import_job::Column::ErrorRows, Expr::value(totals.errors))
+        .col_expr(import_job::Column::HeartbeatAt, Expr::value(Some(now)));
+    if let Some(s) = final_status {
+        update = update
+            .col_expr(import_job::Column::Status, Expr::value(s))
+            .col_expr(import_job::Column::FinishedAt, Expr::value(Some(now)));
+    }
+    update_owned(txn, update, job_id, worker).await
+}
+/// Records that the job runs in bulk mode, with its log line, while `worker` owns it.
+pub(crate) async fn mark_bulk(
+    db: &DatabaseConnection,
+    job_id: i64,
+    worker: &str,
+    note: import_message::ActiveModel,
+) -> Result<(), RunError> {
+    let txn = db.begin().await?;
+    let update =
+        import_job::Entity::update_many().col_expr(import_job::Column::Bulk, Expr::value(true));
+    update_owned(&txn, update, job_id, worker).await?;
+    note.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}

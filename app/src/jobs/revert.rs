@@ -1,0 +1,380 @@
+//! Undoing an import (SPEC §3.3) from what it recorded in `import_change`: rows it created
+//! are deleted and fields it changed get their previous values back, newest change first.
+//!
+//! Left alone, and listed: a row that a later import (not itself reverted) changed again,
+//! and a created client that rows made since depend on (accounts, IB memberships,
+//! referrals: deleting the client would take them with it). Created rows are deleted a
+//! run of ids at a time, so a million-row import reverts in a few statements per run.
+
+use super::changes::{AccountField, ChangeOp, ClientField, Entity, read_runs};
+use super::status;
+use crate::entities::{account, client, import_change, import_job};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait,
+};
+use serde_json::{Map, Value};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// Change records read at a time.
+const CHUNK: u64 = 500;
+
+/// What a revert did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RevertReport {
+    pub deleted: u64,
+    pub restored: u64,
+    /// One sentence per row that was left as it is, and why.
+    pub not_reverted: Vec<String>,
+}
+
+/// Reverts job `job_id` inside `txn`. Changes made by later jobs that were themselves
+/// reverted do not count as "changed again".
+pub async fn revert(txn: &DatabaseTransaction, job_id: i64) -> Result<RevertReport, DbErr> {
+    let reverted_jobs: HashSet<i64> = import_job::Entity::find()
+        .select_only()
+        .column(import_job::Column::Id)
+        .filter(import_job::Column::Id.gt(job_id))
+        .filter(import_job::Column::Status.eq(status::REVERTED))
+        .into_tuple::<i64>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .collect();
+    let mut report = RevertReport::default();
+    let mut before: Option<i64> = None;
+    loop {
+        let mut query = import_change::Entity::find()
+            .filter(import_change::Column::JobId.eq(job_id))
+            .order_by_desc(import_change::Column::Id)
+            .limit(CHUNK);
+        if let Some(id) = before {
+            query = query.filter(import_change::Column::Id.lt(id));
+        }
+        let changes = query.all(txn).await?;
+        let Some(last) = changes.last() else { break };
+        before = Some(last.id);
+        for change in changes {
+            let entity = Entity::parse(&change.entity).ok_or_else(|| {
+                DbErr::Custom(format!("unknown entity `{}` in a change", change.entity))
+            })?;
+            let op = ChangeOp::parse(&change.operation).ok_or_else(|| {
+                DbErr::Custom(format!("unknown operation `{}`", change.operation))
+            })?;
+            match op {
+                ChangeOp::CreatedIds => {
+                    for (first, last) in read_runs(change.new_values.as_deref())? {
+                        delete_run(
+                            txn,
+                            job_id,
+                            entity,
+                            (first, last),
+                            &reverted_jobs,
+                            &mut report,
+                        )
+                        .await?;
+                    }
+                }
+                ChangeOp::Created | ChangeOp::Updated => {
+                    revert_row(
+                        txn,
+                        job_id,
+                        entity,
+                        op,
+                        &change,
+                        &reverted_jobs,
+                        &mut report,
+                    )
+                    .await?;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn describe(entity: Entity, id: i64) -> String {
+    format!("{} #{id}", entity.label())
+}
+
+/// For each id of `entity` in `first..=last`, the newest later import (not reverted)
+/// that changed it.
+async fn changed_later<C: ConnectionTrait>(
+    txn: &C,
+    job_id: i64,
+    entity: Entity,
+    (first, last): (i64, i64),
+    reverted_jobs: &HashSet<i64>,
+) -> Result<HashMap<i64, i64>, DbErr> {
+    let rows: Vec<(i64, i64)> = import_change::Entity::find()
+        .select_only()
+        .column(import_change::Column::EntityId)
+        .column(import_change::Column::JobId)
+        .filter(import_change::Column::Entity.eq(entity.as_str()))
+        .filter(import_change::Column::EntityId.between(first, last))
+        .filter(import_change::Column::JobId.gt(job_id))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let mut found = HashMap::new();
+    for (id, job) in rows {
+        if !reverted_jobs.contains(&job) {
+            found.entry(id).or_insert(job);
+        }
+    }
+    Ok(found)
+}
+
+/// Clients in `first..=last` that rows made since refer to.
+async fn clients_depended_on<C: ConnectionTrait>(
+    txn: &C,
+    (first, last): (i64, i64),
+) -> Result<BTreeSet<i64>, DbErr> {
+    let backend = txn.get_database_backend();
+    let (a, b) = match backend {
+        DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?1", "?2"),
+    };
+    let sql = format!(
+        "SELECT client_id AS id FROM account WHERE client_id BETWEEN {a} AND {b} \
+         UNION SELECT client_id FROM introducing_broker WHERE client_id BETWEEN {a} AND {b} \
+         UNION SELECT client_id FROM referral WHERE client_id BETWEEN {a} AND {b} \
+         UNION SELECT ib_client_id FROM referral WHERE ib_client_id BETWEEN {a} AND {b}"
+    );
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [first.into(), last.into()],
+        ))
+        .await?;
+    rows.iter().map(|r| r.try_get::<i64>("", "id")).collect()
+}
+
+/// Deletes the rows of `entity` one job created with ids `first..=last`, except those
+/// that must be left alone.
+async fn delete_run(
+    txn: &DatabaseTransaction,
+    job_id: i64,
+    entity: Entity,
+    (first, last): (i64, i64),
+    reverted_jobs: &HashSet<i64>,
+    report: &mut RevertReport,
+) -> Result<(), DbErr> {
+    let later = changed_later(txn, job_id, entity, (first, last), reverted_jobs).await?;
+    let depended = if entity == Entity::Client {
+        clients_depended_on(txn, (first, last)).await?
+    } else {
+        BTreeSet::new()
+    };
+    let mut kept: BTreeSet<i64> = later.keys().copied().collect();
+    let mut later_sorted: Vec<(i64, i64)> = later.into_iter().collect();
+    later_sorted.sort_unstable();
+    for (id, other) in later_sorted {
+        report.not_reverted.push(format!(
+            "{} was not reverted: import #{other} changed it afterwards.",
+            describe(entity, id)
+        ));
+    }
+    for id in depended {
+        if kept.insert(id) {
+            report.not_reverted.push(format!(
+                "{} was not reverted: other records made since depend on it.",
+                describe(entity, id)
+            ));
+        }
+    }
+    let backend = txn.get_database_backend();
+    let table = entity.table();
+    // Rows of the run that are gone already (deleted by hand since) are listed too; they
+    // are found only when the count says some are missing.
+    let present: i64 = count_in(txn, table, (first, last)).await?;
+    let expected = last - first + 1;
+    if present < expected {
+        let ids: BTreeSet<i64> = ids_in(txn, table, (first, last)).await?;
+        for id in first..=last {
+            if !ids.contains(&id) {
+                report.not_reverted.push(format!(
+                    "{} was not reverted: it no longer exists.",
+                    describe(entity, id)
+                ));
+            }
+        }
+    }
+    // Deleted between the kept ids, one range at a time.
+    let mut from = first;
+    for stop in kept.iter().copied().chain([last + 1]) {
+        if stop > from {
+            let to = stop - 1;
+            let sql = match backend {
+                DbBackend::Postgres => format!("DELETE FROM {table} WHERE id BETWEEN $1 AND $2"),
+                _ => format!("DELETE FROM {table} WHERE id BETWEEN ?1 AND ?2"),
+            };
+            let done = txn
+                .execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    sql,
+                    [from.into(), to.into()],
+                ))
+                .await?;
+            report.deleted += done.rows_affected();
+        }
+        from = stop + 1;
+    }
+    Ok(())
+}
+
+async fn count_in<C: ConnectionTrait>(
+    txn: &C,
+    table: &str,
+    (first, last): (i64, i64),
+) -> Result<i64, DbErr> {
+    let backend = txn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            format!("SELECT COUNT(*) AS n FROM {table} WHERE id BETWEEN $1 AND $2")
+        }
+        _ => format!("SELECT COUNT(*) AS n FROM {table} WHERE id BETWEEN ?1 AND ?2"),
+    };
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [first.into(), last.into()],
+        ))
+        .await?;
+    row.map_or(Ok(0), |r| r.try_get::<i64>("", "n"))
+}
+
+async fn ids_in<C: ConnectionTrait>(
+    txn: &C,
+    table: &str,
+    (first, last): (i64, i64),
+) -> Result<BTreeSet<i64>, DbErr> {
+    let backend = txn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => format!("SELECT id FROM {table} WHERE id BETWEEN $1 AND $2"),
+        _ => format!("SELECT id FROM {table} WHERE id BETWEEN ?1 AND ?2"),
+    };
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [first.into(), last.into()],
+        ))
+        .await?;
+    rows.iter().map(|r| r.try_get::<i64>("", "id")).collect()
+}
+
+/// Reverts one row's record: deletes a row created alone (IB memberships, referrals) or
+/// restores an updated one.
+async fn revert_row(
+    txn: &DatabaseTransaction,
+    job_id: i64,
+    entity: Entity,
+    op: ChangeOp,
+    change: &import_change::Model,
+    reverted_jobs: &HashSet<i64>,
+    report: &mut RevertReport,
+) -> Result<(), DbErr> {
+    let id = change.entity_id;
+    let name = describe(entity, id);
+    let later = changed_later(txn, job_id, entity, (id, id), reverted_jobs).await?;
+    if let Some(other) = later.get(&id) {
+        report.not_reverted.push(format!(
+            "{name} was not reverted: import #{other} changed it afterwards."
+        ));
+        return Ok(());
+    }
+    // Each row in a savepoint: a refusal leaves the rest of the revert intact.
+    let one = txn.begin().await?;
+    let undone = match op {
+        ChangeOp::Created => delete_one(&one, entity, id).await.map(|n| {
+            report.deleted += n;
+            n > 0
+        }),
+        _ => restore(&one, entity, change)
+            .await
+            .inspect(|done| report.restored += u64::from(*done)),
+    };
+    match undone {
+        Ok(true) => one.commit().await?,
+        Ok(false) => {
+            one.rollback().await?;
+            report
+                .not_reverted
+                .push(format!("{name} was not reverted: it no longer exists."));
+        }
+        Err(e) => {
+            one.rollback().await?;
+            tracing::info!(job_id, error = %e, "a change could not be reverted");
+            report.not_reverted.push(format!(
+                "{name} was not reverted: other records made since depend on it."
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn delete_one<C: ConnectionTrait>(txn: &C, entity: Entity, id: i64) -> Result<u64, DbErr> {
+    let backend = txn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => format!("DELETE FROM {} WHERE id = $1", entity.table()),
+        _ => format!("DELETE FROM {} WHERE id = ?1", entity.table()),
+    };
+    Ok(txn
+        .execute_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
+        .await?
+        .rows_affected())
+}
+
+fn stored(previous: &Option<String>) -> Result<Map<String, Value>, DbErr> {
+    match previous
+        .as_deref()
+        .map(serde_json::from_str::<Map<String, Value>>)
+    {
+        Some(Ok(map)) => Ok(map),
+        Some(Err(e)) => Err(DbErr::Custom(format!("unreadable change record: {e}"))),
+        None => Ok(Map::new()),
+    }
+}
+
+/// Puts back the previous values of the fields an update changed; `false` when the row
+/// is gone.
+async fn restore<C: ConnectionTrait>(
+    txn: &C,
+    entity: Entity,
+    change: &import_change::Model,
+) -> Result<bool, DbErr> {
+    let previous = stored(&change.previous_values)?;
+    let unknown = |field: &str| DbErr::Custom(format!("unknown field `{field}` in a change"));
+    let done = match entity {
+        Entity::Client => {
+            let mut update = client::Entity::update_many()
+                .col_expr(client::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+                .filter(client::Column::Id.eq(change.entity_id));
+            for (name, v) in &previous {
+                let field = ClientField::parse(name).ok_or_else(|| unknown(name))?;
+                update = update.col_expr(field.column(), Expr::value(field.value(v)?));
+            }
+            update.exec(txn).await?
+        }
+        Entity::Account => {
+            let mut update =
+                account::Entity::update_many().filter(account::Column::Id.eq(change.entity_id));
+            for (name, v) in &previous {
+                let field = AccountField::parse(name).ok_or_else(|| unknown(name))?;
+                update = update.col_expr(field.column(), Expr::value(field.value(v)?));
+            }
+            update.exec(txn).await?
+        }
+        other => {
+            return Err(DbErr::Custom(format!(
+                "`{}` rows are never updated",
+                other.as_str()
+            )));
+        }
+    };
+    Ok(done.rows_affected > 0)
+}

@@ -1,0 +1,613 @@
+//! Running a claimed job (SPEC §3.3) as a two-thread pipeline: a blocking reader thread
+//! decodes, parses and validates the stored file and refuses rows that repeat a key of the
+//! file; the async writer applies each batch it receives in one transaction, together with
+//! the batch's messages and the job's progress. A bounded channel between the two keeps
+//! memory flat: the reader is at most [`BATCHES_IN_FLIGHT`] batches ahead.
+
+use super::apply::{AccountImport, Applier, ClientImport, IbImport};
+use super::bulk;
+use super::lifecycle::finish;
+use super::queue::{Heartbeat, fence, save_progress};
+use super::write::insert_all;
+use super::{
+    BATCH_ROWS, MAX_ATTEMPTS, RunError, Totals, file_bytes, find_job, info, message, status, writes,
+};
+use crate::entities::{import_job, import_message};
+use crate::import::FileError;
+use crate::import::prepare::{RowOutcome, open};
+use crate::import::validate::CellError;
+use crate::model::{AppError, Delimiter, ImportAction};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const MIN_BATCH_ROWS: usize = 1_000;
+const MAX_BATCH_ROWS: usize = 50_000;
+
+/// How long one batch should hold its transaction (on SQLite, the database's only write
+/// lock): long enough that commits are few, short enough that pages and other writers
+/// wait at most this long.
+const BATCH_TARGET: Duration = Duration::from_millis(400);
+
+/// Batches the reader may have ready while the writer works on one.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// What the reader thread sends the writer.
+enum Piece {
+    /// The file opened: what the log says about it.
+    Opened {
+        intro: Vec<String>,
+    },
+    Batch(Vec<RowOutcome>),
+    /// The file could not be opened (it was checked at upload, so only a changed
+    /// program gets here).
+    Unreadable(FileError),
+}
+
+/// Why a run stopped before the end of its file.
+enum Stop {
+    /// The rest of the file could not be applied; what was committed stays.
+    Failed(String),
+    /// Another worker owns the job now; this one must leave it alone.
+    TakenOver,
+}
+
+impl From<RunError> for Stop {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::TakenOver => Stop::TakenOver,
+            RunError::Db(e) => {
+                tracing::error!(error = %e, "an import batch failed");
+                Stop::Failed(
+                    "a database error stopped the import; the rows before it are saved".into(),
+                )
+            }
+        }
+    }
+}
+
+impl From<DbErr> for Stop {
+    fn from(e: DbErr) -> Self {
+        RunError::Db(e).into()
+    }
+}
+
+/// Runs a job that `worker` has claimed, from its stored file to its final status, and
+/// notifies its initiator. A job that already committed some batches resumes after them.
+pub async fn run(
+    db: &DatabaseConnection,
+    job_id: i64,
+    worker: &str,
+    options: &RunOptions,
+) -> Result<import_job::Model, AppError> {
+    let job = find_job(db, job_id).await?;
+    if job.status != status::IN_PROGRESS || job.worker_id.as_deref() != Some(worker) {
+        return Err(AppError::Conflict(format!(
+            "Import #{job_id} is not claimed by this worker."
+        )));
+    }
+    let _beat = Heartbeat::start(db, job_id, worker, options.heartbeat_every);
+    let mut totals = Totals::from(&job);
+    let outcome = if job.attempts > MAX_ATTEMPTS {
+        Err(Stop::Failed(format!(
+            "it was started {MAX_ATTEMPTS} times without finishing"
+        )))
+    } else {
+        let action: ImportAction = job.action.parse().map_err(|e: String| {
+            tracing::error!(job_id, error = %e, "stored action is not an action");
+            AppError::Internal
+        })?;
+        match bulk::begin(db, &job, action, worker, options.bulk_min_rows).await {
+            Ok(bulk) => {
+                let applied = apply_file(db, &job, worker, action, &mut totals).await;
+                if bulk && !matches!(applied, Err(Stop::TakenOver)) {
+                    // Whatever the outcome: the table must not stay without them.
+                    if let Err(e) = bulk::ensure_client_indexes(db).await {
+                        tracing::error!(job_id, error = %e, "could not rebuild the client indexes after a bulk import; they are rebuilt when a worker starts");
+                    }
+                }
+                applied
+            }
+            Err(e) => Err(e.into()),
+        }
+    };
+    let stopped = match outcome {
+        Ok(()) => None,
+        Err(Stop::TakenOver) => {
+            // The worker that took the job over finishes it, and rebuilds what bulk
+            // mode dropped.
+            return Err(RunError::TakenOver.into());
+        }
+        Err(Stop::Failed(reason)) => Some(reason),
+    };
+    finish(db, &job, worker, &totals, stopped).await
+}
+
+/// How a worker runs a job.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// How often the job is marked alive.
+    pub heartbeat_every: Duration,
+    /// A client file of at least this many rows (and as many as the table holds) loads
+    /// in bulk mode.
+    pub bulk_min_rows: u64,
+}
+
+/// Lets the reader know how many rows the writer wants in its next batch.
+#[derive(Clone)]
+struct BatchSizer(Arc<AtomicUsize>);
+
+impl BatchSizer {
+    fn new() -> Self {
+        BatchSizer(Arc::new(AtomicUsize::new(BATCH_ROWS)))
+    }
+
+    fn rows(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Aims the next batch at [`BATCH_TARGET`], from the rate of the one just written,
+    /// changing by at most a factor of two at a time.
+    fn record(&self, rows: usize, took: Duration) {
+        if rows == 0 {
+            return;
+        }
+        let per_row = took.as_secs_f64() / rows as f64;
+        let ideal = if per_row > 0.0 {
+            (BATCH_TARGET.as_secs_f64() / per_row) as usize
+        } else {
+            MAX_BATCH_ROWS
+        };
+        let now = self.rows();
+        let next = ideal.clamp(now / 2, now.saturating_mul(2));
+        self.0.store(
+            next.clamp(MIN_BATCH_ROWS, MAX_BATCH_ROWS),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+async fn apply_file(
+    db: &DatabaseConnection,
+    job: &import_job::Model,
+    worker: &str,
+    action: ImportAction,
+    totals: &mut Totals,
+) -> Result<(), Stop> {
+    let mut applier = match action {
+        ImportAction::Users => Applier::Clients(ClientImport::new(db, job.id).await?),
+        ImportAction::Accounts => Applier::Accounts(AccountImport::new(job.id)),
+        ImportAction::Ibs => Applier::Ibs(IbImport::new(job.id)),
+    };
+    let delimiter: Delimiter = job.delimiter.parse().unwrap_or_default();
+    // The file was checked and counted when the job was created; limits changed since
+    // do not turn it away.
+    let bytes = file_bytes(db, job.id).await?;
+    let sizer = BatchSizer::new();
+    let (tx, mut rx) = mpsc::channel(BATCHES_IN_FLIGHT);
+    let reading = Reading {
+        action,
+        delimiter,
+        rows: job.total_rows as u64,
+        today: job.created_at.date_naive(),
+        skip: totals.processed as u64,
+        sizer: sizer.clone(),
+    };
+    let reader = tokio::task::spawn_blocking(move || reading.run(&bytes, &tx));
+
+    // The first batch carries the opening messages, so they are written exactly once.
+    let mut pending = Vec::new();
+    let result = async {
+        while let Some(piece) = rx.recv().await {
+            match piece {
+                Piece::Unreadable(e) => return Err(Stop::Failed(e.to_string())),
+                Piece::Opened { intro } => {
+                    if totals.processed > 0 {
+                        pending.push(info(
+                            job.id,
+                            format!(
+                                "Resumed (attempt {}) after data row {}: the rows before it were committed by an earlier attempt.",
+                                job.attempts, totals.processed
+                            ),
+                        ));
+                    } else {
+                        pending.extend(intro.into_iter().map(|t| info(job.id, t)));
+                        if let Some(earlier) = identical_earlier(db, job).await? {
+                            pending.push(info(
+                                job.id,
+                                format!(
+                                    "An identical file (same SHA-256) was imported before, as import #{} on {}; importing it again changes only what differs.",
+                                    earlier.id,
+                                    earlier.created_at.format("%Y-%m-%d %H:%M UTC")
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Piece::Batch(batch) => {
+                    let started = Instant::now();
+                    let size = batch.len();
+                    let messages = std::mem::take(&mut pending);
+                    run_batch(db, job, worker, &mut applier, batch, messages, totals).await?;
+                    sizer.record(size, started.elapsed());
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    // Stops the reader early when the writer gave up: its next send fails.
+    drop(rx);
+    if let Err(e) = reader.await {
+        tracing::error!(job_id = job.id, error = %e, "the import's reader thread failed");
+        if result.is_ok() {
+            return Err(Stop::Failed("the file could not be read to its end".into()));
+        }
+    }
+    result
+}
+
+/// The reader thread's work: the file's rows, validated, in batches.
+struct Reading {
+    action: ImportAction,
+    delimiter: Delimiter,
+    rows: u64,
+    today: chrono::NaiveDate,
+    /// Rows an earlier attempt committed: read again only to know the file's keys.
+    skip: u64,
+    sizer: BatchSizer,
+}
+
+impl Reading {
+    fn run(self, bytes: &[u8], tx: &mpsc::Sender<Piece>) {
+        let file = match open(bytes, self.action, self.delimiter, self.rows) {
+            Ok(file) => file,
+            Err(e) => {
+                let _ = tx.blocking_send(Piece::Unreadable(e));
+                return;
+            }
+        };
+        let mut intro = vec![format!(
+            "Read as {} with {} separators: {} data rows.",
+            file.encoding.label(),
+            match file.delimiter {
+                b';' => "semicolon",
+                b'\t' => "tab",
+                _ => "comma",
+            },
+            file.rows
+        )];
+        if !file.header.unknown.is_empty() {
+            intro.push(format!(
+                "Ignored columns this import does not know: {}.",
+                file.header.unknown.join(", ")
+            ));
+        }
+        if tx.blocking_send(Piece::Opened { intro }).is_err() {
+            return;
+        }
+        let mut keys = FileKeys::new(self.rows);
+        let mut rows = file.rows(self.today);
+        for row in rows.by_ref().take(self.skip as usize) {
+            keys.claim(row);
+        }
+        loop {
+            let wanted = self.sizer.rows();
+            let mut batch = Vec::with_capacity(wanted);
+            for row in rows.by_ref().take(wanted) {
+                batch.push(keys.claim(row));
+            }
+            if batch.is_empty() || tx.blocking_send(Piece::Batch(batch)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The keys met so far in a file (client emails and ids, account numbers), to refuse a
+/// row that repeats one. Emails and account numbers are kept as a keyed 64-bit hash with
+/// the line they were first met on — 12 bytes a row instead of the text — and the key is
+/// random per run, so no file can be made to collide on purpose; a chance collision is
+/// about one in 10^12 for a million rows.
+pub struct FileKeys {
+    hasher: std::collections::hash_map::RandomState,
+    texts: HashMap<u64, u32, NoHash>,
+    ids: HashMap<i64, u32>,
+}
+
+/// The keys of [`FileKeys::texts`] are hashes already.
+#[derive(Clone, Copy, Default)]
+struct NoHash;
+
+impl BuildHasher for NoHash {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0)
+    }
+}
+
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl FileKeys {
+    /// Keys of a file of about `rows` rows.
+    pub fn new(rows: u64) -> Self {
+        FileKeys {
+            hasher: std::collections::hash_map::RandomState::new(),
+            // Sized once for the whole file: growing would hold two tables at once.
+            texts: HashMap::with_capacity_and_hasher(
+                usize::try_from(rows).unwrap_or(0).min(50_000_000),
+                NoHash,
+            ),
+            ids: HashMap::new(),
+        }
+    }
+
+    fn hash(&self, text: &str) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        text.hash(&mut h);
+        std::hash::Hasher::finish(&h)
+    }
+
+    /// The line `text` was first met on, or `None` after remembering it for `line`.
+    fn first_text(&mut self, text: &str, line: u64) -> Option<u64> {
+        let h = self.hash(text);
+        match self.texts.entry(h) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(u64::from(*e.get())),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(u32::try_from(line).unwrap_or(u32::MAX));
+                None
+            }
+        }
+    }
+
+    /// `row`, or the error of a row that repeats a key met on an earlier line. Rows are
+    /// claimed whether or not they are written later, so a repeat of a refused row is
+    /// refused too.
+    pub fn claim(&mut self, row: RowOutcome) -> RowOutcome {
+        let refused =
+            |line: u64, column: &str, value: String, message: String| RowOutcome::Invalid {
+                line,
+                errors: vec![CellError {
+                    column: Some(column.to_owned()),
+                    value: Some(value),
+                    message,
+                }],
+            };
+        match &row {
+            RowOutcome::Client(r) => {
+                if let Some(id) = r.id
+                    && let Some(first) = self.ids.get(&id)
+                {
+                    return refused(
+                        r.line,
+                        "ID",
+                        id.to_string(),
+                        format!("Client {id} is already on line {first} of this file"),
+                    );
+                }
+                if let Some(email) = &r.email
+                    && let Some(first) = self.first_text(&email.key(), r.line)
+                {
+                    return refused(
+                        r.line,
+                        "Email",
+                        email.as_str().to_owned(),
+                        format!(
+                            "This email is already on line {first} of this file (emails are compared without regard to case)"
+                        ),
+                    );
+                }
+                if let Some(id) = r.id {
+                    self.ids
+                        .insert(id, u32::try_from(r.line).unwrap_or(u32::MAX));
+                }
+            }
+            RowOutcome::Account(r) => {
+                if let Some(first) = self.first_text(r.account_number.as_str(), r.line) {
+                    return refused(
+                        r.line,
+                        "Account number",
+                        r.account_number.as_str().to_owned(),
+                        format!("This account number is already on line {first} of this file"),
+                    );
+                }
+            }
+            RowOutcome::Ib(_) | RowOutcome::Invalid { .. } => {}
+        }
+        row
+    }
+}
+
+async fn identical_earlier(
+    db: &DatabaseConnection,
+    job: &import_job::Model,
+) -> Result<Option<JobHead>, DbErr> {
+    import_job::Entity::find()
+        .select_only()
+        .column(import_job::Column::Id)
+        .column(import_job::Column::CreatedAt)
+        .filter(import_job::Column::FileSha256.eq(job.file_sha256.clone()))
+        .filter(import_job::Column::Id.ne(job.id))
+        .filter(import_job::Column::Status.is_in([status::SUCCESS, status::SUCCESS_WITH_ERRORS]))
+        .order_by_desc(import_job::Column::Id)
+        .into_model::<JobHead>()
+        .one(db)
+        .await
+}
+
+#[derive(Debug, FromQueryResult)]
+struct JobHead {
+    id: i64,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// One transaction: the batch's rows, its messages and the job's progress. A validate-only
+/// run applies the rows in a savepoint and rolls them back, so it predicts exactly.
+async fn run_batch(
+    db: &DatabaseConnection,
+    job: &import_job::Model,
+    worker: &str,
+    applier: &mut Applier,
+    batch: Vec<RowOutcome>,
+    mut messages: Vec<import_message::ActiveModel>,
+    totals: &mut Totals,
+) -> Result<(), RunError> {
+    let size = batch.len() as i64;
+    let mut next = totals.clone();
+    let mut valid = Vec::with_capacity(batch.len());
+    for outcome in batch {
+        match outcome {
+            RowOutcome::Invalid { line, errors } => {
+                next.errors += 1;
+                messages.extend(
+                    errors.into_iter().map(|e| {
+                        message(job.id, "error", Some(line), e.column, e.value, e.message)
+                    }),
+                );
+            }
+            row => valid.push(row),
+        }
+    }
+    let txn = db.begin().await?;
+    // The transaction's first statement is a write: SQLite then takes its write lock up
+    // front (waiting its turn) instead of failing a read transaction that tries to write
+    // after another connection did. It also stops a worker that lost its job at once.
+    fence(&txn, job.id, worker).await?;
+    let report = if writes(job) {
+        applier.apply(&txn, valid).await?
+    } else {
+        let trial = txn.begin().await?;
+        let report = applier.apply(&trial, valid).await?;
+        trial.rollback().await?;
+        report
+    };
+    next.processed += size;
+    next.created += report.created as i64;
+    next.updated += report.updated as i64;
+    next.unchanged += report.unchanged as i64;
+    next.errors += report.errors.len() as i64;
+    messages.extend(report.errors.into_iter().map(|e| {
+        message(
+            job.id,
+            "error",
+            Some(e.line),
+            e.column.map(str::to_owned),
+            e.value,
+            e.message,
+        )
+    }));
+    if !messages.is_empty() {
+        insert_all(&txn, messages).await?;
+    }
+    save_progress(&txn, job.id, worker, &next, None).await?;
+    txn.commit().await?;
+    *totals = next;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_grow_towards_the_target_time_and_stay_in_bounds() {
+        let sizer = BatchSizer::new();
+        // 5,000 rows in 40 ms: ten times faster than the target, so the next batch
+        // doubles (no more at once).
+        sizer.record(5_000, Duration::from_millis(40));
+        assert_eq!(sizer.rows(), 10_000);
+        for _ in 0..10 {
+            let rows = sizer.rows();
+            sizer.record(rows, Duration::from_millis(1));
+        }
+        assert_eq!(sizer.rows(), MAX_BATCH_ROWS);
+        // Slow batches halve it, down to the floor.
+        for _ in 0..20 {
+            let rows = sizer.rows();
+            sizer.record(rows, Duration::from_secs(10));
+        }
+        assert_eq!(sizer.rows(), MIN_BATCH_ROWS);
+        // At the target rate it stays where it is.
+        sizer.record(MIN_BATCH_ROWS * 4, BATCH_TARGET);
+        assert_eq!(sizer.rows(), MIN_BATCH_ROWS * 2, "at most doubles");
+        sizer.record(MIN_BATCH_ROWS * 2, BATCH_TARGET);
+        assert_eq!(sizer.rows(), MIN_BATCH_ROWS * 2);
+    }
+
+    #[test]
+    fn a_repeated_email_or_account_number_is_refused_with_its_first_line() {
+        use crate::import::header::map_header;
+        use crate::import::parse::Row;
+        use crate::import::validate::{account_row, client_row};
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+        let header = map_header(ImportAction::Users, &["Email", "First name"]).unwrap();
+        let client = |line: u64, email: &str| {
+            let row = Row {
+                line,
+                fields: vec![email.into(), "Ann".into()],
+            };
+            RowOutcome::Client(Box::new(client_row(&header, &row, today).unwrap()))
+        };
+        let mut keys = FileKeys::new(10);
+        assert!(matches!(
+            keys.claim(client(2, "a@x.io")),
+            RowOutcome::Client(_)
+        ));
+        assert!(matches!(
+            keys.claim(client(3, "b@x.io")),
+            RowOutcome::Client(_)
+        ));
+        let RowOutcome::Invalid { line, errors } = keys.claim(client(4, "A@X.io")) else {
+            panic!("a repeated email must be refused");
+        };
+        assert_eq!(line, 4);
+        assert_eq!(
+            errors[0].message,
+            "This email is already on line 2 of this file (emails are compared without regard to case)"
+        );
+        let header = map_header(
+            ImportAction::Accounts,
+            &["Email", "Account number", "Product ID", "Product currency"],
+        )
+        .unwrap();
+        let account = |line: u64, number: &str| {
+            let row = Row {
+                line,
+                fields: vec!["a@x.io".into(), number.into(), "1".into(), "USD".into()],
+            };
+            RowOutcome::Account(account_row(&header, &row).unwrap())
+        };
+        assert!(matches!(
+            keys.claim(account(5, "A-1")),
+            RowOutcome::Account(_)
+        ));
+        let RowOutcome::Invalid { errors, .. } = keys.claim(account(6, "A-1")) else {
+            panic!("a repeated account number must be refused");
+        };
+        assert_eq!(
+            errors[0].message,
+            "This account number is already on line 5 of this file"
+        );
+    }
+}
