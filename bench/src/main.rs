@@ -69,6 +69,10 @@ struct Args {
     /// Leave out the memory run (its file and its imports are the longest part of a run).
     #[arg(long)]
     skip_memory_run: bool,
+    /// A note for the results' heading, e.g. which build `--server` is when it is not the
+    /// one of the checked-out commit (a before/after comparison in one sitting).
+    #[arg(long)]
+    label: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -1577,6 +1581,9 @@ fn heading(large: u64, memory_rows: Option<u64>, args: &Args) -> String {
             ""
         }
     );
+    if let Some(label) = &args.label {
+        let _ = write!(heading, "\n\n{label}");
+    }
     if large != 1_000_000 {
         let _ = write!(
             heading,

@@ -264,7 +264,7 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport
         })?,
         delimiter,
         file_name,
-        bytes,
+        file: bytes.into(),
         validate_only,
     })
 }

@@ -204,7 +204,6 @@ async fn import_file(
         )
         .into());
     }
-    let bytes = std::fs::read(path).map_err(cannot_read)?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -219,7 +218,8 @@ async fn import_file(
         action,
         delimiter,
         file_name,
-        bytes,
+        // Read a piece at a time: a file of millions of rows is never held in memory.
+        file: app::jobs::UploadFile::Path(path.to_path_buf()),
         validate_only,
     };
     let worker = format!("{}-cli", app::jobs::workers::process_name());

@@ -45,7 +45,7 @@ fn upload(csv: &str, validate_only: bool) -> NewImport {
         action: ImportAction::Users,
         delimiter: Delimiter::Auto,
         file_name: "clients.csv".into(),
-        bytes: csv.as_bytes().to_vec(),
+        file: csv.as_bytes().to_vec().into(),
         validate_only,
     }
 }

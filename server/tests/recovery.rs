@@ -98,7 +98,7 @@ async fn queue(db: &DatabaseConnection, user: &CurrentUser, title: &str, csv: St
         action: ImportAction::Users,
         delimiter: Delimiter::Auto,
         file_name: "clients.csv".into(),
-        bytes: csv.into_bytes(),
+        file: csv.into_bytes().into(),
         validate_only: false,
     };
     imports::create(db, &caller, user, upload, Limits::NONE, None)

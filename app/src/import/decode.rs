@@ -16,6 +16,20 @@ pub enum TextEncoding {
 }
 
 impl TextEncoding {
+    /// Every encoding, for looking one up by its label.
+    pub const ALL: [TextEncoding; 5] = [
+        TextEncoding::Utf8,
+        TextEncoding::Utf8Bom,
+        TextEncoding::Utf16Le,
+        TextEncoding::Utf16Be,
+        TextEncoding::Windows1252,
+    ];
+
+    /// The encoding named `label` (as stored with a job).
+    pub fn from_label(label: &str) -> Option<TextEncoding> {
+        TextEncoding::ALL.into_iter().find(|e| e.label() == label)
+    }
+
     /// The name shown to the operator.
     pub fn label(self) -> &'static str {
         match self {

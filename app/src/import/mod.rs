@@ -9,6 +9,7 @@ pub mod header;
 pub mod parse;
 pub mod prepare;
 pub mod sniff;
+pub mod stream;
 pub mod validate;
 pub mod value;
 

@@ -1,15 +1,19 @@
 //! Everything that can be said about a file before any row is written (SPEC §3.2): size
 //! and row limits, encoding, delimiter, header. A file that fails here creates no job.
+//!
+//! Files are read as streams ([`super::stream`]): checking one reads it twice (its encoding,
+//! then its rows) and holds no more than a piece of it at a time.
 
 use super::FileError;
-use super::decode::{self, TextEncoding};
+use super::decode::TextEncoding;
 use super::header::{HeaderMap, map_header};
-use super::parse::Parser;
+use super::parse::Row;
 use super::sniff::sniff_delimiter;
+use super::stream::{Inspector, Next, RecordReader, StreamError, TextReader};
 use super::validate::{AccountRow, CellError, ClientRow, IbRow, account_row, client_row, ib_row};
 use crate::model::{Delimiter, ImportAction};
 use chrono::NaiveDate;
-use std::borrow::Cow;
+use std::io::Read;
 
 /// How large a file may be (`IMPORT_MAX_BYTES`, `IMPORT_MAX_ROWS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +39,17 @@ impl Default for Limits {
     }
 }
 
-/// A file that passed every file-level check, ready to be read row by row.
+/// What checking a file found out.
+#[derive(Clone, Debug)]
+pub struct FileFacts {
+    pub encoding: TextEncoding,
+    pub delimiter: u8,
+    pub header: HeaderMap,
+    /// Data rows, blank lines not counted (rows with errors are counted).
+    pub rows: u64,
+}
+
+/// A file held in memory that passed every file-level check, ready to be read row by row.
 #[derive(Debug)]
 pub struct PreparedFile<'a> {
     pub action: ImportAction,
@@ -44,29 +58,73 @@ pub struct PreparedFile<'a> {
     pub header: HeaderMap,
     /// Data rows, blank lines not counted (rows with errors are counted).
     pub rows: u64,
-    text: Cow<'a, str>,
+    bytes: &'a [u8],
 }
 
-/// Checks a file and works out how to read it.
-pub fn prepare(
-    bytes: &[u8],
+/// A reading error of a source that is a file's own fault, or a failure to read it.
+fn file_error(e: StreamError) -> FileError {
+    match e {
+        StreamError::File(e) => e,
+        StreamError::Source(e) => FileError::Header(format!("The file could not be read: {e}")),
+    }
+}
+
+/// The first bytes of a file that are looked at to choose its delimiter.
+pub const SNIFF_BYTES: usize = 256 * 1024;
+
+/// The delimiter of a file whose first bytes are `prefix`: the one asked for, or the one
+/// its header line suggests.
+pub fn choose_delimiter(prefix: &[u8], encoding: TextEncoding, asked: Delimiter) -> u8 {
+    if let Some(d) = asked.byte() {
+        return d;
+    }
+    let coding = match encoding {
+        TextEncoding::Utf8 | TextEncoding::Utf8Bom => encoding_rs::UTF_8,
+        TextEncoding::Utf16Le => encoding_rs::UTF_16LE,
+        TextEncoding::Utf16Be => encoding_rs::UTF_16BE,
+        TextEncoding::Windows1252 => encoding_rs::WINDOWS_1252,
+    };
+    // A character cut at the end of the prefix decodes as a replacement character, which
+    // is never a delimiter.
+    let (text, _) = coding.decode_with_bom_removal(prefix);
+    sniff_delimiter(text.trim_start_matches(['\r', '\n']))
+}
+
+/// Checks a file whose bytes `open` gives from the start each time it is called: its size
+/// (`size` bytes), encoding, delimiter, header and number of rows against `limits`.
+pub fn check<R: Read>(
+    mut open: impl FnMut() -> std::io::Result<R>,
+    size: u64,
     action: ImportAction,
     delimiter: Delimiter,
     limits: Limits,
-) -> Result<PreparedFile<'_>, FileError> {
-    let size = bytes.len() as u64;
+) -> Result<FileFacts, FileError> {
     if size > limits.max_bytes {
         return Err(FileError::TooLarge {
             size,
             limit: limits.max_bytes,
         });
     }
-    let mut file = open(bytes, action, delimiter, 0)?;
-    let mut parser = Parser::new(&file.text, file.delimiter);
-    parser.header()?;
+    let source = |open: &mut dyn FnMut() -> std::io::Result<R>| {
+        open().map_err(|e| file_error(StreamError::Source(e)))
+    };
+    let encoding = Inspector::read_all(source(&mut open)?).map_err(file_error)?;
+    let mut prefix = Vec::with_capacity(SNIFF_BYTES.min(size as usize));
+    source(&mut open)?
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut prefix)
+        .map_err(|e| file_error(e.into()))?;
+    let delimiter = choose_delimiter(&prefix, encoding, delimiter);
+    drop(prefix);
+    let mut reader = RecordReader::new(TextReader::new(source(&mut open)?, encoding), delimiter);
+    let header = read_header(&mut reader, action)?;
     let mut rows = 0u64;
-    for _ in parser {
-        rows += 1;
+    let mut row = Row::default();
+    loop {
+        match reader.read_into(&mut row).map_err(file_error)? {
+            Next::End => break,
+            Next::Row | Next::Invalid(_) => rows += 1,
+        }
         if rows > limits.max_rows {
             return Err(FileError::TooManyRows {
                 limit: limits.max_rows,
@@ -76,34 +134,38 @@ pub fn prepare(
     if rows == 0 {
         return Err(FileError::NoDataRows);
     }
-    file.rows = rows;
-    Ok(file)
-}
-
-/// Opens a file that was accepted before, with its known number of `rows`: the header is
-/// read again, the rows are not counted again.
-pub fn open(
-    bytes: &[u8],
-    action: ImportAction,
-    delimiter: Delimiter,
-    rows: u64,
-) -> Result<PreparedFile<'_>, FileError> {
-    let encoding = decode::inspect(bytes)?;
-    let text = decode::decode(bytes, encoding)?;
-    let delimiter = delimiter
-        .byte()
-        .unwrap_or_else(|| sniff_delimiter(text.trim_start_matches(['\r', '\n'])));
-    let mut parser = Parser::new(&text, delimiter);
-    let names = parser.header()?;
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let header = map_header(action, &names)?;
-    Ok(PreparedFile {
-        action,
+    Ok(FileFacts {
         encoding,
         delimiter,
         header,
         rows,
-        text,
+    })
+}
+
+fn read_header<R: Read>(
+    reader: &mut RecordReader<R>,
+    action: ImportAction,
+) -> Result<HeaderMap, FileError> {
+    let names = reader.header().map_err(file_error)?;
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    map_header(action, &names)
+}
+
+/// Checks a file held in memory.
+pub fn prepare(
+    bytes: &[u8],
+    action: ImportAction,
+    delimiter: Delimiter,
+    limits: Limits,
+) -> Result<PreparedFile<'_>, FileError> {
+    let facts = check(|| Ok(bytes), bytes.len() as u64, action, delimiter, limits)?;
+    Ok(PreparedFile {
+        action,
+        encoding: facts.encoding,
+        delimiter: facts.delimiter,
+        header: facts.header,
+        rows: facts.rows,
+        bytes,
     })
 }
 
@@ -154,34 +216,78 @@ impl RowOutcome {
     }
 }
 
+/// The validated rows of a file that was checked before, read from a source of its bytes.
+pub struct FileRows<R: Read> {
+    reader: RecordReader<TextReader<R>>,
+    pub header: HeaderMap,
+    action: ImportAction,
+    today: NaiveDate,
+    row: Row,
+}
+
+impl<R: Read> FileRows<R> {
+    /// Reads the header of `source`, a file in `encoding` with fields separated by
+    /// `delimiter`; `today` bounds dates of birth.
+    pub fn open(
+        source: R,
+        encoding: TextEncoding,
+        delimiter: u8,
+        action: ImportAction,
+        today: NaiveDate,
+    ) -> Result<Self, FileError> {
+        let mut reader = RecordReader::new(TextReader::new(source, encoding), delimiter);
+        let header = read_header(&mut reader, action)?;
+        Ok(FileRows {
+            reader,
+            header,
+            action,
+            today,
+            row: Row::default(),
+        })
+    }
+
+    /// The next data row, validated; `None` at the end of the file.
+    pub fn next_row(&mut self) -> Result<Option<RowOutcome>, StreamError> {
+        match self.reader.read_into(&mut self.row)? {
+            Next::End => Ok(None),
+            Next::Invalid(e) => Ok(Some(RowOutcome::Invalid {
+                line: e.line,
+                errors: vec![CellError {
+                    column: e.column,
+                    value: e.value,
+                    message: e.message,
+                }],
+            })),
+            Next::Row => {
+                let row = &self.row;
+                let checked = match self.action {
+                    ImportAction::Users => client_row(&self.header, row, self.today)
+                        .map(|r| RowOutcome::Client(Box::new(r))),
+                    ImportAction::Accounts => {
+                        account_row(&self.header, row).map(RowOutcome::Account)
+                    }
+                    ImportAction::Ibs => ib_row(&self.header, row).map(RowOutcome::Ib),
+                };
+                Ok(Some(checked.unwrap_or_else(|errors| RowOutcome::Invalid {
+                    line: row.line,
+                    errors,
+                })))
+            }
+        }
+    }
+}
+
 impl PreparedFile<'_> {
     /// Every data row, validated; `today` bounds dates of birth.
     pub fn rows(&self, today: NaiveDate) -> impl Iterator<Item = RowOutcome> + '_ {
-        let mut parser = Parser::new(&self.text, self.delimiter);
-        let header_read = parser.header().is_ok();
-        parser
-            .filter(move |_| header_read)
-            .map(move |parsed| match parsed {
-                Err(e) => RowOutcome::Invalid {
-                    line: e.line,
-                    errors: vec![CellError {
-                        column: e.column,
-                        value: e.value,
-                        message: e.message,
-                    }],
-                },
-                Ok(row) => {
-                    let line = row.line;
-                    let checked = match self.action {
-                        ImportAction::Users => client_row(&self.header, &row, today)
-                            .map(|r| RowOutcome::Client(Box::new(r))),
-                        ImportAction::Accounts => {
-                            account_row(&self.header, &row).map(RowOutcome::Account)
-                        }
-                        ImportAction::Ibs => ib_row(&self.header, &row).map(RowOutcome::Ib),
-                    };
-                    checked.unwrap_or_else(|errors| RowOutcome::Invalid { line, errors })
-                }
-            })
+        let mut rows = FileRows::open(
+            self.bytes,
+            self.encoding,
+            self.delimiter,
+            self.action,
+            today,
+        )
+        .ok();
+        std::iter::from_fn(move || rows.as_mut()?.next_row().ok().flatten())
     }
 }

@@ -21,7 +21,7 @@ pub mod write;
 pub use lifecycle::{confirm, may_change, may_see, revert, visible};
 pub use queue::{claim_next, release_orphans};
 pub use runner::{RunOptions, run};
-pub use store::{FILE_CHUNK_BYTES, NewImport, create, file_bytes};
+pub use store::{FILE_CHUNK_BYTES, NewImport, UploadFile, create, file_bytes};
 
 use crate::auth::Caller;
 use crate::entities::{import_job, import_message};

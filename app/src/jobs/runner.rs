@@ -9,12 +9,10 @@ use super::bulk;
 use super::lifecycle::finish;
 use super::queue::{Heartbeat, fence, save_progress};
 use super::write::insert_all;
-use super::{
-    BATCH_ROWS, MAX_ATTEMPTS, RunError, Totals, file_bytes, find_job, info, message, status, writes,
-};
-use crate::entities::{import_job, import_message};
-use crate::import::FileError;
-use crate::import::prepare::{RowOutcome, open};
+use super::{BATCH_ROWS, MAX_ATTEMPTS, RunError, Totals, find_job, info, message, status, writes};
+use crate::entities::{import_file_chunk, import_job, import_message};
+use crate::import::decode::TextEncoding;
+use crate::import::prepare::{FileRows, RowOutcome, SNIFF_BYTES, choose_delimiter};
 use crate::import::validate::CellError;
 use crate::model::{AppError, Delimiter, ImportAction};
 use sea_orm::{
@@ -23,6 +21,7 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
+use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -46,9 +45,9 @@ enum Piece {
         intro: Vec<String>,
     },
     Batch(Vec<RowOutcome>),
-    /// The file could not be opened (it was checked at upload, so only a changed
-    /// program gets here).
-    Unreadable(FileError),
+    /// The file could not be read (it was checked at upload, so only a failed read of
+    /// the database or a changed program gets here).
+    Unreadable(String),
 }
 
 /// Why a run stopped before the end of its file.
@@ -186,28 +185,41 @@ async fn apply_file(
         ImportAction::Accounts => Applier::Accounts(AccountImport::new(job.id)),
         ImportAction::Ibs => Applier::Ibs(IbImport::new(job.id)),
     };
-    let delimiter: Delimiter = job.delimiter.parse().unwrap_or_default();
-    // The file was checked and counted when the job was created; limits changed since
-    // do not turn it away.
-    let bytes = file_bytes(db, job.id).await?;
+    let Some(encoding) = job.encoding.as_deref().and_then(TextEncoding::from_label) else {
+        return Err(Stop::Failed(
+            "the file's encoding was not recorded when it was uploaded".into(),
+        ));
+    };
     let sizer = BatchSizer::new();
+    let (pieces_tx, pieces_rx) = mpsc::channel(PIECES_IN_FLIGHT);
     let (tx, mut rx) = mpsc::channel(BATCHES_IN_FLIGHT);
     let reading = Reading {
         action,
-        delimiter,
+        encoding,
+        delimiter: job.delimiter.parse().unwrap_or_default(),
         rows: job.total_rows as u64,
         today: job.created_at.date_naive(),
         skip: totals.processed as u64,
         sizer: sizer.clone(),
     };
-    let reader = tokio::task::spawn_blocking(move || reading.run(&bytes, &tx));
+    let reader = tokio::task::spawn_blocking(move || {
+        reading.run(
+            StoredPieces {
+                rx: pieces_rx,
+                piece: Vec::new(),
+                at: 0,
+            },
+            &tx,
+        )
+    });
+    let feeder = tokio::spawn(feed_pieces(db.clone(), job.id, pieces_tx));
 
     // The first batch carries the opening messages, so they are written exactly once.
     let mut pending = Vec::new();
     let result = async {
         while let Some(piece) = rx.recv().await {
             match piece {
-                Piece::Unreadable(e) => return Err(Stop::Failed(e.to_string())),
+                Piece::Unreadable(e) => return Err(Stop::Failed(e)),
                 Piece::Opened { intro } => {
                     if totals.processed > 0 {
                         pending.push(info(
@@ -243,8 +255,9 @@ async fn apply_file(
         Ok(())
     }
     .await;
-    // Stops the reader early when the writer gave up: its next send fails.
+    // Stops the reader and the feeder early when the writer gave up: their next send fails.
     drop(rx);
+    feeder.abort();
     if let Err(e) = reader.await {
         tracing::error!(job_id = job.id, error = %e, "the import's reader thread failed");
         if result.is_ok() {
@@ -254,9 +267,66 @@ async fn apply_file(
     result
 }
 
+/// Stored pieces of a file on their way from the database to the reader thread.
+const PIECES_IN_FLIGHT: usize = 2;
+
+/// Reads a job's stored file piece by piece, in order, into `tx`.
+async fn feed_pieces(
+    db: DatabaseConnection,
+    job_id: i64,
+    tx: mpsc::Sender<Result<Vec<u8>, String>>,
+) {
+    for seq in 0.. {
+        let piece = match import_file_chunk::Entity::find_by_id((job_id, seq))
+            .one(&db)
+            .await
+        {
+            Ok(Some(piece)) => Ok(piece.data),
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(job_id, error = %e, "could not read a piece of an import's file");
+                Err(format!(
+                    "a piece of the stored file could not be read ({e})"
+                ))
+            }
+        };
+        let failed = piece.is_err();
+        if tx.send(piece).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// The stored pieces of a job's file, as one stream of bytes.
+struct StoredPieces {
+    rx: mpsc::Receiver<Result<Vec<u8>, String>>,
+    piece: Vec<u8>,
+    at: usize,
+}
+
+impl Read for StoredPieces {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.piece.len() {
+            match self.rx.blocking_recv() {
+                Some(Ok(piece)) => {
+                    self.piece = piece;
+                    self.at = 0;
+                }
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.piece.len() - self.at);
+        out[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// The reader thread's work: the file's rows, validated, in batches.
 struct Reading {
     action: ImportAction,
+    encoding: TextEncoding,
     delimiter: Delimiter,
     rows: u64,
     today: chrono::NaiveDate,
@@ -266,23 +336,33 @@ struct Reading {
 }
 
 impl Reading {
-    fn run(self, bytes: &[u8], tx: &mpsc::Sender<Piece>) {
-        let file = match open(bytes, self.action, self.delimiter, self.rows) {
-            Ok(file) => file,
-            Err(e) => {
-                let _ = tx.blocking_send(Piece::Unreadable(e));
-                return;
-            }
+    fn run(self, mut source: StoredPieces, tx: &mpsc::Sender<Piece>) {
+        let unreadable = |e: String| {
+            let _ = tx.blocking_send(Piece::Unreadable(e));
         };
+        let mut prefix = Vec::new();
+        if let Err(e) = (&mut source)
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut prefix)
+        {
+            return unreadable(e.to_string());
+        }
+        let delimiter = choose_delimiter(&prefix, self.encoding, self.delimiter);
+        let source = std::io::Cursor::new(prefix).chain(source);
+        let mut file =
+            match FileRows::open(source, self.encoding, delimiter, self.action, self.today) {
+                Ok(file) => file,
+                Err(e) => return unreadable(e.to_string()),
+            };
         let mut intro = vec![format!(
             "Read as {} with {} separators: {} data rows.",
-            file.encoding.label(),
-            match file.delimiter {
+            self.encoding.label(),
+            match delimiter {
                 b';' => "semicolon",
                 b'\t' => "tab",
                 _ => "comma",
             },
-            file.rows
+            self.rows
         )];
         if !file.header.unknown.is_empty() {
             intro.push(format!(
@@ -294,15 +374,26 @@ impl Reading {
             return;
         }
         let mut keys = FileKeys::new(self.rows);
-        let mut rows = file.rows(self.today);
-        for row in rows.by_ref().take(self.skip as usize) {
-            keys.claim(row);
+        for _ in 0..self.skip {
+            match file.next_row() {
+                Ok(Some(row)) => {
+                    keys.claim(row);
+                }
+                Ok(None) => {
+                    return unreadable("the stored file has fewer rows than were committed".into());
+                }
+                Err(e) => return unreadable(e.to_string()),
+            }
         }
         loop {
             let wanted = self.sizer.rows();
             let mut batch = Vec::with_capacity(wanted);
-            for row in rows.by_ref().take(wanted) {
-                batch.push(keys.claim(row));
+            while batch.len() < wanted {
+                match file.next_row() {
+                    Ok(Some(row)) => batch.push(keys.claim(row)),
+                    Ok(None) => break,
+                    Err(e) => return unreadable(e.to_string()),
+                }
             }
             if batch.is_empty() || tx.blocking_send(Piece::Batch(batch)).is_err() {
                 return;

@@ -5,13 +5,15 @@ use super::status;
 use crate::auth::Caller;
 use crate::entities::{import_file_chunk, import_job};
 use crate::import::FileError;
-use crate::import::prepare::{Limits, prepare};
+use crate::import::prepare::{Limits, check};
 use crate::model::{AppError, CurrentUser, Delimiter, ImportAction};
 use crate::services::audit::action;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
+use std::io::Read;
 
 /// An upload, before it becomes a job.
 pub struct NewImport {
@@ -20,8 +22,45 @@ pub struct NewImport {
     pub action: ImportAction,
     pub delimiter: Delimiter,
     pub file_name: String,
-    pub bytes: Vec<u8>,
+    pub file: UploadFile,
     pub validate_only: bool,
+}
+
+/// Where an upload's bytes are: in memory (a web upload, under the size limit) or in a
+/// file on this machine (the command line), which is read a piece at a time.
+pub enum UploadFile {
+    Bytes(Vec<u8>),
+    Path(std::path::PathBuf),
+}
+
+impl From<Vec<u8>> for UploadFile {
+    fn from(bytes: Vec<u8>) -> Self {
+        UploadFile::Bytes(bytes)
+    }
+}
+
+impl UploadFile {
+    /// The file's bytes from the start, as a stream.
+    fn open(&self) -> std::io::Result<Box<dyn Read + Send + '_>> {
+        Ok(match self {
+            UploadFile::Bytes(bytes) => Box::new(&bytes[..]),
+            UploadFile::Path(path) => Box::new(std::io::BufReader::with_capacity(
+                FILE_CHUNK_BYTES,
+                std::fs::File::open(path)?,
+            )),
+        })
+    }
+
+    fn size(&self) -> std::io::Result<u64> {
+        match self {
+            UploadFile::Bytes(bytes) => Ok(bytes.len() as u64),
+            UploadFile::Path(path) => Ok(std::fs::metadata(path)?.len()),
+        }
+    }
+}
+
+fn unreadable(e: std::io::Error) -> AppError {
+    AppError::Invalid(format!("The file cannot be read: {e}"))
 }
 
 impl From<FileError> for AppError {
@@ -46,23 +85,36 @@ pub async fn create(
     limits: Limits,
     run_here: Option<&str>,
 ) -> Result<import_job::Model, AppError> {
-    let title = upload.title.trim();
+    let title = upload.title.trim().to_owned();
     if title.is_empty() {
         return Err(AppError::Invalid("Give the import a title.".into()));
     }
-    let prepared = prepare(&upload.bytes, upload.action, upload.delimiter, limits)?;
-    let (encoding, rows) = (prepared.encoding.label(), prepared.rows);
-    drop(prepared);
+    // Checking reads the whole file (twice): on a blocking thread, so that a large file
+    // does not hold up the server's other requests.
+    let size = upload.file.size().map_err(unreadable)?;
+    let (action, delimiter) = (upload.action, upload.delimiter);
+    let (facts, upload) = tokio::task::spawn_blocking(move || {
+        let facts = check(|| upload.file.open(), size, action, delimiter, limits);
+        (facts, upload)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "checking an upload failed");
+        AppError::Internal
+    })?;
+    let facts = facts?;
+    let (encoding, rows) = (facts.encoding.label(), facts.rows);
     let now = chrono::Utc::now();
     let job = import_job::ActiveModel {
-        title: Set(title.to_owned()),
+        title: Set(title),
         description: Set(upload.description.filter(|d| !d.trim().is_empty())),
         action: Set(upload.action.as_str().to_owned()),
         delimiter: Set(upload.delimiter.as_str().to_owned()),
         encoding: Set(Some(encoding.to_owned())),
         file_name: Set(upload.file_name),
-        file_size: Set(upload.bytes.len() as i64),
-        file_sha256: Set(hex::encode(Sha256::digest(&upload.bytes))),
+        file_size: Set(size as i64),
+        // Known once the file is stored, in the same transaction.
+        file_sha256: Set(String::new()),
         status: Set(match run_here {
             Some(_) => status::IN_PROGRESS,
             None => status::NEW,
@@ -82,15 +134,36 @@ pub async fn create(
     // The job and its file are stored together, or not at all.
     let txn = db.begin().await?;
     let job = job.insert(&txn).await?;
-    for (seq, piece) in upload.bytes.chunks(FILE_CHUNK_BYTES).enumerate() {
+    let mut source = upload.file.open().map_err(unreadable)?;
+    let mut sha = Sha256::new();
+    for seq in 0.. {
+        let mut piece = Vec::with_capacity(FILE_CHUNK_BYTES);
+        (&mut source)
+            .take(FILE_CHUNK_BYTES as u64)
+            .read_to_end(&mut piece)
+            .map_err(unreadable)?;
+        if piece.is_empty() {
+            break;
+        }
+        sha.update(&piece);
         import_file_chunk::ActiveModel {
             job_id: Set(job.id),
-            seq: Set(seq as i32),
-            data: Set(piece.to_vec()),
+            seq: Set(seq),
+            data: Set(piece),
         }
         .insert(&txn)
         .await?;
     }
+    let file_sha256 = hex::encode(sha.finalize());
+    import_job::Entity::update_many()
+        .col_expr(
+            import_job::Column::FileSha256,
+            sea_orm::sea_query::Expr::value(file_sha256.clone()),
+        )
+        .filter(import_job::Column::Id.eq(job.id))
+        .exec(&txn)
+        .await?;
+    let job = import_job::Model { file_sha256, ..job };
     super::audit_job(&txn, caller, action::IMPORT_CREATED, &job).await?;
     txn.commit().await?;
     Ok(job)

@@ -4,7 +4,8 @@
 
 use crate::entities::{back_office_user, import_job, import_message};
 use crate::import::decode;
-use crate::import::parse::Parser;
+use crate::import::parse::Row;
+use crate::import::stream::{Next, RecordReader, TextReader};
 use crate::model::{AppError, CurrentUser, JobRecord, MessageRecord, Page, Role, UserRef};
 use crate::services::browse::ListQuery;
 use sea_orm::{
@@ -228,24 +229,24 @@ pub async fn error_report(
         .flexible(true)
         .from_writer(b"\xEF\xBB\xBF".to_vec());
     let bytes = crate::jobs::file_bytes(db, job.id).await?;
-    let text = decode::inspect(&bytes)
-        .and_then(|enc| decode::decode(&bytes, enc))
-        .map_err(AppError::from)?;
-    let delimiter = match job.delimiter.as_str() {
-        "semicolon" => b';',
-        "tab" => b'\t',
-        "comma" => b',',
-        _ => crate::import::sniff::sniff_delimiter(text.trim_start_matches(['\r', '\n'])),
-    };
-    let mut parser = Parser::new(&text, delimiter);
-    let header = parser.header().unwrap_or_default();
+    let encoding = decode::inspect(&bytes).map_err(AppError::from)?;
+    let asked: crate::model::Delimiter = job.delimiter.parse().unwrap_or_default();
+    let delimiter = crate::import::prepare::choose_delimiter(
+        &bytes[..bytes.len().min(crate::import::prepare::SNIFF_BYTES)],
+        encoding,
+        asked,
+    );
+    let mut reader = RecordReader::new(TextReader::new(&bytes[..], encoding), delimiter);
+    let header = reader.header().unwrap_or_default();
     let mut head = vec!["line".to_owned(), "error".to_owned()];
     head.extend(header.iter().map(|h| neutralise(h)));
     out.write_record(&head).map_err(internal)?;
-    for parsed in parser {
-        let (line, fields) = match parsed {
-            Ok(row) => (row.line, row.fields),
-            Err(e) => (e.line, Vec::new()),
+    let mut row = Row::default();
+    loop {
+        let (line, fields) = match reader.read_into(&mut row) {
+            Ok(Next::End) | Err(_) => break,
+            Ok(Next::Row) => (row.line, &row.fields[..]),
+            Ok(Next::Invalid(e)) => (e.line, &[][..]),
         };
         let Some(why) = reasons.get(&line) else {
             continue;
