@@ -40,10 +40,16 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
-                // Imports insert into several indexes at random places: a page cache of
-                // 32 MB per connection keeps their pages in memory instead of re-reading
-                // them from the file for every batch (SQLite's default is 2 MB).
-                .pragma("cache_size", "-32768")
+                // A small page cache per connection (SQLite's default is 2 MB): an import's
+                // writer and the rebuild of its indexes ask for a large one for their own
+                // transaction (see `jobs::WRITER_CACHE`), so only their connections hold one.
+                .pragma("cache_size", "-4096")
+                // All connections' caches together stay under this (it is one limit for the
+                // process): past it SQLite recycles cached pages instead of growing.
+                .pragma("soft_heap_limit", "50331648")
+                // Each prepared statement stays with its connection; a short list bounds
+                // the memory of the many-row statements of imports.
+                .statement_cache_capacity(24)
         })
         .map_sqlx_postgres_pool_opts(|pool| {
             pool.after_connect(|_conn, _meta| {

@@ -294,6 +294,8 @@ async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes(backend: Backend)
         );
     }
     let user = operator(&db).await;
+    // Bulk mode commits every few seconds: a file large enough for several commits.
+    const ROWS: usize = 160_000;
     let id = queue(&db, &user, "bulk file", clients_file("bulk", ROWS)).await;
     let bulk = [("IMPORT_BULK_MIN_ROWS", "10000")];
     let first = ServerProcess::start_with(&url, &logs.path().join("first.log"), "2s", &bulk);
@@ -305,7 +307,7 @@ async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes(backend: Backend)
     let interrupted = job(&db, id).await;
     assert!(
         interrupted.bulk,
-        "a 40,000-row file into an empty table runs in bulk mode"
+        "a 160,000-row file into an empty table runs in bulk mode"
     );
     assert_eq!(interrupted.status, "in_progress");
     assert!(interrupted.processed_rows < ROWS as i64, "killed too late");

@@ -14,7 +14,10 @@ use super::queue::mark_bulk;
 use super::{RunError, info, writes};
 use crate::entities::import_job;
 use crate::model::ImportAction;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait,
+    TransactionSession, TransactionTrait,
+};
 
 /// By default, a file of at least this many rows may run in bulk mode…
 pub const BULK_MIN_ROWS: u64 = 100_000;
@@ -132,7 +135,13 @@ async fn drop_client_indexes(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// Creates whichever of the indexes is missing. Runs at a bulk job's end, when a worker
 /// starts, and after a job taken over from a bulk run ends.
-pub async fn ensure_client_indexes<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+pub async fn ensure_client_indexes<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+) -> Result<(), DbErr> {
+    // One transaction, so one connection (and one large page cache) builds them all.
+    let txn = db.begin().await?;
+    super::writer_cache(&txn).await?;
+    let db = &txn;
     let backend = db.get_database_backend();
     for index in &CLIENT_INDEXES {
         let columns = match backend {
@@ -152,5 +161,5 @@ pub async fn ensure_client_indexes<C: ConnectionTrait>(db: &C) -> Result<(), DbE
         };
         db.execute_unprepared(&sql).await?;
     }
-    Ok(())
+    txn.commit().await
 }

@@ -28,15 +28,18 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 const MIN_BATCH_ROWS: usize = 1_000;
-const MAX_BATCH_ROWS: usize = 50_000;
+const MAX_BATCH_ROWS: usize = 20_000;
 
 /// How long one batch should hold its transaction (on SQLite, the database's only write
 /// lock): long enough that commits are few, short enough that pages and other writers
 /// wait at most this long.
 const BATCH_TARGET: Duration = Duration::from_millis(400);
 
+/// How long batches of a bulk-mode job are committed together.
+const BULK_COMMIT_EVERY: Duration = Duration::from_secs(3);
+
 /// Batches the reader may have ready while the writer works on one.
-const BATCHES_IN_FLIGHT: usize = 2;
+const BATCHES_IN_FLIGHT: usize = 1;
 
 /// What the reader thread sends the writer.
 enum Piece {
@@ -103,15 +106,26 @@ pub async fn run(
             tracing::error!(job_id, error = %e, "stored action is not an action");
             AppError::Internal
         })?;
+        let started = Instant::now();
         match bulk::begin(db, &job, action, worker, options.bulk_min_rows).await {
             Ok(bulk) => {
-                let applied = apply_file(db, &job, worker, action, &mut totals).await;
+                let begun = started.elapsed();
+                let applied = apply_file(db, &job, worker, action, bulk, &mut totals).await;
+                let loaded = started.elapsed();
                 if bulk && !matches!(applied, Err(Stop::TakenOver)) {
                     // Whatever the outcome: the table must not stay without them.
                     if let Err(e) = bulk::ensure_client_indexes(db).await {
                         tracing::error!(job_id, error = %e, "could not rebuild the client indexes after a bulk import; they are rebuilt when a worker starts");
                     }
                 }
+                tracing::info!(
+                    job_id,
+                    bulk,
+                    begin_ms = begun.as_millis() as u64,
+                    load_ms = (loaded - begun).as_millis() as u64,
+                    rebuild_ms = (started.elapsed() - loaded).as_millis() as u64,
+                    "import run timings"
+                );
                 applied
             }
             Err(e) => Err(e.into()),
@@ -178,10 +192,24 @@ async fn apply_file(
     job: &import_job::Model,
     worker: &str,
     action: ImportAction,
+    bulk: bool,
     totals: &mut Totals,
 ) -> Result<(), Stop> {
     let mut applier = match action {
-        ImportAction::Users => Applier::Clients(ClientImport::new(db, job.id).await?),
+        ImportAction::Users => {
+            let mut clients = ClientImport::new(db, job.id).await?;
+            // On a first attempt into an empty table every row creates a client.
+            clients.fresh = totals.processed == 0
+                && crate::entities::client::Entity::find()
+                    .select_only()
+                    .column(crate::entities::client::Column::Id)
+                    .limit(1)
+                    .into_tuple::<i64>()
+                    .one(db)
+                    .await?
+                    .is_none();
+            Applier::Clients(clients)
+        }
         ImportAction::Accounts => Applier::Accounts(AccountImport::new(job.id)),
         ImportAction::Ibs => Applier::Ibs(IbImport::new(job.id)),
     };
@@ -216,8 +244,23 @@ async fn apply_file(
 
     // The first batch carries the opening messages, so they are written exactly once.
     let mut pending = Vec::new();
+    let (mut writing, mut waiting, mut batches) = (Duration::ZERO, Duration::ZERO, 0u32);
+    // Batches are committed together for up to `commit_every`, with the job's progress:
+    // a commit rewrites every index page its rows touched, so in bulk mode, where the
+    // pages wait anyway, fewer commits write far less. Readers never wait for a writer;
+    // other writers wait at most this long.
+    let commit_every = if bulk {
+        BULK_COMMIT_EVERY
+    } else {
+        BATCH_TARGET
+    };
+    let mut open: Option<Open> = None;
+    let mut next = totals.clone();
     let result = async {
-        while let Some(piece) = rx.recv().await {
+        loop {
+            let asked = Instant::now();
+            let Some(piece) = rx.recv().await else { break };
+            waiting += asked.elapsed();
             match piece {
                 Piece::Unreadable(e) => return Err(Stop::Failed(e)),
                 Piece::Opened { intro } => {
@@ -247,14 +290,54 @@ async fn apply_file(
                     let started = Instant::now();
                     let size = batch.len();
                     let messages = std::mem::take(&mut pending);
-                    run_batch(db, job, worker, &mut applier, batch, messages, totals).await?;
+                    if open.is_none() {
+                        open = Some(Open::begin(db, job, worker).await?);
+                    }
+                    if let Some(o) = &open {
+                        apply_batch(&o.txn, job, &mut applier, batch, messages, &mut next)
+                            .await?;
+                    }
                     sizer.record(size, started.elapsed());
+                    if let Some(o) = open.take_if(|o| o.since.elapsed() >= commit_every) {
+                        o.commit(job, worker, &next).await?;
+                        *totals = next.clone();
+                    }
+                    writing += started.elapsed();
+                    batches += 1;
                 }
             }
+        }
+        if let Some(o) = open.take() {
+            let started = Instant::now();
+            o.commit(job, worker, &next).await?;
+            *totals = next.clone();
+            writing += started.elapsed();
         }
         Ok(())
     }
     .await;
+    // Where the time went: writing batches, or waiting for the reader thread.
+    tracing::info!(
+        job_id = job.id,
+        batches,
+        last_batch_rows = sizer.rows(),
+        writing_ms = writing.as_millis() as u64,
+        waiting_for_rows_ms = waiting.as_millis() as u64,
+        "import load timings"
+    );
+    if let Applier::Clients(clients) = &applier {
+        let t = &clients.timings;
+        tracing::info!(
+            job_id = job.id,
+            fresh = clients.fresh,
+            look_up_ms = t.look_up.as_millis() as u64,
+            usernames_ms = t.usernames.as_millis() as u64,
+            insert_ms = t.insert.as_millis() as u64,
+            update_ms = t.update.as_millis() as u64,
+            record_ms = t.record.as_millis() as u64,
+            "client writing timings"
+        );
+    }
     // Stops the reader and the feeder early when the writer gave up: their next send fails.
     drop(rx);
     feeder.abort();
@@ -553,19 +636,56 @@ struct JobHead {
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// One transaction: the batch's rows, its messages and the job's progress. A validate-only
-/// run applies the rows in a savepoint and rolls them back, so it predicts exactly.
-async fn run_batch(
-    db: &DatabaseConnection,
+/// A transaction of the writer, open across one or more batches.
+struct Open {
+    txn: sea_orm::DatabaseTransaction,
+    since: Instant,
+}
+
+impl Open {
+    async fn begin(
+        db: &DatabaseConnection,
+        job: &import_job::Model,
+        worker: &str,
+    ) -> Result<Open, RunError> {
+        let txn = db.begin().await?;
+        // The transaction's first statement is a write: SQLite then takes its write lock
+        // up front (waiting its turn) instead of failing a read transaction that tries to
+        // write after another connection did. It also stops a worker that lost its job
+        // at once.
+        fence(&txn, job.id, worker).await?;
+        super::writer_cache(&txn).await?;
+        Ok(Open {
+            txn,
+            since: Instant::now(),
+        })
+    }
+
+    /// Commits what the transaction holds with the job's progress, `next`.
+    async fn commit(
+        self,
+        job: &import_job::Model,
+        worker: &str,
+        next: &Totals,
+    ) -> Result<(), RunError> {
+        save_progress(&self.txn, job.id, worker, next, None).await?;
+        self.txn.commit().await?;
+        Ok(())
+    }
+}
+
+/// Applies one batch inside `txn`, with its messages, adding what it did to `next`. A
+/// validate-only run applies the rows in a savepoint and rolls them back, so it predicts
+/// exactly.
+async fn apply_batch(
+    txn: &sea_orm::DatabaseTransaction,
     job: &import_job::Model,
-    worker: &str,
     applier: &mut Applier,
     batch: Vec<RowOutcome>,
     mut messages: Vec<import_message::ActiveModel>,
-    totals: &mut Totals,
+    next: &mut Totals,
 ) -> Result<(), RunError> {
     let size = batch.len() as i64;
-    let mut next = totals.clone();
     let mut valid = Vec::with_capacity(batch.len());
     for outcome in batch {
         match outcome {
@@ -580,13 +700,8 @@ async fn run_batch(
             row => valid.push(row),
         }
     }
-    let txn = db.begin().await?;
-    // The transaction's first statement is a write: SQLite then takes its write lock up
-    // front (waiting its turn) instead of failing a read transaction that tries to write
-    // after another connection did. It also stops a worker that lost its job at once.
-    fence(&txn, job.id, worker).await?;
     let report = if writes(job) {
-        applier.apply(&txn, valid).await?
+        applier.apply(txn, valid).await?
     } else {
         let trial = txn.begin().await?;
         let report = applier.apply(&trial, valid).await?;
@@ -609,11 +724,8 @@ async fn run_batch(
         )
     }));
     if !messages.is_empty() {
-        insert_all(&txn, messages).await?;
+        insert_all(txn, messages).await?;
     }
-    save_progress(&txn, job.id, worker, &next, None).await?;
-    txn.commit().await?;
-    *totals = next;
     Ok(())
 }
 

@@ -91,6 +91,7 @@ pub async fn create(
     }
     // Checking reads the whole file (twice): on a blocking thread, so that a large file
     // does not hold up the server's other requests.
+    let started = std::time::Instant::now();
     let size = upload.file.size().map_err(unreadable)?;
     let (action, delimiter) = (upload.action, upload.delimiter);
     let (facts, upload) = tokio::task::spawn_blocking(move || {
@@ -103,6 +104,7 @@ pub async fn create(
         AppError::Internal
     })?;
     let facts = facts?;
+    let checked = started.elapsed();
     let (encoding, rows) = (facts.encoding.label(), facts.rows);
     let now = chrono::Utc::now();
     let job = import_job::ActiveModel {
@@ -164,6 +166,13 @@ pub async fn create(
         .exec(&txn)
         .await?;
     let job = import_job::Model { file_sha256, ..job };
+    tracing::info!(
+        job_id = job.id,
+        size,
+        check_ms = checked.as_millis() as u64,
+        store_ms = (started.elapsed() - checked).as_millis() as u64,
+        "import file checked and stored"
+    );
     super::audit_job(&txn, caller, action::IMPORT_CREATED, &job).await?;
     txn.commit().await?;
     Ok(job)

@@ -87,6 +87,9 @@ pub struct JobRecord {
     pub action: String,
     pub status: String,
     pub validate_only: bool,
+    /// Runs in bulk mode: the client search indexes are rebuilt at its end.
+    #[serde(default)]
+    pub bulk: bool,
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,

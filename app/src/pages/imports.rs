@@ -50,7 +50,12 @@ fn JobRow(job: JobRecord) -> impl IntoView {
             <td class="nowrap">{job.action}</td>
             <td class="nowrap">{when(&job.created_at).trim_end_matches(" UTC").to_owned()}</td>
             <td>{job.initiated_by.email}</td>
-            <td><StatusBadge status=job.status/></td>
+            <td>
+                <StatusBadge status=job.status/>
+                {job.bulk.then(|| view! {
+                    " " <span class="status status-off" data-testid="bulk-mode" title="The client search indexes are dropped while this file loads and rebuilt at its end">"bulk mode"</span>
+                })}
+            </td>
             <td class="num">{format!("{} / {}", job.processed_rows, job.total_rows)}</td>
             <td class="num">{job.created}</td>
             <td class="num">{job.updated}</td>
@@ -200,6 +205,10 @@ fn Details(
             <dt>"Started"</dt><dd>{optional(job.started_at.clone())}</dd>
             <dt>"Finished"</dt><dd>{optional(job.finished_at.clone())}</dd>
             <dt>"Validate only"</dt><dd>{if job.validate_only { "Yes" } else { "No" }}</dd>
+            {job.bulk.then(|| view! {
+                <dt>"Bulk mode"</dt>
+                <dd data-testid="bulk-mode">"Yes: the client search indexes are dropped while the file loads and rebuilt at its end"</dd>
+            })}
             {job.confirmed_at.clone().map(|t| view! { <dt>"Confirmed"</dt><dd>{when(&t)}</dd> })}
             {job.reverted_at.clone().map(|t| view! { <dt>"Reverted"</dt><dd>{when(&t)}</dd> })}
         </dl>

@@ -13,7 +13,7 @@ use crate::jobs::changes::{Change, ChangeOp, ClientField, Entity, change_record,
 use crate::jobs::write::insert_all;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
-    Value as DbValue,
+    TransactionSession, TransactionTrait, Value as DbValue,
 };
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -53,13 +53,30 @@ pub struct ClientImport {
     /// The next suffix to try for a username base found taken, so that a file of many
     /// `info@…` addresses does not search from `info2` again for every row.
     next_suffix: HashMap<String, u32>,
+    /// Time spent in each step of the batches so far, for the job's timing log.
+    pub timings: ClientTimings,
+    /// The table held no clients when this job started (and this is its first attempt):
+    /// every row creates a client, so batches are written without looking anything up,
+    /// and a batch falls back to looking up when a statement finds an email or username
+    /// taken after all (another import wrote it meanwhile).
+    pub fresh: bool,
+}
+
+/// Where a client import's writing time goes.
+#[derive(Clone, Debug, Default)]
+pub struct ClientTimings {
+    pub look_up: std::time::Duration,
+    pub usernames: std::time::Duration,
+    pub insert: std::time::Duration,
+    pub update: std::time::Duration,
+    pub record: std::time::Duration,
 }
 
 /// A client about to be inserted.
-struct NewClient {
+struct NewClient<'a> {
     email: String,
     username: String,
-    row: ClientRow,
+    row: &'a ClientRow,
     placement: (i64, i64),
 }
 
@@ -80,17 +97,40 @@ impl ClientImport {
                 desks: desk::Entity::find().all(db).await?,
             },
             next_suffix: HashMap::new(),
+            timings: ClientTimings::default(),
+            fresh: false,
         })
     }
 
     /// Applies a batch of rows inside `txn` (the caller commits it with the job's
     /// progress). Rows repeating an email or id of the file were refused before.
-    pub async fn apply<C: ConnectionTrait>(
+    pub async fn apply<C: ConnectionTrait + TransactionTrait>(
         &mut self,
         txn: &C,
         rows: Vec<ClientRow>,
     ) -> Result<BatchReport, DbErr> {
+        if self.fresh && rows.iter().all(|r| r.id.is_none()) {
+            let clock = std::time::Instant::now();
+            let trial = txn.begin().await?;
+            let written = self.apply_fresh(&trial, &rows).await?;
+            match written {
+                Some(report) => {
+                    trial.commit().await?;
+                    self.timings.insert += clock.elapsed();
+                    return Ok(report);
+                }
+                None => {
+                    trial.rollback().await?;
+                    self.fresh = false;
+                    tracing::info!(
+                        job_id = self.job_id,
+                        "an email or username of a batch was taken: clients are looked up from now on"
+                    );
+                }
+            }
+        }
         let backend = txn.get_database_backend();
+        let clock = std::time::Instant::now();
         let mut report = BatchReport::default();
         let mut accepted = Vec::with_capacity(rows.len());
         for row in rows {
@@ -185,17 +225,19 @@ impl ClientImport {
         // Usernames: the ones asked for must be free; generated ones are made unique.
         // Generated usernames are usually free as they are: settle those in the same
         // query, and search for a free suffix only when one is taken.
+        let looked_up = clock.elapsed();
         let wanted: Vec<String> = usernames_wanted.into_iter().collect();
         let taken = taken_usernames(txn, &wanted).await?;
         let mut in_batch: HashSet<String> = HashSet::new();
         let mut new_clients = Vec::with_capacity(creates.len());
-        for (mut row, placement) in creates {
+        for (row, placement) in &creates {
+            let placement = *placement;
             let email = row
                 .email
-                .take()
+                .as_ref()
                 .map(|e| e.as_str().to_owned())
                 .unwrap_or_default();
-            let username = match row.username.take() {
+            let username = match row.username.clone() {
                 Some(u) if taken.contains(&u) || in_batch.contains(&u) => {
                     report.errors.push(refuse(
                         row.line,
@@ -223,13 +265,17 @@ impl ClientImport {
                 placement,
             });
         }
+        let named = clock.elapsed();
         let now = chrono::Utc::now();
         let mut changes: Vec<import_change::ActiveModel> = Vec::new();
         if !new_clients.is_empty() {
-            let ids = insert_clients(txn, backend, new_clients, now).await?;
+            let ids = insert_clients(txn, backend, &new_clients, now, false)
+                .await?
+                .unwrap_or_default();
             report.created += ids.len() as u64;
             changes.extend(created_records(self.job_id, Entity::Client, ids));
         }
+        let inserted = clock.elapsed();
         let mut rewritten = Vec::with_capacity(updates.len());
         for rewrite in updates {
             if let Some(u) = rewrite.change.after.get("username").and_then(Value::as_str)
@@ -247,6 +293,7 @@ impl ClientImport {
             rewritten.push(rewrite);
         }
         update_clients(txn, backend, &mut rewritten, now).await?;
+        let updated = clock.elapsed();
         changes.extend(rewritten.into_iter().map(|r| {
             change_record(
                 self.job_id,
@@ -259,7 +306,89 @@ impl ClientImport {
         if !changes.is_empty() {
             insert_all(txn, changes).await?;
         }
+        let t = &mut self.timings;
+        t.look_up += looked_up;
+        t.usernames += named - looked_up;
+        t.insert += inserted - named;
+        t.update += updated - inserted;
+        t.record += clock.elapsed() - updated;
         Ok(report)
+    }
+
+    /// A batch into a table that held no clients when the job started: every row creates
+    /// a client. `None` when a row's email or username turned out taken (nothing of the
+    /// batch is then kept by the caller).
+    async fn apply_fresh<C: ConnectionTrait>(
+        &mut self,
+        txn: &C,
+        rows: &[ClientRow],
+    ) -> Result<Option<BatchReport>, DbErr> {
+        let backend = txn.get_database_backend();
+        let mut report = BatchReport::default();
+        let mut in_batch: HashSet<String> = HashSet::new();
+        let mut new_clients = Vec::with_capacity(rows.len());
+        for row in rows {
+            let placement = match self.directory.placement(row) {
+                Ok(p) => p.unwrap_or_else(|| self.default_placement()),
+                Err(e) => {
+                    report.errors.push(e);
+                    continue;
+                }
+            };
+            if row.first_name.is_none() {
+                report.errors.push(refuse(
+                    row.line,
+                    Some("First name"),
+                    None,
+                    "`First name` is empty; it is needed to create a client".into(),
+                ));
+                continue;
+            }
+            let email = row
+                .email
+                .as_ref()
+                .map(|e| e.as_str().to_owned())
+                .unwrap_or_default();
+            let username = match &row.username {
+                Some(u) if in_batch.contains(u) => {
+                    report.errors.push(refuse(
+                        row.line,
+                        Some("Username"),
+                        Some(u),
+                        "This username is already used by another client".into(),
+                    ));
+                    continue;
+                }
+                Some(u) => u.clone(),
+                None => {
+                    let base = username_base(&email);
+                    if in_batch.contains(&base) {
+                        let mut n = self.next_suffix.get(&base).copied().unwrap_or(2);
+                        while in_batch.contains(&format!("{base}{n}")) {
+                            n += 1;
+                        }
+                        self.next_suffix.insert(base.clone(), n + 1);
+                        format!("{base}{n}")
+                    } else {
+                        base
+                    }
+                }
+            };
+            in_batch.insert(username.clone());
+            new_clients.push(NewClient {
+                email,
+                username,
+                row,
+                placement,
+            });
+        }
+        let now = chrono::Utc::now();
+        let Some(ids) = insert_clients(txn, backend, &new_clients, now, true).await? else {
+            return Ok(None);
+        };
+        report.created = ids.len() as u64;
+        insert_all(txn, created_records(self.job_id, Entity::Client, ids)).await?;
+        Ok(Some(report))
     }
 
     fn default_placement(&self) -> (i64, i64) {
@@ -495,71 +624,134 @@ async fn taken_usernames<C: ConnectionTrait>(
         .collect()
 }
 
-/// Inserts the clients in multi-row statements and gives their new ids.
+/// How many of `left` rows the next multi-row statement takes: [`ROWS_PER_STATEMENT`], or
+/// for the rest a power of two. The database keeps every statement it prepared (each
+/// statement of a thousand rows takes a megabyte or two): with sizes from this short list a
+/// job prepares at most a dozen, whatever the sizes of its batches.
+fn statement_rows(left: usize) -> usize {
+    if left >= ROWS_PER_STATEMENT {
+        ROWS_PER_STATEMENT
+    } else {
+        1 << left.ilog2()
+    }
+}
+
+/// `INSERT INTO client … VALUES (…), …` for `rows` rows: PostgreSQL returns the new ids;
+/// SQLite numbers new rows one after another under its single write lock, so the ids are
+/// the `rows` ending at the last inserted one and nothing needs to come back. With
+/// `skip_taken`, a row whose email or username is taken is left out instead of failing the
+/// statement (the caller counts what went in).
+fn insert_sql(backend: DbBackend, rows: usize, skip_taken: bool) -> String {
+    let mut sql = String::with_capacity(64 + rows * INSERT_WIDTH * 7);
+    sql.push_str("INSERT INTO client (");
+    sql.push_str(INSERT_COLUMNS);
+    sql.push_str(") VALUES ");
+    let mut n = 0;
+    for i in 0..rows {
+        sql.push_str(if i == 0 { "(" } else { ",(" });
+        for k in 0..INSERT_WIDTH {
+            if k > 0 {
+                sql.push(',');
+            }
+            n += 1;
+            match backend {
+                DbBackend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    if skip_taken {
+        sql.push_str(" ON CONFLICT DO NOTHING");
+    }
+    if backend == DbBackend::Postgres {
+        sql.push_str(" RETURNING id");
+    }
+    sql
+}
+
+/// The values of one new client, in the order of [`INSERT_COLUMNS`].
+fn client_values(c: &NewClient, now: chrono::DateTime<chrono::Utc>, values: &mut Vec<DbValue>) {
+    let row = &c.row;
+    values.extend([
+        DbValue::from(c.email.clone()),
+        DbValue::from(c.username.clone()),
+        DbValue::from(row.first_name.clone().unwrap_or_default()),
+        DbValue::from(row.middle_name.clone()),
+        DbValue::from(row.last_name.clone()),
+        DbValue::from(row.date_of_birth),
+        DbValue::from(row.country.map(|c| c.as_str().to_owned())),
+        DbValue::from(row.phone.as_ref().map(|p| p.as_str().to_owned())),
+        DbValue::from(row.address.clone()),
+        DbValue::from(row.city.clone()),
+        DbValue::from(row.postal_code.clone()),
+        DbValue::from(row.verification_level.unwrap_or(0)),
+        DbValue::from(c.placement.0),
+        DbValue::from(c.placement.1),
+        DbValue::from(row.active.unwrap_or(true)),
+        DbValue::from(
+            row.client_type
+                .map_or("personal", |t| t.as_str())
+                .to_owned(),
+        ),
+        DbValue::from(row.created_at.unwrap_or(now)),
+        DbValue::from(now),
+    ]);
+}
+
+/// Inserts the clients in multi-row statements and gives their new ids. With
+/// `skip_taken`, gives `None` as soon as a statement left a row out (its email or username
+/// was taken meanwhile); the caller then rolls back what this call wrote.
 async fn insert_clients<C: ConnectionTrait>(
     txn: &C,
     backend: DbBackend,
-    clients: Vec<NewClient>,
+    clients: &[NewClient<'_>],
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<i64>, DbErr> {
+    skip_taken: bool,
+) -> Result<Option<Vec<i64>>, DbErr> {
     let mut ids = Vec::with_capacity(clients.len());
-    let mut rest = clients.into_iter().peekable();
-    while rest.peek().is_some() {
-        let piece: Vec<NewClient> = rest.by_ref().take(ROWS_PER_STATEMENT).collect();
-        let mut sql = String::with_capacity(64 + piece.len() * INSERT_WIDTH * 6);
-        sql.push_str("INSERT INTO client (");
-        sql.push_str(INSERT_COLUMNS);
-        sql.push_str(") VALUES ");
+    // In the order of the unique email index (and so, nearly, of the username index,
+    // which comes from the email's first part): each index page a batch touches is then
+    // read and written once, not once for every row that lands on it.
+    let mut sorted: Vec<&NewClient<'_>> = clients.iter().collect();
+    sorted.sort_by_cached_key(|c| c.email.to_lowercase());
+    let mut rest = &sorted[..];
+    while !rest.is_empty() {
+        let (piece, after) = rest.split_at(statement_rows(rest.len()));
+        rest = after;
+        let sql = insert_sql(backend, piece.len(), skip_taken);
         let mut values = Vec::with_capacity(piece.len() * INSERT_WIDTH);
-        for (i, c) in piece.into_iter().enumerate() {
-            sql.push_str(if i == 0 { "(" } else { ",(" });
-            for k in 0..INSERT_WIDTH {
-                if k > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&placeholder(backend, i * INSERT_WIDTH + k + 1));
-            }
-            sql.push(')');
-            let NewClient {
-                email,
-                username,
-                row,
-                placement: (project_id, desk_id),
-            } = c;
-            values.extend([
-                DbValue::from(email),
-                DbValue::from(username),
-                DbValue::from(row.first_name.unwrap_or_default()),
-                DbValue::from(row.middle_name),
-                DbValue::from(row.last_name),
-                DbValue::from(row.date_of_birth),
-                DbValue::from(row.country.map(|c| c.as_str().to_owned())),
-                DbValue::from(row.phone.map(|p| p.as_str().to_owned())),
-                DbValue::from(row.address),
-                DbValue::from(row.city),
-                DbValue::from(row.postal_code),
-                DbValue::from(row.verification_level.unwrap_or(0)),
-                DbValue::from(project_id),
-                DbValue::from(desk_id),
-                DbValue::from(row.active.unwrap_or(true)),
-                DbValue::from(
-                    row.client_type
-                        .map_or("personal", |t| t.as_str())
-                        .to_owned(),
-                ),
-                DbValue::from(row.created_at.unwrap_or(now)),
-                DbValue::from(now),
-            ]);
+        for c in piece {
+            client_values(c, now, &mut values);
         }
-        sql.push_str(" RETURNING id");
-        let rows = txn
-            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
-        for r in rows {
-            ids.push(r.try_get::<i64>("", "id")?);
+        let statement = Statement::from_sql_and_values(backend, sql, values);
+        let before = ids.len();
+        if backend == DbBackend::Postgres {
+            for r in txn.query_all_raw(statement).await? {
+                ids.push(r.try_get::<i64>("", "id")?);
+            }
+        } else {
+            let done = txn.execute_raw(statement).await?;
+            let last = i64::try_from(done.last_insert_id())
+                .map_err(|_| DbErr::Custom("a new client id out of range".into()))?;
+            let n = done.rows_affected() as i64;
+            ids.extend(last - n + 1..=last);
+        }
+        if ids.len() - before < piece.len() {
+            if skip_taken {
+                return Ok(None);
+            }
+            return Err(DbErr::Custom(format!(
+                "{} of {} new clients were written",
+                ids.len() - before,
+                piece.len()
+            )));
         }
     }
-    Ok(ids)
+    Ok(Some(ids))
 }
 
 /// The SQL type of a client column, for the typed `VALUES` list of PostgreSQL.
@@ -596,7 +788,15 @@ async fn update_clients<C: ConnectionTrait>(
         }
         let width = fields.len() + 1;
         let per_statement = (30_000 / width).min(ROWS_PER_STATEMENT);
-        for piece in rewrites[start..end].chunks_mut(per_statement) {
+        let mut rest = &mut rewrites[start..end];
+        while !rest.is_empty() {
+            let take = if rest.len() >= per_statement {
+                per_statement
+            } else {
+                statement_rows(rest.len())
+            };
+            let (piece, after) = std::mem::take(&mut rest).split_at_mut(take);
+            rest = after;
             let mut values: Vec<DbValue> = Vec::with_capacity(piece.len() * width + 1);
             values.push(DbValue::from(now));
             let mut sql = format!("UPDATE client SET updated_at = {}", placeholder(backend, 1));
@@ -646,6 +846,21 @@ async fn update_clients<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_come_in_a_few_sizes() {
+        let mut sizes = std::collections::BTreeSet::new();
+        for batch in 1..=5_000 {
+            let mut left = batch;
+            while left > 0 {
+                let n = statement_rows(left);
+                assert!(n >= 1 && n <= left);
+                sizes.insert(n);
+                left -= n;
+            }
+        }
+        assert_eq!(sizes.len(), 11, "{sizes:?}");
+    }
 
     #[test]
     fn usernames_come_from_the_local_part() {

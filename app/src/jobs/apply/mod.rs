@@ -15,7 +15,7 @@ use crate::entities::{client, desk, project};
 use crate::import::prepare::RowOutcome;
 use crate::import::validate::ClientRow;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 use std::collections::HashMap;
 
 /// The appliers of one job, one per action.
@@ -27,7 +27,7 @@ pub enum Applier {
 
 impl Applier {
     /// Applies a batch of valid rows inside `txn` (the caller commits it).
-    pub async fn apply<C: ConnectionTrait>(
+    pub async fn apply<C: ConnectionTrait + TransactionTrait>(
         &mut self,
         txn: &C,
         rows: Vec<RowOutcome>,
