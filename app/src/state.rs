@@ -16,7 +16,7 @@ pub struct Settings {
     pub import_limits: crate::import::prepare::Limits,
     /// A running import whose worker is silent this long is taken over.
     pub import_stale_after: Duration,
-    /// A client file this large (and at least as large as the table) loads in bulk mode.
+    /// A client file this large (and at least twice as large as the table) loads in bulk mode.
     pub import_bulk_min_rows: u64,
 }
 

@@ -26,7 +26,7 @@ pub struct Config {
     /// `IMPORT_STALE_AFTER`: a running job whose worker sent no heartbeat for this long is
     /// taken over by another worker (default 30s).
     pub import_stale_after: Duration,
-    /// `IMPORT_BULK_MIN_ROWS`: a client file of at least this many rows, and at least as
+    /// `IMPORT_BULK_MIN_ROWS`: a client file of at least this many rows, and at least twice as
     /// many as the table holds, loads in bulk mode (default 100000).
     pub import_bulk_min_rows: u64,
 }

@@ -148,8 +148,8 @@ pub async fn run(
 pub struct RunOptions {
     /// How often the job is marked alive.
     pub heartbeat_every: Duration,
-    /// A client file of at least this many rows (and as many as the table holds) loads
-    /// in bulk mode.
+    /// A client file of at least this many rows (and twice as many as the table holds)
+    /// loads in bulk mode.
     pub bulk_min_rows: u64,
 }
 
