@@ -57,8 +57,8 @@ export default defineConfig({
       ADMIN_PASSWORD,
       COOKIE_SECURE: "false",
       // Room for the file that is still running when its page opens (roles.spec.ts).
-      IMPORT_MAX_ROWS: "100000",
-      IMPORT_MAX_BYTES: "10000000",
+      IMPORT_MAX_ROWS: "1000000",
+      IMPORT_MAX_BYTES: "64000000",
       RUST_LOG: "warn",
     },
   },

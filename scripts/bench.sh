@@ -18,7 +18,7 @@ done
 ensure_postgres
 
 say "Building the release server and the benchmark"
-cargo build --release -p server --bin server -p bench
+cargo build --release -p server -p bench --bins
 
 say "Running the benchmark"
 exec target/release/bench "$@"

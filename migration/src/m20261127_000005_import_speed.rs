@@ -5,6 +5,9 @@
 //!   already, so its one index did both from the start.
 //! - PostgreSQL: stored file pieces are kept uncompressed (`STORAGE EXTERNAL`): they are
 //!   written once and read whole, and compressing a million-row file costs seconds.
+//! - `import_change.last_entity_id`: a record of the rows one batch created holds runs of
+//!   ids from `entity_id` to `last_entity_id`, so the records that hold a given row are
+//!   found through the index on `(entity, entity_id)`.
 //! - `import_job.bulk`: whether the job runs in bulk mode (its non-unique `client`
 //!   indexes dropped while it loads and rebuilt at its end), so the pages can say so and a
 //!   worker that takes the job over knows it.
@@ -24,6 +27,12 @@ impl MigrationName for Migration {
 enum ImportJob {
     Table,
     Bulk,
+}
+
+#[derive(DeriveIden)]
+enum ImportChange {
+    Table,
+    LastEntityId,
 }
 
 #[async_trait::async_trait]
@@ -52,10 +61,30 @@ impl MigrationTrait for Migration {
                     )
                     .to_owned(),
             )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ImportChange::Table)
+                    .add_column(
+                        ColumnDef::new(ImportChange::LastEntityId)
+                            .big_integer()
+                            .null(),
+                    )
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ImportChange::Table)
+                    .drop_column(ImportChange::LastEntityId)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()

@@ -470,6 +470,67 @@ async fn another_operators_import_page_is_forbidden(backend: Backend) {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
+/// The client page names the imports that created and changed the client: created rows
+/// are recorded as runs of ids, changes one record a row.
+async fn a_client_page_names_the_imports_that_created_and_changed_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let first = import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,First name,City\nann@example.com,Ann,Leeds\nbob@example.com,Bob,Oslo\ncid@example.com,Cid,Rome\n",
+    )
+    .await;
+    let second = import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,First name,City\nbob@example.com,Bob,Paris\ndee@example.com,Dee,Lyon\n",
+    )
+    .await;
+    assert_eq!(second["updated"], 1, "{second}");
+    let (a, b) = (
+        first["id"].as_i64().unwrap(),
+        second["id"].as_i64().unwrap(),
+    );
+    // Each item of the page's list: what the import did, and which import (its link).
+    let imports_of = async |email: &str| {
+        let (_, found) = get(&app, &admin, &format!("/api/v1/clients?search={email}")).await;
+        let id = found["items"][0]["id"].as_i64().unwrap();
+        let html = text(&app, &admin, &format!("/clients/{id}")).await;
+        let start = html
+            .find("data-testid=\"client-imports\"")
+            .expect("the imports list");
+        let list = &html[start..];
+        let list = &list[..list.find("</ul>").unwrap_or(list.len())];
+        list.split("<li")
+            .skip(1)
+            .map(|item| {
+                let what = if item.contains("Created by") {
+                    "created"
+                } else if item.contains("Changed by") {
+                    "changed"
+                } else {
+                    "?"
+                };
+                let job = item
+                    .split("href=\"/imports/")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .unwrap_or(0);
+                (what, job)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(imports_of("ann@").await, [("created", a)]);
+    assert_eq!(imports_of("cid@").await, [("created", a)]);
+    // Newest first.
+    assert_eq!(imports_of("bob@").await, [("changed", b), ("created", a)]);
+    assert_eq!(imports_of("dee@").await, [("created", b)]);
+}
+
 async fn admins_rename_programs_and_others_may_not(backend: Backend) {
     let app = spawn_app(backend).await;
     let admin = app.admin().await;
@@ -517,6 +578,7 @@ async fn admins_rename_programs_and_others_may_not(backend: Backend) {
 }
 
 on_both_databases!(
+    a_client_page_names_the_imports_that_created_and_changed_it,
     admins_rename_programs_and_others_may_not,
     clients_are_filtered_sorted_and_exported,
     accounts_are_filtered_sorted_and_exported,

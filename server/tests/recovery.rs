@@ -356,6 +356,66 @@ async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes(backend: Backend)
     drop(dir);
 }
 
+/// Reverting a large first load deletes every client it created in one transaction that
+/// drops the non-unique client indexes and builds them again: afterwards the table is
+/// empty, the job is reverted and every index is there as the migrations made it.
+async fn reverting_a_large_import_rebuilds_the_indexes_in_its_transaction(backend: Backend) {
+    let (url, dir) = fresh_database(backend).await;
+    let db = server::db::connect(&url).await.unwrap();
+    server::db::migrate(&db).await.unwrap();
+    let migrated = client_indexes(&db).await;
+    let user = operator(&db).await;
+    let caller = app::auth::Caller {
+        user: Some(user.clone()),
+        remote_addr: None,
+    };
+    const ROWS: usize = 110_000;
+    let upload = NewImport {
+        title: "large".into(),
+        description: None,
+        action: ImportAction::Users,
+        delimiter: Delimiter::Auto,
+        file_name: "clients.csv".into(),
+        file: clients_file("revert", ROWS).into_bytes().into(),
+        validate_only: false,
+    };
+    let job = imports::create(
+        &db,
+        &caller,
+        &user,
+        upload,
+        Limits::NONE,
+        Some("test-worker"),
+    )
+    .await
+    .unwrap();
+    let options = imports::RunOptions {
+        heartbeat_every: Duration::from_secs(5),
+        bulk_min_rows: app::jobs::bulk::BULK_MIN_ROWS,
+    };
+    let done = imports::run(&db, job.id, "test-worker", &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.status.as_str(), done.created_rows),
+        ("success", ROWS as i64)
+    );
+    assert_eq!(client_ids(&db).await.len(), ROWS);
+    let (reverted, report) = imports::revert(&db, &caller, &user, job.id).await.unwrap();
+    assert_eq!(reverted.status, "reverted");
+    assert_eq!(
+        (report.deleted, report.not_reverted.len()),
+        (ROWS as u64, 0)
+    );
+    assert!(client_ids(&db).await.is_empty());
+    assert_eq!(
+        client_indexes(&db).await,
+        migrated,
+        "every index back, as it was"
+    );
+    drop(dir);
+}
+
 async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
     let (url, _dir) = fresh_database(backend).await;
     let logs = tempfile::tempdir().unwrap();
@@ -416,6 +476,14 @@ async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
 
 mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reverting_a_large_import_rebuilds_the_indexes_in_its_transaction() {
+        super::reverting_a_large_import_rebuilds_the_indexes_in_its_transaction(
+            super::Backend::Sqlite,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes() {
         super::a_killed_bulk_import_resumes_and_rebuilds_the_indexes(super::Backend::Sqlite).await;
     }
@@ -428,6 +496,14 @@ mod sqlite {
 }
 
 mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reverting_a_large_import_rebuilds_the_indexes_in_its_transaction() {
+        super::reverting_a_large_import_rebuilds_the_indexes_in_its_transaction(
+            super::Backend::Postgres,
+        )
+        .await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes() {
         super::a_killed_bulk_import_resumes_and_rebuilds_the_indexes(super::Backend::Postgres)

@@ -13,8 +13,11 @@ pub struct Model {
     pub operation: String,
     /// JSON object of the fields the import changed, with their values before it.
     pub previous_values: Option<String>,
-    /// JSON object of the same fields with the values the import wrote.
+    /// JSON object of the same fields with the values the import wrote; for
+    /// `created_ids`, the runs `[[first, last], …]` of the rows created.
     pub new_values: Option<String>,
+    /// `created_ids`: the last id of the runs (the first is `entity_id`).
+    pub last_entity_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -126,7 +126,8 @@ pub async fn begin(
     Ok(bulk)
 }
 
-async fn drop_client_indexes(db: &DatabaseConnection) -> Result<(), DbErr> {
+/// Drops the indexes (in `db`'s transaction, when it is one).
+pub(crate) async fn drop_client_indexes<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     for index in &CLIENT_INDEXES {
         db.execute_unprepared(&format!("DROP INDEX IF EXISTS {}", index.name))
             .await?;
@@ -139,12 +140,29 @@ async fn drop_client_indexes(db: &DatabaseConnection) -> Result<(), DbErr> {
 pub async fn ensure_client_indexes<C: ConnectionTrait + TransactionTrait>(
     db: &C,
 ) -> Result<(), DbErr> {
-    // One transaction, so one connection (and one large page cache) builds them all.
-    let txn = db.begin().await?;
-    super::writer_cache(&txn).await?;
-    let db = &txn;
-    let backend = db.get_database_backend();
+    // One transaction an index: each holds SQLite's write lock for a few seconds at most,
+    // so the job's heartbeat gets through between them (a rebuild of all of them at once
+    // held it for half a minute on five million clients).
     for index in &CLIENT_INDEXES {
+        let txn = db.begin().await?;
+        super::writer_cache(&txn).await?;
+        create_client_index(&txn, index).await?;
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
+/// Creates whichever of the indexes is missing, in `db` (a transaction, say).
+pub(crate) async fn create_client_indexes<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    for index in &CLIENT_INDEXES {
+        create_client_index(db, index).await?;
+    }
+    Ok(())
+}
+
+async fn create_client_index<C: ConnectionTrait>(db: &C, index: &ClientIndex) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    {
         let columns = match backend {
             DbBackend::Postgres => index.postgres,
             _ => index.sqlite,
@@ -162,5 +180,5 @@ pub async fn ensure_client_indexes<C: ConnectionTrait + TransactionTrait>(
         };
         db.execute_unprepared(&sql).await?;
     }
-    txn.commit().await
+    Ok(())
 }

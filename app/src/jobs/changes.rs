@@ -354,6 +354,7 @@ pub fn change_record(
         operation: Set(operation.as_str().into()),
         previous_values: Set(before),
         new_values: Set(after),
+        last_entity_id: Set(None),
         ..Default::default()
     }
 }
@@ -388,6 +389,7 @@ pub fn created_records(
             job_id: Set(job_id),
             entity: Set(entity.as_str().into()),
             entity_id: Set(runs[0].0),
+            last_entity_id: Set(runs.last().map(|r| r.1)),
             operation: Set(ChangeOp::CreatedIds.as_str().into()),
             previous_values: Set(None),
             new_values: Set(Some(
@@ -396,6 +398,11 @@ pub fn created_records(
             ..Default::default()
         })
         .collect()
+}
+
+/// Whether the runs of a `created_ids` record hold `id`.
+pub fn runs_hold(new_values: Option<&str>, id: i64) -> bool {
+    read_runs(new_values).is_ok_and(|runs| runs.iter().any(|(a, b)| (*a..=*b).contains(&id)))
 }
 
 /// The runs of a `created_ids` record.
@@ -421,6 +428,7 @@ mod tests {
         assert_eq!(records.len(), 1);
         let r = &records[0];
         assert_eq!(r.entity_id, Set(4));
+        assert_eq!(r.last_entity_id, Set(Some(8)));
         assert_eq!(r.operation, Set("created_ids".to_owned()));
         let Set(Some(text)) = &r.new_values else {
             panic!("runs are stored")

@@ -11,8 +11,8 @@ use super::status;
 use crate::entities::{account, client, import_change, import_job};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -42,6 +42,19 @@ pub async fn revert(txn: &DatabaseTransaction, job_id: i64) -> Result<RevertRepo
         .await?
         .into_iter()
         .collect();
+    // Deleting many clients keeps every index up to date row by row; past a point it is
+    // cheaper to drop the non-unique ones in this transaction and build them again at its
+    // end (both databases change their schema transactionally, so a failed revert leaves
+    // them as they were).
+    let created = created_clients(txn, job_id).await?;
+    let rebuild = created >= REBUILD_AFTER && {
+        let left = crate::entities::client::Entity::find().count(txn).await?;
+        created.saturating_mul(2) >= left
+    };
+    if rebuild {
+        super::writer_cache(txn).await?;
+        super::bulk::drop_client_indexes(txn).await?;
+    }
     let mut report = RevertReport::default();
     let mut before: Option<i64> = None;
     loop {
@@ -91,7 +104,34 @@ pub async fn revert(txn: &DatabaseTransaction, job_id: i64) -> Result<RevertRepo
             }
         }
     }
+    if rebuild {
+        super::bulk::create_client_indexes(txn).await?;
+    }
     Ok(report)
+}
+
+/// A revert that deletes at least this many clients, half the table or more, rebuilds the
+/// table's non-unique indexes instead of updating them row by row.
+const REBUILD_AFTER: u64 = 100_000;
+
+/// How many clients job `job_id` recorded as created, from its runs of ids.
+async fn created_clients<C: ConnectionTrait>(txn: &C, job_id: i64) -> Result<u64, DbErr> {
+    let records: Vec<Option<String>> = import_change::Entity::find()
+        .select_only()
+        .column(import_change::Column::NewValues)
+        .filter(import_change::Column::JobId.eq(job_id))
+        .filter(import_change::Column::Entity.eq(Entity::Client.as_str()))
+        .filter(import_change::Column::Operation.eq(ChangeOp::CreatedIds.as_str()))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let mut n = 0u64;
+    for runs in records {
+        for (first, last) in read_runs(runs.as_deref())? {
+            n += (last - first + 1) as u64;
+        }
+    }
+    Ok(n)
 }
 
 fn describe(entity: Entity, id: i64) -> String {

@@ -258,6 +258,16 @@ async fn apply_file(
     let mut next = totals.clone();
     let result = async {
         loop {
+            // No batch ready: commit now rather than hold the transaction (on SQLite the
+            // database's write lock) while the reader catches up.
+            if rx.is_empty()
+                && let Some(o) = open.take()
+            {
+                let started = Instant::now();
+                o.commit(job, worker, &next).await?;
+                *totals = next.clone();
+                writing += started.elapsed();
+            }
             let asked = Instant::now();
             let Some(piece) = rx.recv().await else { break };
             waiting += asked.elapsed();

@@ -531,20 +531,40 @@ pub async fn client_details(db: &DatabaseConnection, id: i64) -> Result<ClientDe
         .limit(CLIENT_PAGE_REFERRALS)
         .all(db)
         .await?;
-    let changes: Vec<(i64, String)> = import_change::Entity::find()
-        .select_only()
-        .columns([
-            import_change::Column::JobId,
-            import_change::Column::Operation,
-        ])
-        .filter(import_change::Column::Entity.eq("client"))
-        .filter(import_change::Column::EntityId.eq(id))
-        .order_by_desc(import_change::Column::Id)
-        .into_tuple()
+    // Records of this client alone, and records of runs of created ids that may hold it
+    // (found through the index on the first id of their runs).
+    use crate::jobs::changes::{ChangeOp, runs_hold};
+    use import_change::Column as Ch;
+    let records = import_change::Entity::find()
+        .filter(Ch::Entity.eq("client"))
+        .filter(
+            Condition::any()
+                .add(
+                    Ch::EntityId
+                        .eq(id)
+                        .and(Ch::Operation.ne(ChangeOp::CreatedIds.as_str())),
+                )
+                .add(
+                    Ch::Operation
+                        .eq(ChangeOp::CreatedIds.as_str())
+                        .and(Ch::EntityId.lte(id))
+                        .and(Ch::LastEntityId.gte(id)),
+                ),
+        )
+        .order_by_desc(Ch::Id)
         .all(db)
         .await?;
     let mut imports = Vec::new();
-    for (job_id, operation) in changes {
+    for change in records {
+        let operation = if change.operation == ChangeOp::CreatedIds.as_str() {
+            if !runs_hold(change.new_values.as_deref(), id) {
+                continue;
+            }
+            ChangeOp::Created.as_str().to_owned()
+        } else {
+            change.operation
+        };
+        let job_id = change.job_id;
         if let Ok(job) = super::import_views::record(db, job_id).await {
             imports.push(TouchedBy { job, operation });
         }
