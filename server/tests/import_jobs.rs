@@ -279,6 +279,39 @@ async fn large_files_run_in_batches(backend: Backend) {
     assert_eq!(note.text, format!("{rows} clients were imported"));
 }
 
+/// Into an empty table, batches are written without look-ups; a later batch whose
+/// username turns out taken (by a username generated in an earlier batch) is rolled back and
+/// written again with look-ups, which refuse that row alone.
+async fn a_taken_username_after_the_first_batch_is_refused_alone(backend: Backend) {
+    let s = setup(backend).await;
+    let rows = imports::BATCH_ROWS + 10;
+    let mut csv = String::from("Email,First name,Username\n");
+    csv.push_str("info@a.example,Ann,\n");
+    for i in 1..rows - 1 {
+        csv.push_str(&format!("client{i}@example.com,Client {i},\n"));
+    }
+    // In the second batch: the username generated for the first row.
+    csv.push_str("late@example.com,Late,info\n");
+    let job = create_and_run(&s, &csv, false).await;
+    assert_eq!(job.status, "success_with_errors");
+    assert_eq!(
+        (job.processed_rows, job.created_rows, job.error_rows),
+        (rows as i64, rows as i64 - 1, 1)
+    );
+    let errors = messages(&s, job.id, "error").await;
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].line, Some(rows as i64 + 1));
+    assert_eq!(errors[0].column.as_deref(), Some("Username"));
+    assert_eq!(
+        errors[0].message,
+        "This username is already used by another client"
+    );
+    assert_eq!(
+        client::Entity::find().count(&s.db).await.unwrap(),
+        rows as u64 - 1
+    );
+}
+
 /// A whole batch of rows, each with three bad cells: every error is recorded, however many
 /// statements that takes (one statement may bind only so many values).
 async fn a_batch_full_of_errors_records_every_one(backend: Backend) {
@@ -317,6 +350,7 @@ async fn a_batch_full_of_errors_records_every_one(backend: Backend) {
 }
 
 on_both_databases!(
+    a_taken_username_after_the_first_batch_is_refused_alone,
     a_batch_full_of_errors_records_every_one,
     a_file_with_good_and_bad_rows_succeeds_with_errors,
     an_identical_file_is_recognised_and_changes_nothing,
