@@ -46,8 +46,8 @@ const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 const UTF16LE_BOM: &[u8] = &[0xFF, 0xFE];
 const UTF16BE_BOM: &[u8] = &[0xFE, 0xFF];
 
-/// What a file that is not text looks like, from its first bytes.
-fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
+/// The kind of file whose first bytes are `head`, when they are a known signature.
+pub(crate) fn signature_kind(head: &[u8]) -> Option<&'static str> {
     const SIGNATURES: &[(&[u8], &str)] = &[
         (b"PK\x03\x04", "a ZIP archive or an Excel workbook (.xlsx)"),
         (b"PK\x05\x06", "a ZIP archive"),
@@ -59,7 +59,15 @@ fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
         (b"%PDF-", "a PDF document"),
         (b"\x7fELF", "a Linux executable (ELF)"),
     ];
-    if let Some((_, kind)) = SIGNATURES.iter().find(|(sig, _)| bytes.starts_with(sig)) {
+    SIGNATURES
+        .iter()
+        .find(|(sig, _)| head.starts_with(sig))
+        .map(|(_, kind)| *kind)
+}
+
+/// What a file that is not text looks like, from its first bytes.
+fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
+    if let Some(kind) = signature_kind(bytes) {
         return Some(kind);
     }
     if is_windows_executable(bytes) {

@@ -246,17 +246,8 @@ async fn delete_run(
     let mut from = first;
     for stop in kept.iter().copied().chain([last + 1]) {
         if stop > from {
-            let to = stop - 1;
-            let sql = match backend {
-                DbBackend::Postgres => format!("DELETE FROM {table} WHERE id BETWEEN $1 AND $2"),
-                _ => format!("DELETE FROM {table} WHERE id BETWEEN ?1 AND ?2"),
-            };
             let done = txn
-                .execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    sql,
-                    [from.into(), to.into()],
-                ))
+                .execute_raw(in_range(backend, "DELETE FROM", table, (from, stop - 1)))
                 .await?;
             report.deleted += done.rows_affected();
         }
@@ -265,24 +256,27 @@ async fn delete_run(
     Ok(())
 }
 
+/// `{head} {table} WHERE id BETWEEN first AND last`, with the range bound.
+fn in_range(backend: DbBackend, head: &str, table: &str, (first, last): (i64, i64)) -> Statement {
+    let (a, b) = match backend {
+        DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?1", "?2"),
+    };
+    Statement::from_sql_and_values(
+        backend,
+        format!("{head} {table} WHERE id BETWEEN {a} AND {b}"),
+        [first.into(), last.into()],
+    )
+}
+
 async fn count_in<C: ConnectionTrait>(
     txn: &C,
     table: &str,
-    (first, last): (i64, i64),
+    range: (i64, i64),
 ) -> Result<i64, DbErr> {
     let backend = txn.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            format!("SELECT COUNT(*) AS n FROM {table} WHERE id BETWEEN $1 AND $2")
-        }
-        _ => format!("SELECT COUNT(*) AS n FROM {table} WHERE id BETWEEN ?1 AND ?2"),
-    };
     let row = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [first.into(), last.into()],
-        ))
+        .query_one_raw(in_range(backend, "SELECT COUNT(*) AS n FROM", table, range))
         .await?;
     row.map_or(Ok(0), |r| r.try_get::<i64>("", "n"))
 }
@@ -290,19 +284,11 @@ async fn count_in<C: ConnectionTrait>(
 async fn ids_in<C: ConnectionTrait>(
     txn: &C,
     table: &str,
-    (first, last): (i64, i64),
+    range: (i64, i64),
 ) -> Result<BTreeSet<i64>, DbErr> {
     let backend = txn.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => format!("SELECT id FROM {table} WHERE id BETWEEN $1 AND $2"),
-        _ => format!("SELECT id FROM {table} WHERE id BETWEEN ?1 AND ?2"),
-    };
     let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [first.into(), last.into()],
-        ))
+        .query_all_raw(in_range(backend, "SELECT id FROM", table, range))
         .await?;
     rows.iter().map(|r| r.try_get::<i64>("", "id")).collect()
 }
@@ -359,12 +345,8 @@ async fn revert_row(
 
 async fn delete_one<C: ConnectionTrait>(txn: &C, entity: Entity, id: i64) -> Result<u64, DbErr> {
     let backend = txn.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => format!("DELETE FROM {} WHERE id = $1", entity.table()),
-        _ => format!("DELETE FROM {} WHERE id = ?1", entity.table()),
-    };
     Ok(txn
-        .execute_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
+        .execute_raw(in_range(backend, "DELETE FROM", entity.table(), (id, id)))
         .await?
         .rows_affected())
 }

@@ -1,6 +1,7 @@
-//! Reading records from a stream of UTF-8 text (SPEC §3.2) with the outcomes of
-//! `parse::Parser`: RFC 4180 quoting (delimiters, quotes and line breaks inside quoted
-//! fields), CR, LF or CRLF line endings, blank lines and lines of only delimiters skipped,
+//! Reading records from a stream of UTF-8 text (SPEC §3.2) with the outcomes of the
+//! whole-text parser it replaced (`Parser`, kept beside its tests as their reference):
+//! RFC 4180 quoting (delimiters, quotes and line breaks inside quoted fields), CR, LF or
+//! CRLF line endings, blank lines and lines of only delimiters skipped,
 //! too many or too few fields, over-long values and quotes never closed reported with the
 //! row's line number, and reading going on after them.
 //!
@@ -644,7 +645,7 @@ pub enum Next {
 
 /// Reads the header line and then the data rows of a stream of UTF-8 text (such as a
 /// [`TextReader`](super::TextReader)), holding only the record being read, whatever the
-/// size of the text: the same rows and errors as `parse::Parser` gives for the whole text,
+/// size of the text: the same rows and errors as the whole-text `Parser` gave,
 /// except for the bound on records that run on past their first line (see
 /// [`MAX_SPAN_BYTES`]), a header line of more than [`MAX_COLUMNS`] fields or with a value
 /// over [`MAX_FIELD_CHARS`] characters (both refused), and text that is not UTF-8 (an

@@ -182,19 +182,7 @@ impl Inspector {
 
     /// What a file that is not text looks like, as `decode::binary_kind` says.
     fn binary_kind(&self) -> Option<&'static str> {
-        const SIGNATURES: &[(&[u8], &str)] = &[
-            (b"PK\x03\x04", "a ZIP archive or an Excel workbook (.xlsx)"),
-            (b"PK\x05\x06", "a ZIP archive"),
-            (b"PK\x07\x08", "a ZIP archive"),
-            (
-                &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1],
-                "a legacy Excel workbook (.xls)",
-            ),
-            (b"%PDF-", "a PDF document"),
-            (b"\x7fELF", "a Linux executable (ELF)"),
-        ];
-        let head = self.head();
-        if let Some((_, kind)) = SIGNATURES.iter().find(|(sig, _)| head.starts_with(sig)) {
+        if let Some(kind) = crate::import::decode::signature_kind(self.head()) {
             return Some(kind);
         }
         // `MZ` followed, where the DOS header points, by the `PE\0\0` signature; a text

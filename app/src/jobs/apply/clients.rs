@@ -6,7 +6,7 @@
 //! Statements are written by hand with a fixed text for a given number of rows, so the
 //! driver prepares each once per connection and reuses it for every batch.
 
-use super::{BatchReport, Directory, refuse};
+use super::{ApplyError, BatchReport, Directory, refuse};
 use crate::entities::{client, desk, import_change, project};
 use crate::import::validate::ClientRow;
 use crate::jobs::changes::{Change, ChangeOp, ClientField, Entity, change_record, created_records};
@@ -31,6 +31,26 @@ fn username_base(email: &str) -> String {
     } else {
         base
     }
+}
+
+/// A row that would create a client without a first name.
+fn no_first_name(line: u64) -> ApplyError {
+    refuse(
+        line,
+        Some("First name"),
+        None,
+        "`First name` is empty; it is needed to create a client".into(),
+    )
+}
+
+/// A row asking for a username another client has.
+fn username_taken(line: u64, username: &str) -> ApplyError {
+    refuse(
+        line,
+        Some("Username"),
+        Some(username),
+        "This username is already used by another client".into(),
+    )
 }
 
 /// Usernames checked at once when a base is taken: `base2` … `base65`.
@@ -180,12 +200,7 @@ impl ClientImport {
             };
             let Some(existing) = existing else {
                 if row.first_name.is_none() {
-                    report.errors.push(refuse(
-                        row.line,
-                        Some("First name"),
-                        None,
-                        "`First name` is empty; it is needed to create a client".into(),
-                    ));
+                    report.errors.push(no_first_name(row.line));
                     continue;
                 }
                 match &row.username {
@@ -239,12 +254,7 @@ impl ClientImport {
                 .unwrap_or_default();
             let username = match row.username.clone() {
                 Some(u) if taken.contains(&u) || in_batch.contains(&u) => {
-                    report.errors.push(refuse(
-                        row.line,
-                        Some("Username"),
-                        Some(&u),
-                        "This username is already used by another client".into(),
-                    ));
+                    report.errors.push(username_taken(row.line, &u));
                     continue;
                 }
                 Some(u) => u,
@@ -281,12 +291,7 @@ impl ClientImport {
             if let Some(u) = rewrite.change.after.get("username").and_then(Value::as_str)
                 && (taken.contains(u) || in_batch.contains(u))
             {
-                report.errors.push(refuse(
-                    rewrite.line,
-                    Some("Username"),
-                    Some(u),
-                    "This username is already used by another client".into(),
-                ));
+                report.errors.push(username_taken(rewrite.line, u));
                 continue;
             }
             report.updated += 1;
@@ -336,12 +341,7 @@ impl ClientImport {
                 }
             };
             if row.first_name.is_none() {
-                report.errors.push(refuse(
-                    row.line,
-                    Some("First name"),
-                    None,
-                    "`First name` is empty; it is needed to create a client".into(),
-                ));
+                report.errors.push(no_first_name(row.line));
                 continue;
             }
             let email = row
@@ -351,12 +351,7 @@ impl ClientImport {
                 .unwrap_or_default();
             let username = match &row.username {
                 Some(u) if in_batch.contains(u) => {
-                    report.errors.push(refuse(
-                        row.line,
-                        Some("Username"),
-                        Some(u),
-                        "This username is already used by another client".into(),
-                    ));
+                    report.errors.push(username_taken(row.line, u));
                     continue;
                 }
                 Some(u) => u.clone(),
