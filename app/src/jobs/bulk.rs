@@ -84,11 +84,17 @@ pub fn eligible(
     clients: u64,
     min_rows: u64,
 ) -> bool {
-    let rows = u64::try_from(job.total_rows).unwrap_or(0);
-    action == ImportAction::Users
-        && writes(job)
-        && rows >= min_rows
-        && rows >= clients.saturating_mul(BULK_TABLE_RATIO)
+    large_enough(job, action, min_rows) && rows(job) >= clients.saturating_mul(BULK_TABLE_RATIO)
+}
+
+/// What the job itself must be for bulk mode, before the table is counted (counting a
+/// table of millions is not free, and most jobs are small).
+fn large_enough(job: &import_job::Model, action: ImportAction, min_rows: u64) -> bool {
+    action == ImportAction::Users && writes(job) && rows(job) >= min_rows
+}
+
+fn rows(job: &import_job::Model) -> u64 {
+    u64::try_from(job.total_rows).unwrap_or(0)
 }
 
 /// Before a job's rows are read: puts the job in bulk mode when it should be (or already
@@ -103,6 +109,9 @@ pub async fn begin(
     let bulk = if job.bulk {
         true
     } else {
+        if !large_enough(job, action, min_rows) {
+            return Ok(false);
+        }
         let clients = crate::entities::client::Entity::find().count(db).await?;
         if !eligible(job, action, clients, min_rows) {
             return Ok(false);
