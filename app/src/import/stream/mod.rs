@@ -31,6 +31,27 @@ pub use text::{Inspector, TextReader};
 use super::FileError;
 use std::fmt;
 
+/// What the reader's tests feed it.
+#[cfg(test)]
+mod test_source {
+    use std::io::{self, Read};
+
+    /// A source that hands out its bytes `size` at a time, as stored pieces come.
+    pub struct Pieces<'a> {
+        pub bytes: &'a [u8],
+        pub size: usize,
+    }
+
+    impl Read for Pieces<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.size.min(out.len()).min(self.bytes.len());
+            out[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+}
+
 /// Why a stream could not be read to its end: the file itself is refused (its text is not
 /// valid in the encoding it declares, or its header line cannot be read), or the source of
 /// its bytes failed (a database read, say), which is no fault of the file.

@@ -6,20 +6,7 @@ use crate::import::FileError;
 #[allow(dead_code, clippy::all)]
 mod old;
 
-/// A source that hands out its bytes `size` at a time.
-struct Pieces<'a> {
-    bytes: &'a [u8],
-    size: usize,
-}
-
-impl Read for Pieces<'_> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = self.size.min(out.len()).min(self.bytes.len());
-        out[..n].copy_from_slice(&self.bytes[..n]);
-        self.bytes = &self.bytes[n..];
-        Ok(n)
-    }
-}
+use crate::import::stream::test_source::Pieces;
 
 type Outcome = (Result<Vec<String>, String>, Vec<Result<Row, RowError>>);
 

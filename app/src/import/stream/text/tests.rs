@@ -35,20 +35,7 @@ fn assert_same_verdict(bytes: &[u8]) {
     }
 }
 
-/// A source that hands out its bytes `size` at a time.
-struct Pieces<'a> {
-    bytes: &'a [u8],
-    size: usize,
-}
-
-impl Read for Pieces<'_> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = self.size.min(out.len()).min(self.bytes.len());
-        out[..n].copy_from_slice(&self.bytes[..n]);
-        self.bytes = &self.bytes[n..];
-        Ok(n)
-    }
-}
+use crate::import::stream::test_source::Pieces;
 
 /// The text of `bytes` read through [`TextReader`] in pieces of `size`, into a buffer of
 /// `out` bytes at a time.
