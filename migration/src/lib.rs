@@ -8,6 +8,7 @@ mod m20261121_000002_import_confirmation;
 mod m20261121_000003_import_file_chunks;
 mod m20261122_000004_client_search_indexes;
 mod m20261127_000005_import_speed;
+mod m20261127_000006_client_placement_checks;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_import_file_chunks::Migration),
             Box::new(m20261122_000004_client_search_indexes::Migration),
             Box::new(m20261127_000005_import_speed::Migration),
+            Box::new(m20261127_000006_client_placement_checks::Migration),
         ]
     }
 }

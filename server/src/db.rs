@@ -1,6 +1,7 @@
 //! Connecting to SQLite or PostgreSQL and bringing the schema up to date.
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             ))
         })?;
     }
+    let url_sets_ssl_mode = url.contains("sslmode=");
     let mut options = ConnectOptions::new(url);
     options
         .max_connections(if is_sqlite { 8 } else { 16 })
@@ -51,6 +53,15 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 // the memory of the many-row statements of imports.
                 .statement_cache_capacity(24)
         })
+        .map_sqlx_postgres_opts(move |o: PgConnectOptions| {
+            if tls_left_to_default(url_sets_ssl_mode, std::env::var_os("PGSSLMODE").is_some())
+                && is_loopback(o.get_host())
+            {
+                o.ssl_mode(PgSslMode::Disable)
+            } else {
+                o
+            }
+        })
         .map_sqlx_postgres_pool_opts(|pool| {
             pool.after_connect(|_conn, _meta| {
                 Box::pin(async {
@@ -60,6 +71,24 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             })
         });
     Database::connect(options).await
+}
+
+/// Whether the connection's TLS is left to sqlx's default (`prefer`: TLS when the server
+/// offers it): neither the URL nor `PGSSLMODE` says.
+fn tls_left_to_default(url_sets_ssl_mode: bool, env_sets_ssl_mode: bool) -> bool {
+    !url_sets_ssl_mode && !env_sets_ssl_mode
+}
+
+/// A PostgreSQL on this machine: its traffic never crosses a network, so TLS protects
+/// nothing there, and its handshake (stalled twice by Nagle's algorithm, see below) cost
+/// 90 ms a connection — most of a 5,000-row import. Such a connection does not negotiate
+/// TLS unless the URL or `PGSSLMODE` asks for it (README, Configuration).
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// sqlx 0.9.0 leaves Nagle's algorithm on for its TCP connections (sqlx issue #4335, fixed
@@ -123,7 +152,33 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 #[cfg(test)]
 mod tests {
-    use super::sqlite_file;
+    use super::{is_loopback, sqlite_file, tls_left_to_default};
+
+    #[test]
+    fn only_a_loopback_connection_left_to_the_default_skips_tls() {
+        for host in [
+            "127.0.0.1",
+            "localhost",
+            "LOCALHOST",
+            "::1",
+            "[::1]",
+            "127.8.9.10",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "db.example.com",
+            "10.0.0.5",
+            "192.168.1.2",
+            "::2",
+            "/var/run/postgresql",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
+        assert!(tls_left_to_default(false, false));
+        assert!(!tls_left_to_default(true, false));
+        assert!(!tls_left_to_default(false, true));
+    }
 
     #[test]
     fn finds_the_file_of_an_sqlite_url() {

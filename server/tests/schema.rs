@@ -5,7 +5,8 @@ mod common;
 use app::entities::{account, client, desk, ib_program, introducing_broker, project, referral};
 use common::{Backend, fresh_database};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter,
 };
 
 async fn migrated(backend: Backend) -> (DatabaseConnection, Option<tempfile::TempDir>) {
@@ -82,6 +83,123 @@ async fn client_emails_are_unique_regardless_of_case(backend: Backend) {
         "usernames are unique"
     );
     assert!(new_client(&db, "bob@example.com", "bob").await.is_ok());
+}
+
+/// The error a foreign key (or PostgreSQL's statement-level check that stands for the
+/// client's two) gives. SQLite reports a refused delete (`ON DELETE RESTRICT`) under its
+/// trigger code, 1811, with the foreign key's message.
+fn is_foreign_key_violation(result: Result<impl std::fmt::Debug, sea_orm::DbErr>) -> bool {
+    match result {
+        Ok(v) => panic!("expected a foreign key violation, got {v:?}"),
+        Err(e) => {
+            matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
+            ) || e.to_string().contains("FOREIGN KEY constraint failed")
+        }
+    }
+}
+
+async fn clients_need_an_existing_project_and_desk(backend: Backend) {
+    let (db, _dir) = migrated(backend).await;
+    let (p, d) = defaults(&db).await;
+    let ann = new_client(&db, "ann@example.com", "ann").await.unwrap();
+    let place = |project: i64, desk: i64| {
+        let mut c: client::ActiveModel = ann.clone().into();
+        c.project_id = Set(project);
+        c.desk_id = Set(desk);
+        c
+    };
+    assert!(
+        is_foreign_key_violation(place(999_999, d.id).update(&db).await),
+        "an update to a missing project"
+    );
+    assert!(
+        is_foreign_key_violation(place(p.id, 999_999).update(&db).await),
+        "an update to a missing desk"
+    );
+    // A statement of several rows is refused whole when one of them names a missing desk.
+    let row = |email: &str, desk: i64| client::ActiveModel {
+        email: Set(email.into()),
+        username: Set(email.split('@').next().unwrap().into()),
+        first_name: Set("Bo".into()),
+        verification_level: Set(0),
+        project_id: Set(p.id),
+        desk_id: Set(desk),
+        active: Set(true),
+        client_type: Set("personal".into()),
+        created_at: Set(now()),
+        updated_at: Set(now()),
+        ..Default::default()
+    };
+    let many = client::Entity::insert_many([
+        row("bo@example.com", d.id),
+        row("cy@example.com", 999_999),
+        row("di@example.com", d.id),
+    ])
+    .exec(&db)
+    .await;
+    assert!(
+        is_foreign_key_violation(many),
+        "an insert naming a missing desk"
+    );
+    assert_eq!(
+        client::Entity::find().count(&db).await.unwrap(),
+        1,
+        "nothing of it stays"
+    );
+    client::Entity::insert_many([row("bo@example.com", d.id), row("cy@example.com", d.id)])
+        .exec(&db)
+        .await
+        .expect("valid rows go in");
+
+    // A project or desk that clients use cannot be deleted; an unused one can.
+    assert!(is_foreign_key_violation(
+        desk::Entity::delete_by_id(d.id).exec(&db).await
+    ));
+    assert!(is_foreign_key_violation(
+        project::Entity::delete_by_id(p.id).exec(&db).await
+    ));
+    let spare = desk::ActiveModel {
+        name: Set("Spare".into()),
+        project_id: Set(p.id),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    desk::Entity::delete_by_id(spare.id)
+        .exec(&db)
+        .await
+        .unwrap();
+    assert!(
+        desk::Entity::find_by_id(d.id)
+            .one(&db)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// The last migration goes down and up again, and the checks hold after each.
+async fn the_latest_migration_goes_down_and_up(backend: Backend) {
+    use migration::MigratorTrait;
+    let (db, _dir) = migrated(backend).await;
+    let (p, d) = defaults(&db).await;
+    migration::Migrator::down(&db, Some(1)).await.expect("down");
+    let ann = new_client(&db, "ann@example.com", "ann").await.unwrap();
+    let mut moved: client::ActiveModel = ann.clone().into();
+    moved.desk_id = Set(999_999);
+    assert!(is_foreign_key_violation(moved.clone().update(&db).await));
+    migration::Migrator::up(&db, None).await.expect("up again");
+    assert!(is_foreign_key_violation(moved.update(&db).await));
+    assert!(is_foreign_key_violation(
+        desk::Entity::delete_by_id(d.id).exec(&db).await
+    ));
+    assert!(is_foreign_key_violation(
+        project::Entity::delete_by_id(p.id).exec(&db).await
+    ));
 }
 
 async fn account_numbers_are_unique_and_products_positive(backend: Backend) {
@@ -212,6 +330,8 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
 on_both_databases!(
     default_project_and_desk_exist,
     client_emails_are_unique_regardless_of_case,
+    clients_need_an_existing_project_and_desk,
+    the_latest_migration_goes_down_and_up,
     account_numbers_are_unique_and_products_positive,
     referrals_follow_the_program_rules,
     back_office_emails_are_unique_regardless_of_case,

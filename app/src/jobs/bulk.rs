@@ -151,7 +151,25 @@ pub async fn ensure_client_indexes<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<(), DbErr> {
     // One transaction an index: each holds SQLite's write lock for a few seconds at most,
     // so the job's heartbeat gets through between them (a rebuild of all of them at once
-    // held it for half a minute on five million clients).
+    // held it for half a minute on five million clients). PostgreSQL builds two at once,
+    // each on its own connection and core (its `CREATE INDEX`es of one table do not wait
+    // for each other); SQLite has one writer, so there they go one after the other.
+    if db.get_database_backend() == DbBackend::Postgres {
+        let (even, odd): (Vec<_>, Vec<_>) = CLIENT_INDEXES
+            .iter()
+            .enumerate()
+            .partition(|(k, _)| k % 2 == 0);
+        let build = |indexes: Vec<(usize, &'static ClientIndex)>| async move {
+            for (_, index) in indexes {
+                let txn = db.begin().await?;
+                create_client_index(&txn, index).await?;
+                txn.commit().await?;
+            }
+            Ok::<(), DbErr>(())
+        };
+        let (a, b) = tokio::join!(build(even), build(odd));
+        return a.and(b);
+    }
     for index in &CLIENT_INDEXES {
         let txn = db.begin().await?;
         super::writer_cache(&txn).await?;
