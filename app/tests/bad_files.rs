@@ -174,7 +174,7 @@ impl Fixture {
             file_name: Set("bad-file.csv".into()),
             file_size: Set(0),
             file_sha256: Set(String::new()),
-            status: Set("in_progress".into()),
+            status: Set(app::model::JobStatus::InProgress),
             validate_only: Set(false),
             bulk: Set(false),
             initiated_by: Set(self.admin),

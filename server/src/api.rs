@@ -182,15 +182,13 @@ async fn list_imports(
     Query(params): Query<ListParams>,
 ) -> ApiResult<impl IntoResponse> {
     let user = require(&state, &caller, EVERYONE, "GET /api/v1/imports").await?;
-    let status = params.status.clone().filter(|s| !s.is_empty());
-    if let Some(s) = &status
-        && !app::model::JOB_STATUSES.contains(&s.as_str())
-    {
-        return Err(bad_request(format!(
-            "Unknown status `{s}`: expected one of {}.",
-            app::model::JOB_STATUSES.join(", ")
-        )));
-    }
+    let status = params
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<app::model::JobStatus>)
+        .transpose()
+        .map_err(bad_request)?;
     let filter = JobFilter {
         status,
         action: params.action.clone().filter(|a| !a.is_empty()),

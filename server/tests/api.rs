@@ -126,6 +126,28 @@ async fn each_action_end_to_end(backend: Backend) {
         body["error"],
         "The request could not be completed: `page` must be a whole number, not `first`."
     );
+    // Jobs are filtered by a status's stored name; another word is refused, naming them all.
+    let (status, body) = get(&app, &admin, "/api/v1/imports?status=done").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["error"],
+        "The request could not be completed: Unknown status `done`: expected one of new, \
+         in_progress, awaiting_confirmation, success, success_with_errors, failed, reverted."
+    );
+    let (_, all) = get(&app, &admin, "/api/v1/imports").await;
+    let first = all["items"][0]["status"]
+        .as_str()
+        .expect("a job")
+        .to_owned();
+    let (status, body) = get(&app, &admin, &format!("/api/v1/imports?status={first}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let items = body["items"].as_array().unwrap();
+    assert!(
+        !items.is_empty() && items.iter().all(|j| j["status"] == first.as_str()),
+        "{body}"
+    );
+    let (_, none) = get(&app, &admin, "/api/v1/imports?status=reverted").await;
+    assert_eq!(none["total"], 0, "nothing is reverted yet: {none}");
     let (status, one) = get(&app, &admin, &format!("/api/v1/clients/{}", alice["id"])).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one, alice);

@@ -10,6 +10,7 @@ use app::entities::{
 use app::import::prepare::{Limits, RowOutcome, prepare};
 use app::jobs::apply::{AccountImport, ApplyError, BatchReport, ClientImport, IbImport};
 use app::jobs::runner::FileKeys;
+use app::model::JobStatus;
 use app::model::{Delimiter, ImportAction};
 use common::{Backend, fresh_database};
 use sea_orm::{
@@ -52,7 +53,7 @@ async fn new_job(db: &Db) -> i64 {
         file_name: Set("clients.csv".into()),
         file_size: Set(0),
         file_sha256: Set(String::new()),
-        status: Set("in_progress".into()),
+        status: Set(JobStatus::InProgress),
         validate_only: Set(false),
         bulk: Set(false),
         initiated_by: Set(db.admin),

@@ -6,6 +6,7 @@ mod common;
 use app::entities::{client, import_job, import_message, notification};
 use app::import::prepare::Limits;
 use app::jobs::{self as imports, NewImport};
+use app::model::JobStatus;
 use app::model::{AppError, CurrentUser, Delimiter, ImportAction, Role};
 use common::{Backend, fresh_database};
 use sea_orm::{
@@ -69,7 +70,7 @@ async fn create_and_run(s: &Setup, csv: &str, validate_only: bool) -> import_job
     )
     .await
     .unwrap();
-    assert_eq!(job.status, "new");
+    assert_eq!(job.status, JobStatus::New);
     let claimed = imports::claim_next(&s.db, "test-worker", chrono::Utc::now())
         .await
         .unwrap();
@@ -105,7 +106,7 @@ const MIXED: &str = "Email,First name,Country,Shoe size\n\
 async fn a_file_with_good_and_bad_rows_succeeds_with_errors(backend: Backend) {
     let s = setup(backend).await;
     let job = create_and_run(&s, MIXED, false).await;
-    assert_eq!(job.status, "success_with_errors");
+    assert_eq!(job.status, JobStatus::SuccessWithErrors);
     assert_eq!(
         (
             job.total_rows,
@@ -183,7 +184,7 @@ async fn an_identical_file_is_recognised_and_changes_nothing(backend: Backend) {
 async fn validate_only_writes_nothing_and_predicts(backend: Backend) {
     let s = setup(backend).await;
     let job = create_and_run(&s, MIXED, true).await;
-    assert_eq!(job.status, "awaiting_confirmation");
+    assert_eq!(job.status, JobStatus::AwaitingConfirmation);
     assert_eq!(
         (job.created_rows, job.error_rows),
         (2, 1),
@@ -209,7 +210,7 @@ async fn a_file_of_only_bad_rows_fails(backend: Backend) {
         false,
     )
     .await;
-    assert_eq!(job.status, "failed");
+    assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(job.error_rows, 2);
     let note = notification::Entity::find()
         .one(&s.db)
@@ -262,7 +263,7 @@ async fn large_files_run_in_batches(backend: Backend) {
         csv.push_str(&format!("client{i}@example.com,Client {i}\n"));
     }
     let job = create_and_run(&s, &csv, false).await;
-    assert_eq!(job.status, "success");
+    assert_eq!(job.status, JobStatus::Success);
     assert_eq!(
         (job.processed_rows, job.created_rows),
         (rows as i64, rows as i64)
@@ -293,7 +294,7 @@ async fn a_taken_username_after_the_first_batch_is_refused_alone(backend: Backen
     // In the second batch: the username generated for the first row.
     csv.push_str("late@example.com,Late,info\n");
     let job = create_and_run(&s, &csv, false).await;
-    assert_eq!(job.status, "success_with_errors");
+    assert_eq!(job.status, JobStatus::SuccessWithErrors);
     assert_eq!(
         (job.processed_rows, job.created_rows, job.error_rows),
         (rows as i64, rows as i64 - 1, 1)
@@ -325,7 +326,7 @@ async fn a_batch_full_of_errors_records_every_one(backend: Backend) {
     }
     csv.push_str("good@example.com,Good,GB,1990-01-31\n");
     let job = create_and_run(&s, &csv, false).await;
-    assert_eq!(job.status, "success_with_errors");
+    assert_eq!(job.status, JobStatus::SuccessWithErrors);
     assert_eq!(
         (job.processed_rows, job.created_rows, job.error_rows),
         (bad as i64 + 1, 1, bad as i64)

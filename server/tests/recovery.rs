@@ -8,6 +8,7 @@ mod common;
 use app::entities::{client, import_change, import_job, import_message};
 use app::import::prepare::Limits;
 use app::jobs::{self as imports, NewImport};
+use app::model::JobStatus;
 use app::model::{CurrentUser, Delimiter, ImportAction, Role};
 use common::{Backend, fresh_database};
 use sea_orm::{
@@ -214,7 +215,7 @@ async fn a_killed_server_resumes_its_import_after_the_last_batch(backend: Backen
     .await;
     first.kill_hard();
     let interrupted = job(&db, id).await;
-    assert_eq!(interrupted.status, "in_progress");
+    assert_eq!(interrupted.status, JobStatus::InProgress);
     assert!(
         interrupted.processed_rows < ROWS as i64,
         "killed too late to test anything: {} rows done",
@@ -231,11 +232,16 @@ async fn a_killed_server_resumes_its_import_after_the_last_batch(backend: Backen
 
     let _second = ServerProcess::start(&url, &logs.path().join("second.log"), "2s");
     wait_until("the resumed import", Duration::from_secs(300), async || {
-        job(&db, id).await.status != "in_progress"
+        job(&db, id).await.status != JobStatus::InProgress
     })
     .await;
     let done = job(&db, id).await;
-    assert_eq!(done.status, "success", "{:?}", info_messages(&db, id).await);
+    assert_eq!(
+        done.status,
+        JobStatus::Success,
+        "{:?}",
+        info_messages(&db, id).await
+    );
     assert_eq!(done.attempts, 2);
     assert_eq!(
         (
@@ -309,7 +315,7 @@ async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes(backend: Backend)
         interrupted.bulk,
         "a 160,000-row file into an empty table runs in bulk mode"
     );
-    assert_eq!(interrupted.status, "in_progress");
+    assert_eq!(interrupted.status, JobStatus::InProgress);
     assert!(interrupted.processed_rows < ROWS as i64, "killed too late");
     let during = client_indexes(&db).await;
     for index in &app::jobs::bulk::CLIENT_INDEXES {
@@ -326,11 +332,16 @@ async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes(backend: Backend)
 
     let _second = ServerProcess::start_with(&url, &logs.path().join("second.log"), "2s", &bulk);
     wait_until("the resumed import", Duration::from_secs(300), async || {
-        job(&db, id).await.status != "in_progress"
+        job(&db, id).await.status != JobStatus::InProgress
     })
     .await;
     let done = job(&db, id).await;
-    assert_eq!(done.status, "success", "{:?}", info_messages(&db, id).await);
+    assert_eq!(
+        done.status,
+        JobStatus::Success,
+        "{:?}",
+        info_messages(&db, id).await
+    );
     assert_eq!(
         (
             done.processed_rows,
@@ -397,12 +408,12 @@ async fn reverting_a_large_import_rebuilds_the_indexes_in_its_transaction(backen
         .await
         .unwrap();
     assert_eq!(
-        (done.status.as_str(), done.created_rows),
-        ("success", ROWS as i64)
+        (done.status, done.created_rows),
+        (JobStatus::Success, ROWS as i64)
     );
     assert_eq!(client_ids(&db).await.len(), ROWS);
     let (reverted, report) = imports::revert(&db, &caller, &user, job.id).await.unwrap();
-    assert_eq!(reverted.status, "reverted");
+    assert_eq!(reverted.status, JobStatus::Reverted);
     assert_eq!(
         (report.deleted, report.not_reverted.len()),
         (ROWS as u64, 0)
@@ -438,7 +449,7 @@ async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
     let _b = ServerProcess::start(&url, &logs.path().join("b.log"), "30s");
     wait_until("all ten jobs", Duration::from_secs(300), async || {
         import_job::Entity::find()
-            .filter(import_job::Column::Status.is_in(["new", "in_progress"]))
+            .filter(import_job::Column::Status.is_in([JobStatus::New, JobStatus::InProgress]))
             .count(&db)
             .await
             .unwrap()
@@ -450,7 +461,7 @@ async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
         let j = job(&db, id).await;
         assert_eq!(
             j.status,
-            "success",
+            JobStatus::Success,
             "job {id}: {:?}",
             info_messages(&db, id).await
         );

@@ -3,6 +3,7 @@
 mod common;
 
 use app::entities::{account, client, desk, ib_program, introducing_broker, project, referral};
+use app::model::ClientType;
 use common::{Backend, fresh_database};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
@@ -53,7 +54,7 @@ async fn new_client(
         project_id: Set(p.id),
         desk_id: Set(d.id),
         active: Set(true),
-        client_type: Set("personal".into()),
+        client_type: Set(ClientType::Personal),
         created_at: Set(now()),
         updated_at: Set(now()),
         ..Default::default()
@@ -127,7 +128,7 @@ async fn clients_need_an_existing_project_and_desk(backend: Backend) {
         project_id: Set(p.id),
         desk_id: Set(desk),
         active: Set(true),
-        client_type: Set("personal".into()),
+        client_type: Set(ClientType::Personal),
         created_at: Set(now()),
         updated_at: Set(now()),
         ..Default::default()

@@ -25,8 +25,13 @@ pub async fn list_imports(
     use crate::services::{browse::ListQuery, import_views};
     super::respond(async move {
         let auth = super::authorize(&Role::ALL).await?;
+        let status = status
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse())
+            .transpose()
+            .map_err(AppError::Invalid)?;
         let filter = import_views::JobFilter {
-            status: status.filter(|s| !s.is_empty()),
+            status,
             action: action.filter(|s| !s.is_empty()),
             initiated_by: user,
         };

@@ -5,10 +5,6 @@ use crate::api::notifications::{MarkRead, load_notifications};
 use crate::model::{NotificationRecord, Notifications};
 use leptos::prelude::*;
 
-fn is_final(status: &str) -> bool {
-    !matches!(status, "new" | "in_progress")
-}
-
 #[component]
 fn Item(n: NotificationRecord, mark: ServerAction<MarkRead>) -> impl IntoView {
     let NotificationRecord {
@@ -80,7 +76,7 @@ pub fn Bell() -> impl IntoView {
     let ended = Memo::new(move |_| {
         live.last
             .get()
-            .filter(|j| is_final(&j.status))
+            .filter(|j| !j.status.is_running())
             .map(|j| (j.id, j.status))
     });
     let mark = ServerAction::<MarkRead>::new();

@@ -1,3 +1,4 @@
+use crate::model::ClientType;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -24,7 +25,7 @@ pub struct Model {
     pub active: bool,
     /// `personal` or `corporate`.
     #[sea_orm(column_name = "type")]
-    pub client_type: String,
+    pub client_type: ClientType,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

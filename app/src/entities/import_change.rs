@@ -1,3 +1,4 @@
+use crate::jobs::changes::ChangeOp;
 use sea_orm::entity::prelude::*;
 
 /// One row an import created or updated, with what it overwrote, so the import can be reverted.
@@ -10,7 +11,7 @@ pub struct Model {
     pub entity: String,
     pub entity_id: i64,
     /// `created` or `updated`.
-    pub operation: String,
+    pub operation: ChangeOp,
     /// JSON object of the fields the import changed, with their values before it.
     pub previous_values: Option<String>,
     /// JSON object of the same fields with the values the import wrote; for

@@ -1,3 +1,4 @@
+use crate::model::JobStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -13,7 +14,7 @@ pub struct Model {
     pub file_name: String,
     pub file_size: i64,
     pub file_sha256: String,
-    pub status: String,
+    pub status: JobStatus,
     pub validate_only: bool,
     pub initiated_by: i64,
     pub created_at: DateTimeUtc,

@@ -222,31 +222,7 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
     }
 }
 
-/// A client's type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientType {
-    Personal,
-    Corporate,
-}
-
-impl ClientType {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text.to_ascii_lowercase().as_str() {
-            "personal" => Ok(ClientType::Personal),
-            "corporate" => Ok(ClientType::Corporate),
-            _ => Err(format!(
-                "`{text}` is not a client type: use personal or corporate"
-            )),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientType::Personal => "personal",
-            ClientType::Corporate => "corporate",
-        }
-    }
-}
+pub use crate::model::ClientType;
 
 /// A calendar date written `YYYY-MM-DD`, `DD/MM/YYYY` or `DD.MM.YYYY`.
 ///

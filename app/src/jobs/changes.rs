@@ -57,14 +57,21 @@ impl Entity {
     }
 }
 
-/// What a change record says happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a change record says happened, stored as its snake_case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sea_orm::EnumIter, sea_orm::DeriveActiveEnum)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(sea_orm::sea_query::StringLen::None)"
+)]
 pub enum ChangeOp {
     /// One row, created (`entity_id`).
+    #[sea_orm(string_value = "created")]
     Created,
     /// Runs of created rows: `new_values` holds `[[first, last], …]`.
+    #[sea_orm(string_value = "created_ids")]
     CreatedIds,
     /// One row, updated: `previous_values` holds the fields it had before.
+    #[sea_orm(string_value = "updated")]
     Updated,
 }
 
@@ -75,12 +82,6 @@ impl ChangeOp {
             ChangeOp::CreatedIds => "created_ids",
             ChangeOp::Updated => "updated",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<ChangeOp> {
-        [ChangeOp::Created, ChangeOp::CreatedIds, ChangeOp::Updated]
-            .into_iter()
-            .find(|o| o.as_str() == s)
     }
 }
 
@@ -351,7 +352,7 @@ pub fn change_record(
         job_id: Set(job_id),
         entity: Set(entity.as_str().into()),
         entity_id: Set(entity_id),
-        operation: Set(operation.as_str().into()),
+        operation: Set(operation),
         previous_values: Set(before),
         new_values: Set(after),
         last_entity_id: Set(None),
@@ -390,7 +391,7 @@ pub fn created_records(
             entity: Set(entity.as_str().into()),
             entity_id: Set(runs[0].0),
             last_entity_id: Set(runs.last().map(|r| r.1)),
-            operation: Set(ChangeOp::CreatedIds.as_str().into()),
+            operation: Set(ChangeOp::CreatedIds),
             previous_values: Set(None),
             new_values: Set(Some(
                 Value::Array(runs.iter().map(|(a, b)| json!([a, b])).collect()).to_string(),
@@ -429,7 +430,7 @@ mod tests {
         let r = &records[0];
         assert_eq!(r.entity_id, Set(4));
         assert_eq!(r.last_entity_id, Set(Some(8)));
-        assert_eq!(r.operation, Set("created_ids".to_owned()));
+        assert_eq!(r.operation, Set(ChangeOp::CreatedIds));
         let Set(Some(text)) = &r.new_values else {
             panic!("runs are stored")
         };

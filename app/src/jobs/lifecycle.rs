@@ -5,9 +5,10 @@ use super::audit_job;
 use super::queue::save_progress;
 use super::revert::RevertReport;
 use super::write::insert_all;
-use super::{Totals, find_job, info, status, writes};
+use super::{Totals, find_job, info, writes};
 use crate::auth::Caller;
 use crate::entities::{import_job, import_message, notification};
+use crate::model::JobStatus;
 use crate::model::{AppError, CurrentUser, Role};
 use crate::services::audit::{self, Entry, action};
 use sea_orm::sea_query::Expr;
@@ -27,20 +28,20 @@ pub(crate) async fn finish(
 ) -> Result<import_job::Model, AppError> {
     let applied = totals.created + totals.updated + totals.unchanged;
     let (final_status, note) = if let Some(reason) = &stopped {
-        (status::FAILED, format!("Import failed: {reason}"))
+        (JobStatus::Failed, format!("Import failed: {reason}"))
     } else if !writes(job) && applied > 0 {
         (
-            status::AWAITING_CONFIRMATION,
+            JobStatus::AwaitingConfirmation,
             format!(
                 "Validation finished: {} would be created, {} updated, {} unchanged; {} errors. Confirm to import.",
                 totals.created, totals.updated, totals.unchanged, totals.errors
             ),
         )
     } else if applied == 0 {
-        (status::FAILED, "Import failed".to_owned())
+        (JobStatus::Failed, "Import failed".to_owned())
     } else if totals.errors > 0 {
         (
-            status::SUCCESS_WITH_ERRORS,
+            JobStatus::SuccessWithErrors,
             format!("Import finished with {} errors", totals.errors),
         )
     } else {
@@ -49,7 +50,10 @@ pub(crate) async fn finish(
             "import-ibs" => "IB rows",
             _ => "clients",
         };
-        (status::SUCCESS, format!("{applied} {noun} were imported"))
+        (
+            JobStatus::Success,
+            format!("{applied} {noun} were imported"),
+        )
     };
     let txn = db.begin().await?;
     save_progress(&txn, job.id, worker, totals, Some(final_status))
@@ -157,7 +161,10 @@ pub async fn confirm(
     let job = visible(db, caller, user, job_id, true).await?;
     let txn = db.begin().await?;
     let reset = import_job::Entity::update_many()
-        .col_expr(import_job::Column::Status, Expr::value(status::NEW))
+        .col_expr(
+            import_job::Column::Status,
+            Expr::value(JobStatus::New.as_str()),
+        )
         .col_expr(
             import_job::Column::ConfirmedAt,
             Expr::value(Some(chrono::Utc::now())),
@@ -174,14 +181,14 @@ pub async fn confirm(
             Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
         )
         .filter(import_job::Column::Id.eq(job.id))
-        .filter(import_job::Column::Status.eq(status::AWAITING_CONFIRMATION))
+        .filter(import_job::Column::Status.eq(JobStatus::AwaitingConfirmation))
         .exec(&txn)
         .await?;
     if reset.rows_affected != 1 {
         return Err(AppError::Conflict(format!(
             "Import #{} is not awaiting confirmation (it is {}).",
             job.id,
-            job.status.replace('_', " ")
+            job.status.as_str().replace('_', " ")
         )));
     }
     // The validation's row errors are found again by the real run; its log stays.
@@ -206,24 +213,26 @@ pub async fn revert(
     job_id: i64,
 ) -> Result<(import_job::Model, RevertReport), AppError> {
     let job = visible(db, caller, user, job_id, true).await?;
-    let revertible = [status::SUCCESS, status::SUCCESS_WITH_ERRORS, status::FAILED];
-    if !revertible.contains(&job.status.as_str()) || !writes(&job) {
+    if !job.status.is_revertible() || !writes(&job) {
         return Err(AppError::Conflict(format!(
             "Import #{} cannot be reverted: it is {}.",
             job.id,
-            job.status.replace('_', " ")
+            job.status.as_str().replace('_', " ")
         )));
     }
     let txn = db.begin().await?;
     let marked = import_job::Entity::update_many()
-        .col_expr(import_job::Column::Status, Expr::value(status::REVERTED))
+        .col_expr(
+            import_job::Column::Status,
+            Expr::value(JobStatus::Reverted.as_str()),
+        )
         .col_expr(
             import_job::Column::RevertedAt,
             Expr::value(Some(chrono::Utc::now())),
         )
         .col_expr(import_job::Column::RevertedBy, Expr::value(Some(user.id)))
         .filter(import_job::Column::Id.eq(job.id))
-        .filter(import_job::Column::Status.eq(job.status.clone()))
+        .filter(import_job::Column::Status.eq(job.status))
         .exec(&txn)
         .await?;
     if marked.rows_affected != 1 {

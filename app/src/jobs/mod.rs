@@ -33,17 +33,6 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, Enti
 /// database's write lock too long keeps pages waiting.
 pub const BATCH_ROWS: usize = 5_000;
 
-/// The statuses of a job, as stored.
-pub mod status {
-    pub const NEW: &str = "new";
-    pub const IN_PROGRESS: &str = "in_progress";
-    pub const AWAITING_CONFIRMATION: &str = "awaiting_confirmation";
-    pub const SUCCESS: &str = "success";
-    pub const SUCCESS_WITH_ERRORS: &str = "success_with_errors";
-    pub const FAILED: &str = "failed";
-    pub const REVERTED: &str = "reverted";
-}
-
 pub(crate) fn message(
     job_id: i64,
     level: &str,

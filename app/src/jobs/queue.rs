@@ -1,8 +1,9 @@
 //! Which worker runs which job (SPEC §3.3): claiming, heartbeats, and the fence that
 //! stops a worker presumed dead from writing to a job another worker took over.
 
-use super::{RunError, Totals, status};
+use super::{RunError, Totals};
 use crate::entities::{import_job, import_message};
+use crate::model::JobStatus;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
@@ -30,10 +31,10 @@ pub async fn claim_next(
                  ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
              RETURNING id",
             vec![
-                status::IN_PROGRESS.into(),
+                JobStatus::InProgress.as_str().into(),
                 worker.into(),
                 now.into(),
-                status::NEW.into(),
+                JobStatus::New.as_str().into(),
                 stale_before.into(),
             ],
         ),
@@ -45,12 +46,12 @@ pub async fn claim_next(
                  ORDER BY id LIMIT 1) \
              RETURNING id",
             vec![
-                status::IN_PROGRESS.into(),
+                JobStatus::InProgress.as_str().into(),
                 worker.into(),
                 now.into(),
                 now.into(),
-                status::NEW.into(),
-                status::IN_PROGRESS.into(),
+                JobStatus::New.as_str().into(),
+                JobStatus::InProgress.as_str().into(),
                 stale_before.into(),
             ],
         ),
@@ -72,7 +73,7 @@ pub async fn release_orphans(db: &DatabaseConnection) -> Result<u64, DbErr> {
             import_job::Column::HeartbeatAt,
             Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
         )
-        .filter(import_job::Column::Status.eq(status::IN_PROGRESS))
+        .filter(import_job::Column::Status.eq(JobStatus::InProgress))
         .exec(db)
         .await?;
     Ok(released.rows_affected)
@@ -101,7 +102,7 @@ impl Heartbeat {
                     )
                     .filter(import_job::Column::Id.eq(job_id))
                     .filter(import_job::Column::WorkerId.eq(worker.as_str()))
-                    .filter(import_job::Column::Status.eq(status::IN_PROGRESS))
+                    .filter(import_job::Column::Status.eq(JobStatus::InProgress))
                     .exec(&db)
                     .await;
                 if let Err(e) = beat {
@@ -128,7 +129,7 @@ async fn update_owned<C: ConnectionTrait>(
     let done = update
         .filter(import_job::Column::Id.eq(job_id))
         .filter(import_job::Column::WorkerId.eq(worker))
-        .filter(import_job::Column::Status.eq(status::IN_PROGRESS))
+        .filter(import_job::Column::Status.eq(JobStatus::InProgress))
         .exec(txn)
         .await?;
     if done.rows_affected == 1 {
@@ -157,7 +158,7 @@ pub(crate) async fn save_progress<C: ConnectionTrait>(
     job_id: i64,
     worker: &str,
     totals: &Totals,
-    final_status: Option<&str>,
+    final_status: Option<JobStatus>,
 ) -> Result<(), RunError> {
     let now = chrono::Utc::now();
     let mut update = import_job::Entity::update_many()
@@ -175,7 +176,7 @@ pub(crate) async fn save_progress<C: ConnectionTrait>(
         .col_expr(import_job::Column::HeartbeatAt, Expr::value(Some(now)));
     if let Some(s) = final_status {
         update = update
-            .col_expr(import_job::Column::Status, Expr::value(s))
+            .col_expr(import_job::Column::Status, Expr::value(s.as_str()))
             .col_expr(import_job::Column::FinishedAt, Expr::value(Some(now)));
     }
     update_owned(txn, update, job_id, worker).await

@@ -7,8 +7,8 @@
 //! run of ids at a time, so a million-row import reverts in a few statements per run.
 
 use super::changes::{AccountField, ChangeOp, ClientField, Entity, read_runs};
-use super::status;
 use crate::entities::{account, client, import_change, import_job};
+use crate::model::JobStatus;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -36,7 +36,7 @@ pub async fn revert(txn: &DatabaseTransaction, job_id: i64) -> Result<RevertRepo
         .select_only()
         .column(import_job::Column::Id)
         .filter(import_job::Column::Id.gt(job_id))
-        .filter(import_job::Column::Status.eq(status::REVERTED))
+        .filter(import_job::Column::Status.eq(JobStatus::Reverted))
         .into_tuple::<i64>()
         .all(txn)
         .await?
@@ -72,10 +72,7 @@ pub async fn revert(txn: &DatabaseTransaction, job_id: i64) -> Result<RevertRepo
             let entity = Entity::parse(&change.entity).ok_or_else(|| {
                 DbErr::Custom(format!("unknown entity `{}` in a change", change.entity))
             })?;
-            let op = ChangeOp::parse(&change.operation).ok_or_else(|| {
-                DbErr::Custom(format!("unknown operation `{}`", change.operation))
-            })?;
-            match op {
+            match change.operation {
                 ChangeOp::CreatedIds => {
                     for (first, last) in read_runs(change.new_values.as_deref())? {
                         delete_run(
@@ -94,7 +91,7 @@ pub async fn revert(txn: &DatabaseTransaction, job_id: i64) -> Result<RevertRepo
                         txn,
                         job_id,
                         entity,
-                        op,
+                        change.operation,
                         &change,
                         &reverted_jobs,
                         &mut report,

@@ -9,11 +9,12 @@ use super::bulk;
 use super::lifecycle::finish;
 use super::queue::{Heartbeat, fence, save_progress};
 use super::write::insert_all;
-use super::{BATCH_ROWS, MAX_ATTEMPTS, RunError, Totals, find_job, info, message, status, writes};
+use super::{BATCH_ROWS, MAX_ATTEMPTS, RunError, Totals, find_job, info, message, writes};
 use crate::entities::{import_file_chunk, import_job, import_message};
 use crate::import::decode::TextEncoding;
 use crate::import::prepare::{FileRows, RowOutcome, SNIFF_BYTES, choose_delimiter};
 use crate::import::validate::CellError;
+use crate::model::JobStatus;
 use crate::model::{AppError, Delimiter, ImportAction};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
@@ -90,7 +91,7 @@ pub async fn run(
     options: &RunOptions,
 ) -> Result<import_job::Model, AppError> {
     let job = find_job(db, job_id).await?;
-    if job.status != status::IN_PROGRESS || job.worker_id.as_deref() != Some(worker) {
+    if job.status != JobStatus::InProgress || job.worker_id.as_deref() != Some(worker) {
         return Err(AppError::Conflict(format!(
             "Import #{job_id} is not claimed by this worker."
         )));
@@ -633,7 +634,9 @@ async fn identical_earlier(
         .column(import_job::Column::CreatedAt)
         .filter(import_job::Column::FileSha256.eq(job.file_sha256.clone()))
         .filter(import_job::Column::Id.ne(job.id))
-        .filter(import_job::Column::Status.is_in([status::SUCCESS, status::SUCCESS_WITH_ERRORS]))
+        .filter(
+            import_job::Column::Status.is_in([JobStatus::Success, JobStatus::SuccessWithErrors]),
+        )
         .order_by_desc(import_job::Column::Id)
         .into_model::<JobHead>()
         .one(db)

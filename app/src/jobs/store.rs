@@ -1,11 +1,11 @@
 //! Taking an upload in: the file is checked (SPEC §3.2) and stored, in pieces, with its
 //! new job, in one transaction; a refused file creates no job.
 
-use super::status;
 use crate::auth::Caller;
 use crate::entities::{import_file_chunk, import_job};
 use crate::import::FileError;
 use crate::import::prepare::{Limits, check};
+use crate::model::JobStatus;
 use crate::model::{AppError, CurrentUser, Delimiter, ImportAction};
 use crate::services::audit::action;
 use sea_orm::{
@@ -118,10 +118,9 @@ pub async fn create(
         // Known once the file is stored, in the same transaction.
         file_sha256: Set(String::new()),
         status: Set(match run_here {
-            Some(_) => status::IN_PROGRESS,
-            None => status::NEW,
-        }
-        .into()),
+            Some(_) => JobStatus::InProgress,
+            None => JobStatus::New,
+        }),
         worker_id: Set(run_here.map(str::to_owned)),
         heartbeat_at: Set(run_here.map(|_| now)),
         started_at: Set(run_here.map(|_| now)),

@@ -2,8 +2,9 @@
 //! claims a waiting job, or one whose worker went silent, runs it to its end, and waits
 //! for the next. Jobs live in the database, so any number of processes can share them.
 
-use super::{bulk, queue, runner, status};
+use super::{bulk, queue, runner};
 use crate::entities::import_job;
+use crate::model::JobStatus;
 use crate::state::Settings;
 use sea_orm::DatabaseConnection;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -38,7 +39,7 @@ pub async fn start(
     // indexes; unless one is still running (it rebuilds them at its end), put them back.
     let bulk_running = import_job::Entity::find()
         .filter(import_job::Column::Bulk.eq(true))
-        .filter(import_job::Column::Status.eq(status::IN_PROGRESS))
+        .filter(import_job::Column::Status.eq(JobStatus::InProgress))
         .count(&db)
         .await?;
     if bulk_running == 0 {
@@ -68,7 +69,7 @@ async fn work(db: DatabaseConnection, settings: Arc<Settings>, queue: Arc<Notify
                     async move { runner::run(&db, job_id, &worker, &settings.import_run()).await }
                 });
                 match run.await {
-                    Ok(Ok(job)) => tracing::info!(job_id, status = job.status, "import finished"),
+                    Ok(Ok(job)) => tracing::info!(job_id, status = %job.status, "import finished"),
                     Ok(Err(e)) => tracing::warn!(job_id, error = %e, "import run ended early"),
                     Err(e) => tracing::error!(job_id, error = %e, "import run panicked"),
                 }

@@ -1,3 +1,5 @@
+#[cfg(feature = "ssr")]
+use sea_orm::sea_query::StringLen;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -53,16 +55,106 @@ impl FromStr for ImportAction {
     }
 }
 
-/// Every status a job can have, in the order of its life (SPEC §3.3, §5).
-pub const JOB_STATUSES: [&str; 7] = [
-    "new",
-    "in_progress",
-    "awaiting_confirmation",
-    "success",
-    "success_with_errors",
-    "failed",
-    "reverted",
-];
+/// Where a job is in its life (SPEC §3.3, §5). Stored, sent and filtered by its snake_case
+/// name (`in_progress`); shown by its label (`In Progress`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(
+    feature = "ssr",
+    sea_orm(rs_type = "String", db_type = "String(StringLen::None)")
+)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "new"))]
+    New,
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "in_progress"))]
+    InProgress,
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "awaiting_confirmation"))]
+    AwaitingConfirmation,
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "success"))]
+    Success,
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "success_with_errors"))]
+    SuccessWithErrors,
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "failed"))]
+    Failed,
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "reverted"))]
+    Reverted,
+}
+
+impl JobStatus {
+    /// Every status, in the order of a job's life.
+    pub const ALL: [JobStatus; 7] = [
+        JobStatus::New,
+        JobStatus::InProgress,
+        JobStatus::AwaitingConfirmation,
+        JobStatus::Success,
+        JobStatus::SuccessWithErrors,
+        JobStatus::Failed,
+        JobStatus::Reverted,
+    ];
+
+    /// The name it is stored and sent as.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::New => "new",
+            JobStatus::InProgress => "in_progress",
+            JobStatus::AwaitingConfirmation => "awaiting_confirmation",
+            JobStatus::Success => "success",
+            JobStatus::SuccessWithErrors => "success_with_errors",
+            JobStatus::Failed => "failed",
+            JobStatus::Reverted => "reverted",
+        }
+    }
+
+    /// How the pages name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            JobStatus::New => "New",
+            JobStatus::InProgress => "In Progress",
+            JobStatus::AwaitingConfirmation => "Awaiting confirmation",
+            JobStatus::Success => "Success",
+            JobStatus::SuccessWithErrors => "Success with errors",
+            JobStatus::Failed => "Failed",
+            JobStatus::Reverted => "Reverted",
+        }
+    }
+
+    /// Waiting for a worker or being run: nothing about it is final yet.
+    pub fn is_running(self) -> bool {
+        matches!(self, JobStatus::New | JobStatus::InProgress)
+    }
+
+    /// A run that ended and may have written rows: what a revert can undo.
+    pub fn is_revertible(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Success | JobStatus::SuccessWithErrors | JobStatus::Failed
+        )
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobStatus::ALL
+            .into_iter()
+            .find(|j| j.as_str() == s.trim())
+            .ok_or_else(|| {
+                let names: Vec<&str> = JobStatus::ALL.iter().map(|j| j.as_str()).collect();
+                format!(
+                    "Unknown status `{s}`: expected one of {}.",
+                    names.join(", ")
+                )
+            })
+    }
+}
 
 /// The field separator of an import file; `Auto` sniffs it from the header line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -119,6 +211,35 @@ impl FromStr for Delimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_statuses_are_sent_and_parsed_by_their_stored_names() {
+        for status in JobStatus::ALL {
+            let sent = serde_json::to_string(&status).unwrap();
+            assert_eq!(sent, format!("\"{}\"", status.as_str()));
+            assert_eq!(serde_json::from_str::<JobStatus>(&sent).unwrap(), status);
+            assert_eq!(status.as_str().parse::<JobStatus>(), Ok(status));
+        }
+        let unknown = "done".parse::<JobStatus>().unwrap_err();
+        assert!(unknown.contains("`done`") && unknown.contains("success_with_errors"));
+        let running: Vec<_> = JobStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_running())
+            .collect();
+        assert_eq!(running, [JobStatus::New, JobStatus::InProgress]);
+        let revertible: Vec<_> = JobStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_revertible())
+            .collect();
+        assert_eq!(
+            revertible,
+            [
+                JobStatus::Success,
+                JobStatus::SuccessWithErrors,
+                JobStatus::Failed
+            ]
+        );
+    }
 
     #[test]
     fn actions_and_delimiters_round_trip_through_their_names() {

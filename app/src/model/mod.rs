@@ -11,11 +11,11 @@ pub use browse::{
     Membership, PartnerRecord, ProgramDetails, ReferralRecord, Sort, TouchedBy, param,
 };
 pub use error::AppError;
-pub use import::{Delimiter, ImportAction, JOB_STATUSES};
+pub use import::{Delimiter, ImportAction, JobStatus};
 pub use records::{
-    AccountRecord, ActionColumns, AuditRecord, ClientRecord, ClientRef, ImportDetails, ImportRules,
-    JobRecord, MessageRecord, Named, NotificationRecord, Notifications, Page, ProgramRecord,
-    ProjectRecord, UserRef,
+    AccountRecord, ActionColumns, AuditRecord, ClientRecord, ClientRef, ClientType, ImportDetails,
+    ImportRules, JobRecord, MessageRecord, Named, NotificationRecord, Notifications, Page,
+    ProgramRecord, ProjectRecord, UserRef,
 };
 pub use user::{CurrentUser, IssuedTokenView, NewUserPassword, Role, TokenView, UserView};
 

@@ -1,6 +1,10 @@
 //! Records as the HTTP API (SPEC §5) and the pages show them: snake_case names of §2,
 //! dates as ISO 8601 text.
 
+#[cfg(feature = "ssr")]
+use sea_orm::sea_query::StringLen;
+
+use super::JobStatus;
 use serde::{Deserialize, Serialize};
 
 /// A page of a list.
@@ -85,7 +89,7 @@ pub struct JobRecord {
     pub title: String,
     pub description: Option<String>,
     pub action: String,
-    pub status: String,
+    pub status: JobStatus,
     pub validate_only: bool,
     /// Runs in bulk mode: the client search indexes are rebuilt at its end.
     #[serde(default)]
@@ -187,4 +191,38 @@ pub struct AuditRecord {
     pub subject: Option<String>,
     pub details: Option<String>,
     pub remote_addr: Option<String>,
+}
+
+/// A client's type (SPEC §2), stored as its lower-case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(
+    feature = "ssr",
+    sea_orm(rs_type = "String", db_type = "String(StringLen::None)")
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientType {
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "personal"))]
+    Personal,
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "corporate"))]
+    Corporate,
+}
+
+impl ClientType {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "personal" => Ok(ClientType::Personal),
+            "corporate" => Ok(ClientType::Corporate),
+            _ => Err(format!(
+                "`{text}` is not a client type: use personal or corporate"
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientType::Personal => "personal",
+            ClientType::Corporate => "corporate",
+        }
+    }
 }

@@ -7,38 +7,24 @@ use crate::components::listing::{Choice, Pager, when};
 use crate::components::live::LiveJobs;
 use crate::components::notice::ErrorNotice;
 use crate::components::notice::action_error;
-use crate::model::{ImportAction, ImportDetails, JOB_STATUSES, JobRecord, MessageRecord};
+use crate::model::{ImportAction, ImportDetails, JobRecord, JobStatus, MessageRecord};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-/// A status as people say it.
-pub fn status_label(status: &str) -> &'static str {
+fn status_class(status: JobStatus) -> &'static str {
     match status {
-        "new" => "New",
-        "in_progress" => "In Progress",
-        "awaiting_confirmation" => "Awaiting confirmation",
-        "success" => "Success",
-        "success_with_errors" => "Success with errors",
-        "failed" => "Failed",
-        "reverted" => "Reverted",
-        _ => "Unknown",
-    }
-}
-
-fn status_class(status: &str) -> &'static str {
-    match status {
-        "success" => "status status-ok",
-        "success_with_errors" | "awaiting_confirmation" => "status status-warn",
-        "failed" => "status status-bad",
-        "new" | "in_progress" => "status status-busy",
-        _ => "status status-off",
+        JobStatus::Success => "status status-ok",
+        JobStatus::SuccessWithErrors | JobStatus::AwaitingConfirmation => "status status-warn",
+        JobStatus::Failed => "status status-bad",
+        JobStatus::New | JobStatus::InProgress => "status status-busy",
+        JobStatus::Reverted => "status status-off",
     }
 }
 
 #[component]
-fn StatusBadge(status: String) -> impl IntoView {
-    view! { <span class=status_class(&status) data-testid="status">{status_label(&status)}</span> }
+fn StatusBadge(status: JobStatus) -> impl IntoView {
+    view! { <span class=status_class(status) data-testid="status">{status.label()}</span> }
 }
 
 #[component]
@@ -93,7 +79,7 @@ pub fn ImportsPage() -> impl IntoView {
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     Ok(list) => {
                         let ImportList { jobs: p, users, can_import } = list;
-                        let statuses = JOB_STATUSES.iter().map(|s| (s.to_string(), status_label(s).to_owned())).collect();
+                        let statuses = JobStatus::ALL.iter().map(|s| (s.as_str().to_owned(), s.label().to_owned())).collect();
                         let actions = ImportAction::ALL.iter().map(|a| (a.as_str().to_owned(), a.as_str().to_owned())).collect();
                         let users: Vec<(String, String)> = users.into_iter().map(|u| (u.id.to_string(), u.email)).collect();
                         let q = query.get_untracked();
@@ -168,10 +154,10 @@ fn Details(
         errors,
         error_page,
     } = details;
-    let may_confirm = can_change && job.status == "awaiting_confirmation";
+    let may_confirm = can_change && job.status == JobStatus::AwaitingConfirmation;
     let may_revert = can_change
         && (!job.validate_only || job.confirmed_at.is_some())
-        && ["success", "success_with_errors", "failed"].contains(&job.status.as_str());
+        && job.status.is_revertible();
     let percent = if job.total_rows > 0 {
         (job.processed_rows * 100 / job.total_rows).clamp(0, 100)
     } else {
@@ -184,7 +170,7 @@ fn Details(
         <Title text=format!("Import · {}", job.title)/>
         <div class="page-head">
             <p><a href="/imports">"← Import Data"</a></p>
-            <h1>{job.title.clone()} " " <StatusBadge status=job.status.clone()/></h1>
+            <h1>{job.title.clone()} " " <StatusBadge status=job.status/></h1>
             {job.description.clone().map(|d| view! { <p class="muted">{d}</p> })}
         </div>
         <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"

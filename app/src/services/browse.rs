@@ -185,7 +185,7 @@ impl Places {
             postal_code: c.postal_code,
             verification_level: c.verification_level,
             active: c.active,
-            client_type: c.client_type,
+            client_type: c.client_type.as_str().to_owned(),
             created_at: c.created_at.to_rfc3339(),
             updated_at: c.updated_at.to_rfc3339(),
         }
@@ -556,13 +556,13 @@ pub async fn client_details(db: &DatabaseConnection, id: i64) -> Result<ClientDe
         .await?;
     let mut imports = Vec::new();
     for change in records {
-        let operation = if change.operation == ChangeOp::CreatedIds.as_str() {
+        let operation = if change.operation == ChangeOp::CreatedIds {
             if !runs_hold(change.new_values.as_deref(), id) {
                 continue;
             }
             ChangeOp::Created.as_str().to_owned()
         } else {
-            change.operation
+            change.operation.as_str().to_owned()
         };
         let job_id = change.job_id;
         if let Ok(job) = super::import_views::record(db, job_id).await {

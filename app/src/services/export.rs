@@ -72,7 +72,7 @@ pub fn client_rows(rows: &[ClientRecord]) -> Vec<u8> {
             c.project.name.clone(),
             c.desk.name.clone(),
             c.active.to_string(),
-            c.client_type.clone(),
+            c.client_type.as_str().to_owned(),
             c.created_at.clone(),
             c.updated_at.clone(),
         ]

@@ -6,7 +6,9 @@ use crate::entities::{back_office_user, import_job, import_message};
 use crate::import::decode;
 use crate::import::parse::Row;
 use crate::import::stream::{Next, RecordReader, TextReader};
-use crate::model::{AppError, CurrentUser, JobRecord, MessageRecord, Page, Role, UserRef};
+use crate::model::{
+    AppError, CurrentUser, JobRecord, JobStatus, MessageRecord, Page, Role, UserRef,
+};
 use crate::services::browse::ListQuery;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, JoinType, PaginatorTrait,
@@ -21,7 +23,7 @@ pub struct JobRow {
     pub title: String,
     pub description: Option<String>,
     pub action: String,
-    pub status: String,
+    pub status: JobStatus,
     pub validate_only: bool,
     pub bulk: bool,
     pub initiated_by: i64,
@@ -110,7 +112,7 @@ fn job_rows() -> sea_orm::Select<import_job::Entity> {
 /// What a list of jobs is narrowed to.
 #[derive(Clone, Debug, Default)]
 pub struct JobFilter {
-    pub status: Option<String>,
+    pub status: Option<JobStatus>,
     pub action: Option<String>,
     pub initiated_by: Option<i64>,
 }
@@ -127,7 +129,7 @@ pub async fn list(
         find = find.filter(import_job::Column::InitiatedBy.eq(user.id));
     }
     if let Some(s) = &filter.status {
-        find = find.filter(import_job::Column::Status.eq(s.as_str()));
+        find = find.filter(import_job::Column::Status.eq(*s));
     }
     if let Some(a) = &filter.action {
         find = find.filter(import_job::Column::Action.eq(a.as_str()));
@@ -270,12 +272,11 @@ pub async fn recently_active(
     db: &DatabaseConnection,
     since: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<JobRecord>, AppError> {
-    use crate::jobs::status;
     use sea_orm::Condition;
     Ok(job_rows()
         .filter(
             Condition::any()
-                .add(import_job::Column::Status.is_in([status::NEW, status::IN_PROGRESS]))
+                .add(import_job::Column::Status.is_in([JobStatus::New, JobStatus::InProgress]))
                 .add(import_job::Column::CreatedAt.gte(since))
                 .add(import_job::Column::FinishedAt.gte(since))
                 .add(import_job::Column::ConfirmedAt.gte(since))

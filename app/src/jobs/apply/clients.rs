@@ -456,7 +456,7 @@ fn diff(
     );
     text(
         ClientField::Type,
-        &existing.client_type,
+        existing.client_type.as_str(),
         row.client_type.map(|t| t.as_str()),
     );
     // Nullable text: `None` in the record stands for an empty field, and an empty cell
