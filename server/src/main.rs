@@ -270,9 +270,13 @@ async fn import_file(
 /// another holds the lock an arena of its own, up to eight per core, and keeps what each
 /// arena freed: an import's reader thread, its writer and the blocking pool spread its
 /// batches over a dozen arenas, and a million-row import peaked at 296 MB instead of 199 MB
-/// (bench/results.md). Set before the runtime starts any thread.
+/// (bench/results.md). Set before the runtime starts any thread; a `MALLOC_ARENA_MAX` in
+/// the environment (glibc's own setting) is left to win.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let arenas = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX);
     // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.

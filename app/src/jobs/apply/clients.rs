@@ -666,8 +666,8 @@ fn insert_sql(backend: DbBackend, rows: usize) -> String {
     sql
 }
 
-/// New clients a PostgreSQL statement takes at most (a few megabytes of JSON).
-const JSON_ROWS_PER_STATEMENT: usize = 10_000;
+/// New clients a PostgreSQL statement takes at most (about a megabyte of JSON).
+const JSON_ROWS_PER_STATEMENT: usize = 2_500;
 
 /// PostgreSQL's insert: the clients come as one JSON array of objects, so the statement
 /// has one parameter and one text whatever the number of rows. PostgreSQL parses and
