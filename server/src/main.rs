@@ -269,7 +269,7 @@ async fn import_file(
 /// At most one malloc arena per core. glibc gives every thread that allocates while
 /// another holds the lock an arena of its own, up to eight per core, and keeps what each
 /// arena freed: an import's reader thread, its writer and the blocking pool spread its
-/// batches over a dozen arenas, and a million-row import peaked at 296 MB instead of 199 MB
+/// batches over a dozen arenas, and a million-row import peaked at 241 MB instead of 197 MB
 /// (bench/results.md). Set before the runtime starts any thread; a `MALLOC_ARENA_MAX` in
 /// the environment (glibc's own setting) is left to win.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
