@@ -313,6 +313,52 @@ async fn a_taken_username_after_the_first_batch_is_refused_alone(backend: Backen
     );
 }
 
+/// Usernames made from one email local part get the next free suffix: into an empty table
+/// (the batch alone holds them) and into a table that holds some (looked up), past a block
+/// of 64 candidates; a username asked for that the batch already gave is refused.
+async fn usernames_of_one_local_part_get_the_next_free_suffix(backend: Backend) {
+    let s = setup(backend).await;
+    let usernames = |names: Vec<client::Model>| {
+        let mut u: Vec<String> = names.into_iter().map(|c| c.username).collect();
+        u.sort();
+        u
+    };
+    let expected = |range: std::ops::RangeInclusive<u32>| {
+        let mut u: Vec<String> = range
+            .map(|n| {
+                if n == 1 {
+                    "info".into()
+                } else {
+                    format!("info{n}")
+                }
+            })
+            .collect();
+        u.sort();
+        u
+    };
+    let mut csv = String::from("Email,First name,Username\n");
+    for i in 1..=100 {
+        csv.push_str(&format!("info@d{i}.example,Ann,\n"));
+    }
+    csv.push_str("asks@example.com,Bo,info7\n");
+    let job = create_and_run(&s, &csv, false).await;
+    assert_eq!((job.created_rows, job.error_rows), (100, 1));
+    let errors = messages(&s, job.id, "error").await;
+    assert_eq!(errors[0].line, Some(102));
+    assert_eq!(errors[0].value.as_deref(), Some("info7"));
+    let all = client::Entity::find().all(&s.db).await.unwrap();
+    assert_eq!(usernames(all), expected(1..=100));
+
+    let mut csv = String::from("Email,First name\n");
+    for i in 1..=70 {
+        csv.push_str(&format!("info@e{i}.example,Cy\n"));
+    }
+    let job = create_and_run(&s, &csv, false).await;
+    assert_eq!((job.created_rows, job.error_rows), (70, 0));
+    let all = client::Entity::find().all(&s.db).await.unwrap();
+    assert_eq!(usernames(all), expected(1..=170));
+}
+
 /// A whole batch of rows, each with three bad cells: every error is recorded, however many
 /// statements that takes (one statement may bind only so many values).
 async fn a_batch_full_of_errors_records_every_one(backend: Backend) {
@@ -352,6 +398,7 @@ async fn a_batch_full_of_errors_records_every_one(backend: Backend) {
 
 on_both_databases!(
     a_taken_username_after_the_first_batch_is_refused_alone,
+    usernames_of_one_local_part_get_the_next_free_suffix,
     a_batch_full_of_errors_records_every_one,
     a_file_with_good_and_bad_rows_succeeds_with_errors,
     an_identical_file_is_recognised_and_changes_nothing,

@@ -254,20 +254,15 @@ impl ClientImport {
                 .as_ref()
                 .map(|e| e.as_str().to_owned())
                 .unwrap_or_default();
-            let username = match row.username.clone() {
-                Some(u) if taken.contains(&u) || in_batch.contains(&u) => {
-                    report.errors.push(username_taken(row.line, &u));
-                    continue;
-                }
-                Some(u) => u,
-                None => {
-                    let base = username_base(&email);
-                    if taken.contains(&base) || in_batch.contains(&base) {
-                        self.free_username(txn, base, &in_batch).await?
-                    } else {
-                        base
-                    }
-                }
+            let Some(username) = self
+                .new_username(Some(txn), row, &email, &taken, &in_batch)
+                .await?
+            else {
+                report.errors.push(username_taken(
+                    row.line,
+                    row.username.as_deref().unwrap_or_default(),
+                ));
+                continue;
             };
             in_batch.insert(username.clone());
             new_clients.push(NewClient {
@@ -349,25 +344,17 @@ impl ClientImport {
                 .as_ref()
                 .map(|e| e.as_str().to_owned())
                 .unwrap_or_default();
-            let username = match &row.username {
-                Some(u) if in_batch.contains(u) => {
-                    report.errors.push(username_taken(row.line, u));
-                    continue;
-                }
-                Some(u) => u.clone(),
-                None => {
-                    let base = username_base(&email);
-                    if in_batch.contains(&base) {
-                        let mut n = self.next_suffix.get(&base).copied().unwrap_or(2);
-                        while in_batch.contains(&format!("{base}{n}")) {
-                            n += 1;
-                        }
-                        self.next_suffix.insert(base.clone(), n + 1);
-                        format!("{base}{n}")
-                    } else {
-                        base
-                    }
-                }
+            // The table held no clients: only this batch can hold a username (a clash
+            // with an earlier batch fails the insert, and the batch is redone).
+            let Some(username) = self
+                .new_username(None::<&C>, row, &email, &HashSet::new(), &in_batch)
+                .await?
+            else {
+                report.errors.push(username_taken(
+                    row.line,
+                    row.username.as_deref().unwrap_or_default(),
+                ));
+                continue;
             };
             in_batch.insert(username.clone());
             new_clients.push(NewClient {
@@ -398,12 +385,34 @@ impl ClientImport {
         )
     }
 
+    /// The username of a new client: the one its row asks for, `None` when that one is
+    /// `taken` or used earlier in the batch; else one made from its email, unique.
+    /// `db` is where other clients' usernames are looked up (`None`: nowhere).
+    async fn new_username<C: ConnectionTrait>(
+        &mut self,
+        db: Option<&C>,
+        row: &ClientRow,
+        email: &str,
+        taken: &HashSet<String>,
+        in_batch: &HashSet<String>,
+    ) -> Result<Option<String>, DbErr> {
+        let used = |u: &str| taken.contains(u) || in_batch.contains(u);
+        if let Some(u) = &row.username {
+            return Ok((!used(u)).then(|| u.clone()));
+        }
+        let base = username_base(email);
+        if !used(&base) {
+            return Ok(Some(base));
+        }
+        self.free_username(db, base, in_batch).await.map(Some)
+    }
+
     /// `base2`, `base3` … : the first not used in the database or this batch (for a
     /// base that is taken). Looks candidates up a block at a time through the unique
-    /// index, starting where the last search for this base ended.
+    /// index of `db`, starting where the last search for this base ended.
     async fn free_username<C: ConnectionTrait>(
         &mut self,
-        txn: &C,
+        db: Option<&C>,
         base: String,
         in_batch: &HashSet<String>,
     ) -> Result<String, DbErr> {
@@ -412,7 +421,10 @@ impl ClientImport {
             let candidates: Vec<String> = (n..n + SUFFIXES_PER_LOOKUP)
                 .map(|k| format!("{base}{k}"))
                 .collect();
-            let taken = taken_usernames(txn, &candidates).await?;
+            let taken = match db {
+                Some(db) => taken_usernames(db, &candidates).await?,
+                None => HashSet::new(),
+            };
             for (k, candidate) in (n..).zip(candidates) {
                 if !taken.contains(&candidate) && !in_batch.contains(&candidate) {
                     self.next_suffix.insert(base, k + 1);
