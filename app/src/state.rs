@@ -36,6 +36,7 @@ impl Settings {
         crate::jobs::RunOptions {
             heartbeat_every: self.import_heartbeat_interval(),
             bulk_min_rows: self.import_bulk_min_rows,
+            stale_after: self.import_stale_after,
         }
     }
 }

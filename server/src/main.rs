@@ -235,6 +235,7 @@ async fn import_file(
     let options = app::jobs::RunOptions {
         heartbeat_every: (config.import_stale_after / 4).max(std::time::Duration::from_millis(250)),
         bulk_min_rows: config.import_bulk_min_rows,
+        stale_after: config.import_stale_after,
     };
     let job = app::jobs::run(db, job.id, &worker, &options).await?;
     println!(

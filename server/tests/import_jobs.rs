@@ -82,6 +82,7 @@ async fn create_and_run(s: &Setup, csv: &str, validate_only: bool) -> import_job
         &imports::RunOptions {
             heartbeat_every: std::time::Duration::from_secs(5),
             bulk_min_rows: app::jobs::bulk::BULK_MIN_ROWS,
+            stale_after: std::time::Duration::from_secs(30),
         },
     )
     .await
@@ -396,7 +397,105 @@ async fn a_batch_full_of_errors_records_every_one(backend: Backend) {
     assert_eq!(columns, ["Country", "Date of birth", "Email"]);
 }
 
+/// Every column of a new client is stored as the file gives it, and an empty cell as no
+/// value (PostgreSQL receives nullable columns as arrays with a mask of NULLs: each bit
+/// must land on its own column).
+async fn every_column_of_a_new_client_is_stored_as_given(backend: Backend) {
+    let s = setup(backend).await;
+    let csv = "Email,First name,Middle name,Last name,Username,Date of birth,Country,Phone number,Address,City,Postal code,Verification level,Active,Type,Created\n\
+        full@example.com,Ann,Maria,Lee,annlee,1990-02-03,GB,+44 20 7946 0958,1 High St,London,N1 9GU,2,no,corporate,2020-05-06T07:08:09.123456Z\n\
+        bare@example.com,Bo,,,,,,,,,,,,,\n";
+    let job = create_and_run(&s, csv, false).await;
+    assert_eq!(
+        (job.status, job.created_rows, job.error_rows),
+        (JobStatus::Success, 2, 0),
+        "{:?}",
+        messages(&s, job.id, "error").await
+    );
+    let find = async |email: &str| {
+        client::Entity::find()
+            .filter(client::Column::Email.eq(email))
+            .one(&s.db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let full = find("full@example.com").await;
+    assert_eq!(
+        (
+            full.first_name.as_str(),
+            full.middle_name.as_deref(),
+            full.last_name.as_deref(),
+            full.username.as_str(),
+            full.date_of_birth,
+            full.country.as_deref(),
+            full.phone.as_deref(),
+            full.address.as_deref(),
+            full.city.as_deref(),
+            full.postal_code.as_deref(),
+        ),
+        (
+            "Ann",
+            Some("Maria"),
+            Some("Lee"),
+            "annlee",
+            chrono::NaiveDate::from_ymd_opt(1990, 2, 3),
+            Some("GB"),
+            Some("+442079460958"),
+            Some("1 High St"),
+            Some("London"),
+            Some("N1 9GU"),
+        )
+    );
+    assert_eq!(
+        (
+            full.verification_level,
+            full.active,
+            full.client_type,
+            full.created_at.to_rfc3339(),
+        ),
+        (
+            2,
+            false,
+            app::model::ClientType::Corporate,
+            "2020-05-06T07:08:09.123456+00:00".to_owned(),
+        )
+    );
+    let bare = find("bare@example.com").await;
+    assert_eq!(
+        (
+            bare.middle_name,
+            bare.last_name,
+            bare.date_of_birth,
+            bare.country,
+            bare.phone,
+            bare.address,
+            bare.city,
+            bare.postal_code,
+            bare.verification_level,
+            bare.active,
+            bare.client_type,
+        ),
+        (
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            0,
+            true,
+            app::model::ClientType::Personal
+        )
+    );
+    assert_eq!(bare.username, "bare");
+    assert_eq!(bare.created_at, bare.updated_at, "created now");
+}
+
 on_both_databases!(
+    every_column_of_a_new_client_is_stored_as_given,
     a_taken_username_after_the_first_batch_is_refused_alone,
     usernames_of_one_local_part_get_the_next_free_suffix,
     a_batch_full_of_errors_records_every_one,

@@ -11,6 +11,7 @@ use app::jobs::{self as imports, NewImport};
 use app::model::JobStatus;
 use app::model::{CurrentUser, Delimiter, ImportAction, Role};
 use common::{Backend, fresh_database};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
     QuerySelect,
@@ -318,10 +319,13 @@ async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes(backend: Backend)
     assert_eq!(interrupted.status, JobStatus::InProgress);
     assert!(interrupted.processed_rows < ROWS as i64, "killed too late");
     let during = client_indexes(&db).await;
-    for index in &app::jobs::bulk::CLIENT_INDEXES {
+    for index in app::jobs::bulk::CLIENT_INDEXES
+        .iter()
+        .chain(&app::jobs::bulk::UNIQUE_CLIENT_INDEXES)
+    {
         assert!(
             !during.contains_key(index.name),
-            "{} is dropped in bulk mode",
+            "{} is dropped in bulk mode into an empty table",
             index.name
         );
     }
@@ -360,9 +364,148 @@ async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes(backend: Backend)
     );
     let log = info_messages(&db, id).await;
     assert_eq!(
-        log.iter().filter(|m| m.starts_with("Bulk mode:")).count(),
+        log.iter()
+            .filter(|m| m.starts_with("Bulk mode: the client table was empty"))
+            .count(),
         1,
         "{log:#?}"
+    );
+    drop(dir);
+}
+
+/// While a job loads in bulk mode it is the client table's only writer: another import
+/// waits (and says so in its log) until it has finished, a revert is refused, and a job
+/// does not go into bulk mode while another is in progress. A bulk job whose worker
+/// stopped does not hold others back, and the unique email index it dropped is built
+/// again before they write.
+async fn a_bulk_import_is_the_only_writer_while_it_runs(backend: Backend) {
+    let (url, dir) = fresh_database(backend).await;
+    let db = server::db::connect(&url).await.unwrap();
+    server::db::migrate(&db).await.unwrap();
+    let migrated = client_indexes(&db).await;
+    let user = operator(&db).await;
+    let caller = app::auth::Caller {
+        user: Some(user.clone()),
+        remote_addr: None,
+    };
+    let options = imports::RunOptions {
+        heartbeat_every: Duration::from_millis(250),
+        bulk_min_rows: 100,
+        stale_after: Duration::from_secs(5),
+    };
+    let create = async |title: &str, prefix: &str, rows: usize| {
+        let upload = NewImport {
+            title: title.into(),
+            description: None,
+            action: ImportAction::Users,
+            delimiter: Delimiter::Auto,
+            file_name: "clients.csv".into(),
+            file: clients_file(prefix, rows).into_bytes().into(),
+            validate_only: false,
+        };
+        imports::create(
+            &db,
+            &caller,
+            &user,
+            upload,
+            Limits::NONE,
+            Some("test-worker"),
+        )
+        .await
+        .unwrap()
+    };
+    // A finished import, to be reverted later.
+    let earlier = create("earlier", "e", 50).await;
+    let earlier = imports::run(&db, earlier.id, "test-worker", &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        (earlier.status, earlier.bulk),
+        (JobStatus::Success, false),
+        "50 rows are under the bulk threshold"
+    );
+
+    // Job `bulk` is in progress in bulk mode, its worker alive, its unique index dropped.
+    let bulk = create("bulk", "b", 10).await;
+    import_job::Entity::update_many()
+        .col_expr(import_job::Column::Bulk, Expr::value(true))
+        .col_expr(import_job::Column::WorkerId, Expr::value("bulk-worker"))
+        .col_expr(
+            import_job::Column::HeartbeatAt,
+            Expr::value(Some(chrono::Utc::now())),
+        )
+        .filter(import_job::Column::Id.eq(bulk.id))
+        .exec(&db)
+        .await
+        .unwrap();
+    db.execute_unprepared("DROP INDEX ux_client_email")
+        .await
+        .unwrap();
+    let alive = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            loop {
+                import_job::Entity::update_many()
+                    .col_expr(
+                        import_job::Column::HeartbeatAt,
+                        Expr::value(Some(chrono::Utc::now())),
+                    )
+                    .filter(import_job::Column::Id.eq(bulk.id))
+                    .exec(&db)
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+
+    let refused = imports::revert(&db, &caller, &user, earlier.id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, app::model::AppError::Conflict(m) if m.contains(&format!("Import #{} is loading clients in bulk mode", bulk.id))),
+        "{refused:?}"
+    );
+    assert_eq!(job(&db, earlier.id).await.status, JobStatus::Success);
+
+    // A large job queued meanwhile waits, and then runs without bulk mode: the bulk job
+    // is still in progress when it starts.
+    let waiting = create("waiting", "w", 300).await;
+    let run = {
+        let (db, options) = (db.clone(), options.clone());
+        tokio::spawn(async move { imports::run(&db, waiting.id, "test-worker", &options).await })
+    };
+    wait_until("the waiting message", Duration::from_secs(30), async || {
+        info_messages(&db, waiting.id).await.iter().any(|m| {
+            m == &format!(
+                "Waiting for import #{}, which loads in bulk mode, to finish.",
+                bulk.id
+            )
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(job(&db, waiting.id).await.processed_rows, 0, "it waits");
+    assert_eq!(client::Entity::find().count(&db).await.unwrap(), 50);
+
+    // The bulk job's worker stops: after `stale_after` the waiting job goes on, with the
+    // unique index built again first, and without bulk mode (`bulk` is still in progress).
+    alive.abort();
+    let done = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the waiting job goes on once the bulk job's worker is silent")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (done.status, done.created_rows, done.bulk),
+        (JobStatus::Success, 300, false),
+        "{:?}",
+        info_messages(&db, waiting.id).await
+    );
+    assert_eq!(
+        client_indexes(&db).await,
+        migrated,
+        "the unique index is back"
     );
     drop(dir);
 }
@@ -403,6 +546,7 @@ async fn reverting_a_large_import_rebuilds_the_indexes_in_its_transaction(backen
     let options = imports::RunOptions {
         heartbeat_every: Duration::from_secs(5),
         bulk_min_rows: app::jobs::bulk::BULK_MIN_ROWS,
+        stale_after: Duration::from_secs(30),
     };
     let done = imports::run(&db, job.id, "test-worker", &options)
         .await
@@ -495,6 +639,11 @@ mod sqlite {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bulk_import_is_the_only_writer_while_it_runs() {
+        super::a_bulk_import_is_the_only_writer_while_it_runs(super::Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes() {
         super::a_killed_bulk_import_resumes_and_rebuilds_the_indexes(super::Backend::Sqlite).await;
     }
@@ -513,6 +662,11 @@ mod postgres {
             super::Backend::Postgres,
         )
         .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bulk_import_is_the_only_writer_while_it_runs() {
+        super::a_bulk_import_is_the_only_writer_while_it_runs(super::Backend::Postgres).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,15 +7,23 @@
 //! runs (pages that sort or filter clients are slower meanwhile; the Import Data page says
 //! the job runs in bulk mode). They come back at the job's end whatever its outcome, when
 //! a worker starts ([`ensure_client_indexes`]), and when a job taken over ends: no crash
-//! leaves the table without them for longer than it takes a worker to start. The unique
-//! indexes (email, username) stay: they guard the data.
+//! leaves the table without them for longer than it takes a worker to start.
+//!
+//! A job goes into bulk mode only when no other import is in progress, and while it runs
+//! no other import starts and no import is reverted ([`super::queue::mark_bulk`]): it is
+//! the table's only writer. Into an empty table it then drops the unique email index too
+//! ([`UNIQUE_CLIENT_INDEXES`]): the file's emails are checked against each other as it is
+//! read, and nothing else writes, so they stay unique; the index is built again, unique,
+//! at the end (and before a resumed run goes on, which keeps it). The username index
+//! stays (SQLite cannot drop it: it belongs to the column's `UNIQUE`), and a clash of
+//! generated usernames is caught by it as in any fresh import.
 
 use super::queue::mark_bulk;
 use super::{RunError, info, writes};
 use crate::entities::import_job;
 use crate::model::ImportAction;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait, Statement,
     TransactionSession, TransactionTrait,
 };
 
@@ -35,7 +43,34 @@ pub struct ClientIndex {
     pub quoted: bool,
     pub sqlite: &'static str,
     pub postgres: &'static str,
+    pub unique: bool,
 }
+
+/// How a job loads its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Every index kept up to date as rows arrive.
+    Normal,
+    /// Without the non-unique indexes of `client` (a resumed bulk job too).
+    Bulk,
+    /// Into an empty table, the first attempt: without the unique email index either.
+    BulkIntoEmpty,
+}
+
+impl Mode {
+    pub fn is_bulk(self) -> bool {
+        self != Mode::Normal
+    }
+}
+
+/// The unique index bulk mode drops when it loads an empty table (migration 000005).
+pub const UNIQUE_CLIENT_INDEXES: [ClientIndex; 1] = [ClientIndex {
+    name: "ux_client_email",
+    quoted: false,
+    sqlite: "lower(email)",
+    postgres: "(lower(email) COLLATE \"C\")",
+    unique: true,
+}];
 
 /// The non-unique indexes of `client` (migrations 000001 and 000004).
 pub const CLIENT_INDEXES: [ClientIndex; 6] = [
@@ -44,36 +79,42 @@ pub const CLIENT_INDEXES: [ClientIndex; 6] = [
         quoted: true,
         sqlite: "\"project_id\"",
         postgres: "\"project_id\"",
+        unique: false,
     },
     ClientIndex {
         name: "ix_client_desk",
         quoted: true,
         sqlite: "\"desk_id\"",
         postgres: "\"desk_id\"",
+        unique: false,
     },
     ClientIndex {
         name: "ix_client_created",
         quoted: true,
         sqlite: "\"created_at\"",
         postgres: "\"created_at\"",
+        unique: false,
     },
     ClientIndex {
         name: "ix_client_first_name_prefix",
         quoted: false,
         sqlite: "lower(first_name), id",
         postgres: "(lower(first_name) COLLATE \"C\"), id",
+        unique: false,
     },
     ClientIndex {
         name: "ix_client_last_name_prefix",
         quoted: false,
         sqlite: "lower(last_name), id",
         postgres: "(lower(last_name) COLLATE \"C\"), id",
+        unique: false,
     },
     ClientIndex {
         name: "ix_client_phone_prefix",
         quoted: false,
         sqlite: "phone, id",
         postgres: "(phone COLLATE \"C\"), id",
+        unique: false,
     },
 ];
 
@@ -98,41 +139,94 @@ fn rows(job: &import_job::Model) -> u64 {
 }
 
 /// Before a job's rows are read: puts the job in bulk mode when it should be (or already
-/// was, on a resume) and drops the indexes. Returns whether it runs in bulk mode.
+/// was, on a resume) and drops the indexes. Says how the job loads.
 pub async fn begin(
     db: &DatabaseConnection,
     job: &import_job::Model,
     action: ImportAction,
     worker: &str,
     min_rows: u64,
-) -> Result<bool, RunError> {
-    let bulk = if job.bulk {
-        true
-    } else {
-        if !large_enough(job, action, min_rows) {
-            return Ok(false);
-        }
-        let clients = crate::entities::client::Entity::find().count(db).await?;
-        if !eligible(job, action, clients, min_rows) {
-            return Ok(false);
-        }
-        mark_bulk(
-            db,
+) -> Result<Mode, RunError> {
+    if job.bulk {
+        // A resume: the rows written so far are in the table, so its unique index comes
+        // back before any more are (and stays); the others wait for the end.
+        ensure_unique_indexes(db).await?;
+        drop_client_indexes(db).await?;
+        return Ok(Mode::Bulk);
+    }
+    if !large_enough(job, action, min_rows) {
+        return Ok(Mode::Normal);
+    }
+    let clients = crate::entities::client::Entity::find().count(db).await?;
+    if !eligible(job, action, clients, min_rows) {
+        return Ok(Mode::Normal);
+    }
+    let indexes = CLIENT_INDEXES.len();
+    let mode = mark_bulk(db, job.id, worker, job.processed_rows == 0, |empty| {
+        info(
             job.id,
-            worker,
-            info(
-                job.id,
+            if empty {
                 format!(
-                    "Bulk mode: the table held {clients} clients, fewer than half this file's rows, so the {} search and sort indexes of clients are dropped while it loads and rebuilt at its end.",
-                    CLIENT_INDEXES.len()
-                ),
-            ),
+                    "Bulk mode: the client table was empty, so its {indexes} search and sort indexes and its unique email index are dropped while this file loads and built again at its end (the file's emails are checked against each other as it is read). Other imports wait until it has finished."
+                )
+            } else {
+                format!(
+                    "Bulk mode: the table held {clients} clients, fewer than half this file's rows, so the {indexes} search and sort indexes of clients are dropped while it loads and rebuilt at its end. Other imports wait until it has finished."
+                )
+            },
         )
-        .await?;
-        true
+    })
+    .await?;
+    match mode {
+        Mode::Normal => {
+            tracing::info!(
+                job_id = job.id,
+                "another import is in progress: this one runs without bulk mode"
+            );
+        }
+        Mode::Bulk => drop_client_indexes(db).await?,
+        Mode::BulkIntoEmpty => {
+            drop_client_indexes(db).await?;
+            for index in &UNIQUE_CLIENT_INDEXES {
+                db.execute_unprepared(&format!("DROP INDEX IF EXISTS {}", index.name))
+                    .await?;
+            }
+        }
+    }
+    Ok(mode)
+}
+
+/// Builds the unique indexes bulk mode may have dropped, where they are missing. Cheap
+/// when they are there: the catalog is read, the table is not locked.
+pub async fn ensure_unique_indexes<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    for index in &UNIQUE_CLIENT_INDEXES {
+        if !index_exists(db, index.name).await? {
+            tracing::info!(
+                index = index.name,
+                "building a unique index bulk mode dropped"
+            );
+            create_client_index(db, index).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether an index of that name exists.
+pub async fn index_exists<C: ConnectionTrait>(db: &C, name: &str) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "SELECT to_regclass($1) IS NOT NULL AS found",
+        _ => {
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?) AS found"
+        }
     };
-    drop_client_indexes(db).await?;
-    Ok(bulk)
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get::<bool>("", "found")?,
+        None => false,
+    })
 }
 
 /// Drops the indexes (in `db`'s transaction, when it is one).
@@ -155,8 +249,9 @@ pub async fn ensure_client_indexes<C: ConnectionTrait + TransactionTrait>(
     // each on its own connection and core (its `CREATE INDEX`es of one table do not wait
     // for each other); SQLite has one writer, so there they go one after the other.
     if db.get_database_backend() == DbBackend::Postgres {
-        let (even, odd): (Vec<_>, Vec<_>) = CLIENT_INDEXES
+        let (even, odd): (Vec<_>, Vec<_>) = UNIQUE_CLIENT_INDEXES
             .iter()
+            .chain(&CLIENT_INDEXES)
             .enumerate()
             .partition(|(k, _)| k % 2 == 0);
         let build = |indexes: Vec<(usize, &'static ClientIndex)>| async move {
@@ -170,7 +265,7 @@ pub async fn ensure_client_indexes<C: ConnectionTrait + TransactionTrait>(
         let (a, b) = tokio::join!(build(even), build(odd));
         return a.and(b);
     }
-    for index in &CLIENT_INDEXES {
+    for index in UNIQUE_CLIENT_INDEXES.iter().chain(&CLIENT_INDEXES) {
         let txn = db.begin().await?;
         super::writer_cache(&txn).await?;
         create_client_index(&txn, index).await?;
@@ -194,14 +289,15 @@ async fn create_client_index<C: ConnectionTrait>(db: &C, index: &ClientIndex) ->
             DbBackend::Postgres => index.postgres,
             _ => index.sqlite,
         };
+        let unique = if index.unique { "UNIQUE " } else { "" };
         let sql = if index.quoted {
             format!(
-                "CREATE INDEX IF NOT EXISTS \"{}\" ON \"client\" ({columns})",
+                "CREATE {unique}INDEX IF NOT EXISTS \"{}\" ON \"client\" ({columns})",
                 index.name
             )
         } else {
             format!(
-                "CREATE INDEX IF NOT EXISTS {} ON client ({columns})",
+                "CREATE {unique}INDEX IF NOT EXISTS {} ON client ({columns})",
                 index.name
             )
         };

@@ -221,6 +221,7 @@ pub async fn revert(
         )));
     }
     let txn = db.begin().await?;
+    super::queue::lock_bulk(&txn).await?;
     let marked = import_job::Entity::update_many()
         .col_expr(
             import_job::Column::Status,
@@ -238,6 +239,14 @@ pub async fn revert(
     if marked.rows_affected != 1 {
         return Err(AppError::Conflict(format!(
             "Import #{} changed while it was being reverted; try again.",
+            job.id
+        )));
+    }
+    // A bulk job is the client table's only writer while it runs (it may have dropped
+    // the unique email index, and a revert may give a client back an old email).
+    if let Some(bulk) = super::queue::bulk_running(&txn, job.id, None).await? {
+        return Err(AppError::Conflict(format!(
+            "Import #{bulk} is loading clients in bulk mode; revert import #{} when it has finished.",
             job.id
         )));
     }

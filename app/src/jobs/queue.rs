@@ -1,13 +1,14 @@
 //! Which worker runs which job (SPEC §3.3): claiming, heartbeats, and the fence that
 //! stops a worker presumed dead from writing to a job another worker took over.
 
+use super::bulk::Mode;
 use super::{RunError, Totals};
 use crate::entities::{import_job, import_message};
 use crate::model::JobStatus;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, Statement, TransactionTrait,
+    EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Statement, TransactionTrait,
 };
 use std::time::Duration;
 
@@ -181,18 +182,104 @@ pub(crate) async fn save_progress<C: ConnectionTrait>(
     }
     update_owned(txn, update, job_id, worker).await
 }
-/// Records that the job runs in bulk mode, with its log line, while `worker` owns it.
+/// The key of the PostgreSQL advisory lock that orders a job's move into bulk mode
+/// against the checks of other jobs and of reverts (`"bulk"` in ASCII).
+const BULK_LOCK: i64 = 0x6275_6c6b;
+
+/// Serialises, until `txn` ends, against every other transaction that calls this: on
+/// PostgreSQL through a transaction-level advisory lock; SQLite has one writer, and each
+/// caller writes before it reads, so its write lock does the same.
+pub(crate) async fn lock_bulk<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [BULK_LOCK.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Puts the job in bulk mode, with its log line, while `worker` owns it, unless another
+/// import is in progress: while a bulk job runs no other job writes (they wait, see
+/// [`bulk_running`]), and that is what lets it drop the unique email index of an empty
+/// table, when no row of the job has been read before (`first`). `note` is the log line,
+/// given whether that is the case.
 pub(crate) async fn mark_bulk(
     db: &DatabaseConnection,
     job_id: i64,
     worker: &str,
-    note: import_message::ActiveModel,
-) -> Result<(), RunError> {
+    first: bool,
+    note: impl FnOnce(bool) -> import_message::ActiveModel,
+) -> Result<Mode, RunError> {
     let txn = db.begin().await?;
+    lock_bulk(&txn).await?;
+    // The write first: on SQLite it takes the write lock, so what is read next stays true
+    // until the commit.
     let update =
         import_job::Entity::update_many().col_expr(import_job::Column::Bulk, Expr::value(true));
     update_owned(&txn, update, job_id, worker).await?;
-    note.insert(&txn).await?;
+    let others = import_job::Entity::find()
+        .filter(import_job::Column::Status.eq(JobStatus::InProgress))
+        .filter(import_job::Column::Id.ne(job_id))
+        .count(&txn)
+        .await?;
+    if others > 0 {
+        txn.rollback().await?;
+        return Ok(Mode::Normal);
+    }
+    let empty = first
+        && crate::entities::client::Entity::find()
+            .select_only()
+            .column(crate::entities::client::Column::Id)
+            .limit(1)
+            .into_tuple::<i64>()
+            .one(&txn)
+            .await?
+            .is_none();
+    note(empty).insert(&txn).await?;
     txn.commit().await?;
-    Ok(())
+    Ok(if empty {
+        Mode::BulkIntoEmpty
+    } else {
+        Mode::Bulk
+    })
+}
+
+/// Another job in progress in bulk mode, if there is one; with `stale_before`, only one
+/// whose worker is alive (a heartbeat since then). Read under [`lock_bulk`] in `txn`,
+/// after a write.
+pub(crate) async fn bulk_running<C: ConnectionTrait>(
+    txn: &C,
+    except: i64,
+    stale_before: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Option<i64>, DbErr> {
+    let mut query = import_job::Entity::find()
+        .select_only()
+        .column(import_job::Column::Id)
+        .filter(import_job::Column::Bulk.eq(true))
+        .filter(import_job::Column::Status.eq(JobStatus::InProgress))
+        .filter(import_job::Column::Id.ne(except));
+    if let Some(t) = stale_before {
+        query = query.filter(import_job::Column::HeartbeatAt.gte(t));
+    }
+    query.into_tuple::<i64>().one(txn).await
+}
+
+/// Before a job reads or writes anything: the id of a live bulk job it has to wait for,
+/// if any. Marks this job alive in the same transaction (its write orders the check on
+/// SQLite).
+pub(crate) async fn bulk_to_wait_for(
+    db: &DatabaseConnection,
+    job_id: i64,
+    worker: &str,
+    stale_before: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<i64>, RunError> {
+    let txn = db.begin().await?;
+    lock_bulk(&txn).await?;
+    fence(&txn, job_id, worker).await?;
+    let running = bulk_running(&txn, job_id, Some(stale_before)).await?;
+    txn.commit().await?;
+    Ok(running)
 }

@@ -7,7 +7,7 @@
 use super::apply::{AccountImport, Applier, ClientImport, IbImport};
 use super::bulk;
 use super::lifecycle::finish;
-use super::queue::{Heartbeat, fence, save_progress};
+use super::queue::{self, Heartbeat, fence, save_progress};
 use super::write::insert_all;
 use super::{BATCH_ROWS, MAX_ATTEMPTS, RunError, Totals, find_job, info, message, writes};
 use crate::entities::{import_file_chunk, import_job, import_message};
@@ -17,8 +17,8 @@ use crate::import::validate::CellError;
 use crate::model::JobStatus;
 use crate::model::{AppError, Delimiter, ImportAction};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
@@ -108,10 +108,15 @@ pub async fn run(
             AppError::Internal
         })?;
         let started = Instant::now();
-        match bulk::begin(db, &job, action, worker, options.bulk_min_rows).await {
-            Ok(bulk) => {
+        let begun = match wait_for_bulk_jobs(db, job_id, worker, options.stale_after).await {
+            Ok(()) => bulk::begin(db, &job, action, worker, options.bulk_min_rows).await,
+            Err(e) => Err(e),
+        };
+        match begun {
+            Ok(mode) => {
+                let bulk = mode.is_bulk();
                 let begun = started.elapsed();
-                let applied = apply_file(db, &job, worker, action, bulk, &mut totals).await;
+                let applied = apply_file(db, &job, worker, action, mode, &mut totals).await;
                 let loaded = started.elapsed();
                 if bulk && !matches!(applied, Err(Stop::TakenOver)) {
                     // Whatever the outcome: the table must not stay without them.
@@ -152,6 +157,47 @@ pub struct RunOptions {
     /// A client file of at least this many rows (and twice as many as the table holds)
     /// loads in bulk mode.
     pub bulk_min_rows: u64,
+    /// A job whose worker has sent no heartbeat for this long is presumed stopped: a
+    /// job does not wait for a bulk job in that state.
+    pub stale_after: Duration,
+}
+
+/// How often a job waiting for a bulk job looks again.
+const BULK_WAIT_POLL: Duration = Duration::from_millis(500);
+
+/// Waits while another job runs in bulk mode (it is then the table's only writer), then
+/// makes sure the unique indexes a stopped bulk job may have dropped are there.
+async fn wait_for_bulk_jobs(
+    db: &DatabaseConnection,
+    job_id: i64,
+    worker: &str,
+    stale_after: Duration,
+) -> Result<(), RunError> {
+    let mut logged = false;
+    loop {
+        let stale_before = chrono::Utc::now()
+            - chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::seconds(30));
+        match queue::bulk_to_wait_for(db, job_id, worker, stale_before).await? {
+            None => break,
+            Some(other) => {
+                if !logged {
+                    logged = true;
+                    tracing::info!(job_id, other, "waiting for a bulk import to finish");
+                    info(
+                        job_id,
+                        format!(
+                            "Waiting for import #{other}, which loads in bulk mode, to finish."
+                        ),
+                    )
+                    .insert(db)
+                    .await?;
+                }
+                tokio::time::sleep(BULK_WAIT_POLL).await;
+            }
+        }
+    }
+    bulk::ensure_unique_indexes(db).await?;
+    Ok(())
 }
 
 /// Lets the reader know how many rows the writer wants in its next batch.
@@ -193,9 +239,10 @@ async fn apply_file(
     job: &import_job::Model,
     worker: &str,
     action: ImportAction,
-    bulk: bool,
+    mode: bulk::Mode,
     totals: &mut Totals,
 ) -> Result<(), Stop> {
+    let bulk = mode.is_bulk();
     let mut applier = match action {
         ImportAction::Users => {
             let mut clients = ClientImport::new(db, job.id).await?;
@@ -209,6 +256,9 @@ async fn apply_file(
                     .one(db)
                     .await?
                     .is_none();
+            // Nothing else writes while it runs, the file's emails are checked against
+            // each other, and the unique email index is gone until the end.
+            clients.emails_new = mode == bulk::Mode::BulkIntoEmpty && clients.fresh;
             Applier::Clients(clients)
         }
         ImportAction::Accounts => Applier::Accounts(AccountImport::new(job.id)),

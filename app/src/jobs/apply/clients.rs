@@ -17,7 +17,6 @@ use sea_orm::{
     TransactionSession, TransactionTrait, Value as DbValue,
 };
 use serde_json::Value;
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// A username made from an email's local part: lower case letters, digits, `.`, `_`, `-`.
@@ -82,6 +81,13 @@ pub struct ClientImport {
     /// and a batch falls back to looking up when a statement finds an email or username
     /// taken after all (another import wrote it meanwhile).
     pub fresh: bool,
+    /// No email of the file can be in the table (a bulk load into an empty table: nothing
+    /// else writes, and the file's emails were checked against each other), and the
+    /// unique email index is gone meanwhile. A username clash then does not end the fresh
+    /// path: the batch is redone with its usernames looked up, and so are those after it.
+    pub emails_new: bool,
+    /// Fresh batches look their usernames up (after a clash, when `emails_new`).
+    look_up_usernames: bool,
 }
 
 /// Where a client import's writing time goes.
@@ -121,6 +127,8 @@ impl ClientImport {
             next_suffix: HashMap::new(),
             timings: ClientTimings::default(),
             fresh: false,
+            emails_new: false,
+            look_up_usernames: false,
         })
     }
 
@@ -133,21 +141,43 @@ impl ClientImport {
     ) -> Result<BatchReport, DbErr> {
         if self.fresh && rows.iter().all(|r| r.id.is_none()) {
             let clock = std::time::Instant::now();
-            let trial = txn.begin().await?;
-            let written = self.apply_fresh(&trial, &rows).await?;
-            match written {
-                Some(report) => {
-                    trial.commit().await?;
-                    self.timings.insert += clock.elapsed();
-                    return Ok(report);
-                }
-                None => {
-                    trial.rollback().await?;
-                    self.fresh = false;
-                    tracing::info!(
-                        job_id = self.job_id,
-                        "an email or username of a batch was taken: clients are looked up from now on"
-                    );
+            loop {
+                // A batch redone must choose the same suffixes as if it ran once.
+                let suffixes = self.next_suffix.clone();
+                let trial = txn.begin().await?;
+                let written = self.apply_fresh(&trial, &rows).await?;
+                match written {
+                    Some(report) => {
+                        trial.commit().await?;
+                        self.timings.insert += clock.elapsed();
+                        return Ok(report);
+                    }
+                    None if self.emails_new && !self.look_up_usernames => {
+                        trial.rollback().await?;
+                        self.next_suffix = suffixes;
+                        self.look_up_usernames = true;
+                        tracing::info!(
+                            job_id = self.job_id,
+                            "a username of a batch was taken: usernames are looked up from now on"
+                        );
+                    }
+                    None => {
+                        trial.rollback().await?;
+                        self.next_suffix = suffixes;
+                        if self.emails_new {
+                            // Only the username index is left to clash on, and usernames
+                            // were looked up: something else writes after all.
+                            return Err(DbErr::Custom(
+                                "a client was written by someone else during a bulk load".into(),
+                            ));
+                        }
+                        self.fresh = false;
+                        tracing::info!(
+                            job_id = self.job_id,
+                            "an email or username of a batch was taken: clients are looked up from now on"
+                        );
+                        break;
+                    }
                 }
             }
         }
@@ -327,6 +357,19 @@ impl ClientImport {
         let mut report = BatchReport::default();
         let mut in_batch: HashSet<String> = HashSet::new();
         let mut new_clients = Vec::with_capacity(rows.len());
+        let taken = if self.look_up_usernames {
+            let wanted: HashSet<String> = rows
+                .iter()
+                .map(|r| match &r.username {
+                    Some(u) => u.clone(),
+                    None => username_base(r.email.as_ref().map_or("", |e| e.as_str())),
+                })
+                .collect();
+            taken_usernames(txn, &wanted.into_iter().collect::<Vec<_>>()).await?
+        } else {
+            HashSet::new()
+        };
+        let db = self.look_up_usernames.then_some(txn);
         for row in rows {
             let placement = match self.directory.placement(row) {
                 Ok(p) => p.unwrap_or_else(|| self.default_placement()),
@@ -345,9 +388,10 @@ impl ClientImport {
                 .map(|e| e.as_str().to_owned())
                 .unwrap_or_default();
             // The table held no clients: only this batch can hold a username (a clash
-            // with an earlier batch fails the insert, and the batch is redone).
+            // with an earlier batch fails the insert, and the batch is redone), unless
+            // usernames are looked up.
             let Some(username) = self
-                .new_username(None::<&C>, row, &email, &HashSet::new(), &in_batch)
+                .new_username(db, row, &email, &taken, &in_batch)
                 .await?
             else {
                 report.errors.push(username_taken(
@@ -679,89 +723,119 @@ fn insert_sql(backend: DbBackend, rows: usize) -> String {
     sql
 }
 
-/// New clients a PostgreSQL statement takes at most (about a megabyte of JSON).
-const JSON_ROWS_PER_STATEMENT: usize = 2_500;
+/// New clients a PostgreSQL statement takes at most.
+const PG_ROWS_PER_STATEMENT: usize = 2_500;
 
-/// PostgreSQL's insert: the clients come as one JSON array of objects, so the statement
-/// has one parameter and one text whatever the number of rows. PostgreSQL parses and
-/// plans it once per connection, and reads the array faster than it binds and plans a
-/// `VALUES` list of eighteen thousand parameters.
+/// PostgreSQL's insert: the clients come as one array a column, bound in the driver's
+/// binary format, and `unnest` turns them back into rows. The statement has a fixed text
+/// whatever the number of rows, so PostgreSQL parses and plans it once per connection;
+/// reading binary arrays costs it less than parsing JSON (in a measurement on this
+/// schema, 1,000,000 rows in 2,500-row statements: 15.8 s against 20.1 s for
+/// `json_to_recordset`, 14.4 s for `COPY`).
+///
+/// The driver binds arrays without NULL elements, so a nullable column is sent with a
+/// placeholder and the last array, a bit mask a row, says which of them are NULL
+/// (middle name, last name, date of birth, country, phone, address, city, postal code).
 fn postgres_insert_sql() -> String {
+    let columns: Vec<String> = ["m", "l", "d", "co", "ph", "ad", "ci", "pc"]
+        .iter()
+        .enumerate()
+        .map(|(bit, c)| format!("CASE WHEN n & {} = 0 THEN {c} END", 1 << bit))
+        .collect();
     format!(
-        "INSERT INTO client ({INSERT_COLUMNS}) SELECT {INSERT_COLUMNS} \
-         FROM json_to_recordset($1::json) AS r(email text, username text, first_name text, \
-         middle_name text, last_name text, date_of_birth date, country text, phone text, \
-         address text, city text, postal_code text, verification_level integer, \
-         project_id bigint, desk_id bigint, active boolean, type text, \
-         created_at timestamptz, updated_at timestamptz) RETURNING id"
+        "INSERT INTO client ({INSERT_COLUMNS}) SELECT e, u, f, {}, v, p, dk, ac, t, ca, $18 \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], \
+         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::integer[], \
+         $13::bigint[], $14::bigint[], $15::boolean[], $16::text[], $17::timestamptz[], \
+         $19::integer[]) AS r(e, u, f, m, l, d, co, ph, ad, ci, pc, v, p, dk, ac, t, ca, n) \
+         RETURNING id",
+        columns.join(", ")
     )
 }
 
-/// A time as PostgreSQL stores it: microseconds, truncated as the driver's binary
-/// encoding truncates them.
-fn postgres_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+/// A nullable column of [`postgres_insert_sql`]: its values, a default where a client has
+/// none, and that client's bit `bit` set in `nulls`.
+fn nullable<T: Default>(
+    clients: &[&NewClient<'_>],
+    nulls: &mut [i32],
+    bit: usize,
+    value: impl Fn(&NewClient<'_>) -> Option<T>,
+) -> Vec<T> {
+    clients
+        .iter()
+        .zip(nulls.iter_mut())
+        .map(|(c, mask)| {
+            value(c).unwrap_or_else(|| {
+                *mask |= 1 << bit;
+                T::default()
+            })
+        })
+        .collect()
 }
 
-/// One new client as a member of [`postgres_insert_sql`]'s JSON array.
-#[derive(serde::Serialize)]
-struct JsonClient<'a> {
-    email: &'a str,
-    username: &'a str,
-    first_name: &'a str,
-    middle_name: Option<&'a str>,
-    last_name: Option<&'a str>,
-    date_of_birth: Option<chrono::NaiveDate>,
-    country: Option<&'a str>,
-    phone: Option<&'a str>,
-    address: Option<&'a str>,
-    city: Option<&'a str>,
-    postal_code: Option<&'a str>,
-    verification_level: i32,
-    project_id: i64,
-    desk_id: i64,
-    active: bool,
-    #[serde(rename = "type")]
-    client_type: &'static str,
-    created_at: Cow<'a, str>,
-    updated_at: &'a str,
-}
-
-/// The JSON array of [`postgres_insert_sql`] for `clients`.
-fn postgres_rows_json(
+/// The bound values of [`postgres_insert_sql`] for `clients`.
+fn postgres_insert_values(
     clients: &[&NewClient<'_>],
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<String, DbErr> {
-    let now = postgres_time(now);
-    let rows: Vec<JsonClient<'_>> = clients
-        .iter()
-        .map(|c| {
-            let row = c.row;
-            JsonClient {
-                email: &c.email,
-                username: &c.username,
-                first_name: row.first_name.as_deref().unwrap_or_default(),
-                middle_name: row.middle_name.as_deref(),
-                last_name: row.last_name.as_deref(),
-                date_of_birth: row.date_of_birth,
-                country: row.country.as_ref().map(|c| c.as_str()),
-                phone: row.phone.as_ref().map(|p| p.as_str()),
-                address: row.address.as_deref(),
-                city: row.city.as_deref(),
-                postal_code: row.postal_code.as_deref(),
-                verification_level: row.verification_level.unwrap_or(0),
-                project_id: c.placement.0,
-                desk_id: c.placement.1,
-                active: row.active.unwrap_or(true),
-                client_type: row.client_type.map_or("personal", |t| t.as_str()),
-                created_at: row.created_at.map_or(Cow::Borrowed(now.as_str()), |t| {
-                    Cow::Owned(postgres_time(t))
-                }),
-                updated_at: &now,
-            }
-        })
-        .collect();
-    serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))
+) -> Vec<DbValue> {
+    let n = clients.len();
+    let texts = |f: &dyn Fn(&NewClient<'_>) -> String| -> DbValue {
+        DbValue::from(clients.iter().map(|c| f(c)).collect::<Vec<String>>())
+    };
+    let mut nulls = vec![0i32; n];
+    let middle = nullable(clients, &mut nulls, 0, |c| c.row.middle_name.clone());
+    let last = nullable(clients, &mut nulls, 1, |c| c.row.last_name.clone());
+    let birth = nullable(clients, &mut nulls, 2, |c| c.row.date_of_birth);
+    let country = nullable(clients, &mut nulls, 3, |c| {
+        c.row.country.map(|c| c.as_str().to_owned())
+    });
+    let phone = nullable(clients, &mut nulls, 4, |c| {
+        c.row.phone.as_ref().map(|p| p.as_str().to_owned())
+    });
+    let address = nullable(clients, &mut nulls, 5, |c| c.row.address.clone());
+    let city = nullable(clients, &mut nulls, 6, |c| c.row.city.clone());
+    let postal = nullable(clients, &mut nulls, 7, |c| c.row.postal_code.clone());
+    vec![
+        texts(&|c| c.email.clone()),
+        texts(&|c| c.username.clone()),
+        texts(&|c| c.row.first_name.clone().unwrap_or_default()),
+        middle.into(),
+        last.into(),
+        birth.into(),
+        country.into(),
+        phone.into(),
+        address.into(),
+        city.into(),
+        postal.into(),
+        DbValue::from(
+            clients
+                .iter()
+                .map(|c| c.row.verification_level.unwrap_or(0))
+                .collect::<Vec<i32>>(),
+        ),
+        DbValue::from(clients.iter().map(|c| c.placement.0).collect::<Vec<i64>>()),
+        DbValue::from(clients.iter().map(|c| c.placement.1).collect::<Vec<i64>>()),
+        DbValue::from(
+            clients
+                .iter()
+                .map(|c| c.row.active.unwrap_or(true))
+                .collect::<Vec<bool>>(),
+        ),
+        texts(&|c| {
+            c.row
+                .client_type
+                .map_or("personal", |t| t.as_str())
+                .to_owned()
+        }),
+        DbValue::from(
+            clients
+                .iter()
+                .map(|c| c.row.created_at.unwrap_or(now))
+                .collect::<Vec<chrono::DateTime<chrono::Utc>>>(),
+        ),
+        DbValue::from(now),
+        DbValue::from(nulls),
+    ]
 }
 
 /// The values of one new client, in the order of [`INSERT_COLUMNS`].
@@ -810,7 +884,7 @@ async fn insert_clients<C: ConnectionTrait>(
     let mut rest = &sorted[..];
     while !rest.is_empty() {
         let take = match backend {
-            DbBackend::Postgres => rest.len().min(JSON_ROWS_PER_STATEMENT),
+            DbBackend::Postgres => rest.len().min(PG_ROWS_PER_STATEMENT),
             _ => statement_rows(rest.len()),
         };
         let (piece, after) = rest.split_at(take);
@@ -820,7 +894,7 @@ async fn insert_clients<C: ConnectionTrait>(
             let statement = Statement::from_sql_and_values(
                 backend,
                 postgres_insert_sql(),
-                [DbValue::from(postgres_rows_json(piece, now)?)],
+                postgres_insert_values(piece, now),
             );
             for r in txn.query_all_raw(statement).await? {
                 ids.push(r.try_get::<i64>("", "id")?);
