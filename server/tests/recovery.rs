@@ -301,8 +301,9 @@ async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes(backend: Backend)
         );
     }
     let user = operator(&db).await;
-    // Bulk mode commits every few seconds: a file large enough for several commits.
-    const ROWS: usize = 160_000;
+    // Bulk mode commits every few seconds: a file large enough for several commits, also
+    // when the load is fast (the first commit must come before the last row).
+    const ROWS: usize = 400_000;
     let id = queue(&db, &user, "bulk file", clients_file("bulk", ROWS)).await;
     let bulk = [("IMPORT_BULK_MIN_ROWS", "10000")];
     let first = ServerProcess::start_with(&url, &logs.path().join("first.log"), "2s", &bulk);
@@ -314,7 +315,7 @@ async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes(backend: Backend)
     let interrupted = job(&db, id).await;
     assert!(
         interrupted.bulk,
-        "a 160,000-row file into an empty table runs in bulk mode"
+        "a 400,000-row file into an empty table runs in bulk mode"
     );
     assert_eq!(interrupted.status, JobStatus::InProgress);
     assert!(interrupted.processed_rows < ROWS as i64, "killed too late");
