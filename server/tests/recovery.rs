@@ -186,6 +186,61 @@ async fn client_indexes(db: &DatabaseConnection) -> std::collections::BTreeMap<S
     .collect()
 }
 
+/// A migrated database, its client indexes as the migrations made them, and an operator
+/// calling the job functions in this process.
+struct InProcess {
+    db: DatabaseConnection,
+    /// Kept until the test ends: the SQLite file lives in it.
+    _dir: Option<tempfile::TempDir>,
+    migrated: std::collections::BTreeMap<String, String>,
+    user: CurrentUser,
+    caller: app::auth::Caller,
+}
+
+impl InProcess {
+    async fn new(backend: Backend) -> Self {
+        let (url, dir) = fresh_database(backend).await;
+        let db = server::db::connect(&url).await.unwrap();
+        server::db::migrate(&db).await.unwrap();
+        let migrated = client_indexes(&db).await;
+        let user = operator(&db).await;
+        let caller = app::auth::Caller {
+            user: Some(user.clone()),
+            remote_addr: None,
+        };
+        InProcess {
+            db,
+            _dir: dir,
+            migrated,
+            user,
+            caller,
+        }
+    }
+
+    /// A client import of `rows` generated rows, created claimed by `test-worker`.
+    async fn claimed_import(&self, title: &str, prefix: &str, rows: usize) -> import_job::Model {
+        let upload = NewImport {
+            title: title.into(),
+            description: None,
+            action: ImportAction::Users,
+            delimiter: Delimiter::Auto,
+            file_name: "clients.csv".into(),
+            file: clients_file(prefix, rows).into_bytes().into(),
+            validate_only: false,
+        };
+        imports::create(
+            &self.db,
+            &self.caller,
+            &self.user,
+            upload,
+            Limits::NONE,
+            Some("test-worker"),
+        )
+        .await
+        .unwrap()
+    }
+}
+
 async fn info_messages(db: &DatabaseConnection, id: i64) -> Vec<String> {
     import_message::Entity::find()
         .filter(import_message::Column::JobId.eq(id))
@@ -380,43 +435,16 @@ async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes(backend: Backend)
 /// stopped does not hold others back, and the unique email index it dropped is built
 /// again before they write.
 async fn a_bulk_import_is_the_only_writer_while_it_runs(backend: Backend) {
-    let (url, dir) = fresh_database(backend).await;
-    let db = server::db::connect(&url).await.unwrap();
-    server::db::migrate(&db).await.unwrap();
-    let migrated = client_indexes(&db).await;
-    let user = operator(&db).await;
-    let caller = app::auth::Caller {
-        user: Some(user.clone()),
-        remote_addr: None,
-    };
+    let setup = InProcess::new(backend).await;
+    let (db, migrated) = (setup.db.clone(), setup.migrated.clone());
+    let (user, caller) = (&setup.user, &setup.caller);
     let options = imports::RunOptions {
         heartbeat_every: Duration::from_millis(250),
         bulk_min_rows: 100,
         stale_after: Duration::from_secs(5),
     };
-    let create = async |title: &str, prefix: &str, rows: usize| {
-        let upload = NewImport {
-            title: title.into(),
-            description: None,
-            action: ImportAction::Users,
-            delimiter: Delimiter::Auto,
-            file_name: "clients.csv".into(),
-            file: clients_file(prefix, rows).into_bytes().into(),
-            validate_only: false,
-        };
-        imports::create(
-            &db,
-            &caller,
-            &user,
-            upload,
-            Limits::NONE,
-            Some("test-worker"),
-        )
-        .await
-        .unwrap()
-    };
     // A finished import, to be reverted later.
-    let earlier = create("earlier", "e", 50).await;
+    let earlier = setup.claimed_import("earlier", "e", 50).await;
     let earlier = imports::run(&db, earlier.id, "test-worker", &options)
         .await
         .unwrap();
@@ -427,7 +455,7 @@ async fn a_bulk_import_is_the_only_writer_while_it_runs(backend: Backend) {
     );
 
     // Job `bulk` is in progress in bulk mode, its worker alive, its unique index dropped.
-    let bulk = create("bulk", "b", 10).await;
+    let bulk = setup.claimed_import("bulk", "b", 10).await;
     import_job::Entity::update_many()
         .col_expr(import_job::Column::Bulk, Expr::value(true))
         .col_expr(import_job::Column::WorkerId, Expr::value("bulk-worker"))
@@ -460,7 +488,7 @@ async fn a_bulk_import_is_the_only_writer_while_it_runs(backend: Backend) {
         })
     };
 
-    let refused = imports::revert(&db, &caller, &user, earlier.id)
+    let refused = imports::revert(&db, caller, user, earlier.id)
         .await
         .unwrap_err();
     assert!(
@@ -471,7 +499,7 @@ async fn a_bulk_import_is_the_only_writer_while_it_runs(backend: Backend) {
 
     // A large job queued meanwhile waits, and then runs without bulk mode: the bulk job
     // is still in progress when it starts.
-    let waiting = create("waiting", "w", 300).await;
+    let waiting = setup.claimed_import("waiting", "w", 300).await;
     let run = {
         let (db, options) = (db.clone(), options.clone());
         tokio::spawn(async move { imports::run(&db, waiting.id, "test-worker", &options).await })
@@ -508,42 +536,18 @@ async fn a_bulk_import_is_the_only_writer_while_it_runs(backend: Backend) {
         migrated,
         "the unique index is back"
     );
-    drop(dir);
+    drop(setup);
 }
 
 /// Reverting a large first load deletes every client it created in one transaction that
 /// drops the non-unique client indexes and builds them again: afterwards the table is
 /// empty, the job is reverted and every index is there as the migrations made it.
 async fn reverting_a_large_import_rebuilds_the_indexes_in_its_transaction(backend: Backend) {
-    let (url, dir) = fresh_database(backend).await;
-    let db = server::db::connect(&url).await.unwrap();
-    server::db::migrate(&db).await.unwrap();
-    let migrated = client_indexes(&db).await;
-    let user = operator(&db).await;
-    let caller = app::auth::Caller {
-        user: Some(user.clone()),
-        remote_addr: None,
-    };
+    let setup = InProcess::new(backend).await;
+    let (db, migrated) = (setup.db.clone(), setup.migrated.clone());
+    let (user, caller) = (&setup.user, &setup.caller);
     const ROWS: usize = 110_000;
-    let upload = NewImport {
-        title: "large".into(),
-        description: None,
-        action: ImportAction::Users,
-        delimiter: Delimiter::Auto,
-        file_name: "clients.csv".into(),
-        file: clients_file("revert", ROWS).into_bytes().into(),
-        validate_only: false,
-    };
-    let job = imports::create(
-        &db,
-        &caller,
-        &user,
-        upload,
-        Limits::NONE,
-        Some("test-worker"),
-    )
-    .await
-    .unwrap();
+    let job = setup.claimed_import("large", "revert", ROWS).await;
     let options = imports::RunOptions {
         heartbeat_every: Duration::from_secs(5),
         bulk_min_rows: app::jobs::bulk::BULK_MIN_ROWS,
@@ -557,7 +561,7 @@ async fn reverting_a_large_import_rebuilds_the_indexes_in_its_transaction(backen
         (JobStatus::Success, ROWS as i64)
     );
     assert_eq!(client_ids(&db).await.len(), ROWS);
-    let (reverted, report) = imports::revert(&db, &caller, &user, job.id).await.unwrap();
+    let (reverted, report) = imports::revert(&db, caller, user, job.id).await.unwrap();
     assert_eq!(reverted.status, JobStatus::Reverted);
     assert_eq!(
         (report.deleted, report.not_reverted.len()),
@@ -569,7 +573,7 @@ async fn reverting_a_large_import_rebuilds_the_indexes_in_its_transaction(backen
         migrated,
         "every index back, as it was"
     );
-    drop(dir);
+    drop(setup);
 }
 
 async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {

@@ -1,7 +1,7 @@
 //! `import-users` (SPEC §3.1): a row updates the client it names (by `ID`, else by email)
 //! or creates one. A batch costs a handful of statements whatever its size: one look-up
 //! of the batch's emails, one of the usernames it wants, the inserts (SQLite: multi-row
-//! `VALUES`; PostgreSQL: a JSON array of up to 2,500 clients), and one
+//! `VALUES`; PostgreSQL: one array a column of up to 2,500 clients, unnested), and one
 //! `UPDATE … FROM (VALUES …)` per set of changed columns.
 //!
 //! Statements are written by hand with a fixed text for a given number of rows, so the
