@@ -197,8 +197,21 @@ pub async fn begin(
 }
 
 /// Builds the unique indexes bulk mode may have dropped, where they are missing. Cheap
-/// when they are there: the catalog is read, the table is not locked.
-pub async fn ensure_unique_indexes<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+/// when they are there: the catalog is read, the table is not locked. On PostgreSQL under
+/// the bulk lock, so that two jobs starting at once do not both build one; SQLite runs
+/// each `CREATE … IF NOT EXISTS` under its write lock (and a transaction that read first
+/// could not take that lock once another writer had committed).
+pub async fn ensure_unique_indexes(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return build_missing_unique_indexes(db).await;
+    }
+    let txn = db.begin().await?;
+    super::queue::lock_bulk(&txn).await?;
+    build_missing_unique_indexes(&txn).await?;
+    txn.commit().await
+}
+
+async fn build_missing_unique_indexes<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     for index in &UNIQUE_CLIENT_INDEXES {
         if !index_exists(db, index.name).await? {
             tracing::info!(
