@@ -89,12 +89,9 @@ fn clients_file(prefix: &str, rows: usize) -> String {
     csv
 }
 
-async fn queue(db: &DatabaseConnection, user: &CurrentUser, title: &str, csv: String) -> i64 {
-    let caller = app::auth::Caller {
-        user: Some(user.clone()),
-        remote_addr: None,
-    };
-    let upload = NewImport {
+/// An `import-users` upload of `csv`.
+fn users_upload(title: &str, csv: String) -> NewImport {
+    NewImport {
         title: title.into(),
         description: None,
         action: ImportAction::Users,
@@ -102,11 +99,25 @@ async fn queue(db: &DatabaseConnection, user: &CurrentUser, title: &str, csv: St
         file_name: "clients.csv".into(),
         file: csv.into_bytes().into(),
         validate_only: false,
+    }
+}
+
+async fn queue(db: &DatabaseConnection, user: &CurrentUser, title: &str, csv: String) -> i64 {
+    let caller = app::auth::Caller {
+        user: Some(user.clone()),
+        remote_addr: None,
     };
-    imports::create(db, &caller, user, upload, Limits::NONE, None)
-        .await
-        .unwrap()
-        .id
+    imports::create(
+        db,
+        &caller,
+        user,
+        users_upload(title, csv),
+        Limits::NONE,
+        None,
+    )
+    .await
+    .unwrap()
+    .id
 }
 
 async fn job(db: &DatabaseConnection, id: i64) -> import_job::Model {
@@ -219,20 +230,11 @@ impl InProcess {
 
     /// A client import of `rows` generated rows, created claimed by `test-worker`.
     async fn claimed_import(&self, title: &str, prefix: &str, rows: usize) -> import_job::Model {
-        let upload = NewImport {
-            title: title.into(),
-            description: None,
-            action: ImportAction::Users,
-            delimiter: Delimiter::Auto,
-            file_name: "clients.csv".into(),
-            file: clients_file(prefix, rows).into_bytes().into(),
-            validate_only: false,
-        };
         imports::create(
             &self.db,
             &self.caller,
             &self.user,
-            upload,
+            users_upload(title, clients_file(prefix, rows)),
             Limits::NONE,
             Some("test-worker"),
         )
@@ -456,17 +458,26 @@ async fn a_bulk_import_is_the_only_writer_while_it_runs(backend: Backend) {
 
     // Job `bulk` is in progress in bulk mode, its worker alive, its unique index dropped.
     let bulk = setup.claimed_import("bulk", "b", 10).await;
+    let id = bulk.id;
+    let beat = async move |db: &DatabaseConnection| {
+        import_job::Entity::update_many()
+            .col_expr(
+                import_job::Column::HeartbeatAt,
+                Expr::value(Some(chrono::Utc::now())),
+            )
+            .filter(import_job::Column::Id.eq(id))
+            .exec(db)
+            .await
+            .unwrap();
+    };
     import_job::Entity::update_many()
         .col_expr(import_job::Column::Bulk, Expr::value(true))
         .col_expr(import_job::Column::WorkerId, Expr::value("bulk-worker"))
-        .col_expr(
-            import_job::Column::HeartbeatAt,
-            Expr::value(Some(chrono::Utc::now())),
-        )
         .filter(import_job::Column::Id.eq(bulk.id))
         .exec(&db)
         .await
         .unwrap();
+    beat(&db).await;
     db.execute_unprepared("DROP INDEX ux_client_email")
         .await
         .unwrap();
@@ -474,15 +485,7 @@ async fn a_bulk_import_is_the_only_writer_while_it_runs(backend: Backend) {
         let db = db.clone();
         tokio::spawn(async move {
             loop {
-                import_job::Entity::update_many()
-                    .col_expr(
-                        import_job::Column::HeartbeatAt,
-                        Expr::value(Some(chrono::Utc::now())),
-                    )
-                    .filter(import_job::Column::Id.eq(bulk.id))
-                    .exec(&db)
-                    .await
-                    .unwrap();
+                beat(&db).await;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         })

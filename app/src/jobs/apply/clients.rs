@@ -34,6 +34,14 @@ fn username_base(email: &str) -> String {
     }
 }
 
+/// The username a new client's row asks for, or the one it would be given first.
+fn wanted_username(row: &ClientRow) -> String {
+    match &row.username {
+        Some(u) => u.clone(),
+        None => username_base(row.email.as_ref().map_or("", |e| e.as_str())),
+    }
+}
+
 /// A row that would create a client without a first name.
 fn no_first_name(line: u64) -> ApplyError {
     refuse(
@@ -235,11 +243,7 @@ impl ClientImport {
                     report.errors.push(no_first_name(row.line));
                     continue;
                 }
-                match &row.username {
-                    Some(u) => usernames_wanted.insert(u.clone()),
-                    None => usernames_wanted
-                        .insert(username_base(row.email.as_ref().map_or("", |e| e.as_str()))),
-                };
+                usernames_wanted.insert(wanted_username(&row));
                 creates.push((row, placement.unwrap_or_else(|| self.default_placement())));
                 continue;
             };
@@ -278,29 +282,13 @@ impl ClientImport {
         let mut in_batch: HashSet<String> = HashSet::new();
         let mut new_clients = Vec::with_capacity(creates.len());
         for (row, placement) in &creates {
-            let placement = *placement;
-            let email = row
-                .email
-                .as_ref()
-                .map(|e| e.as_str().to_owned())
-                .unwrap_or_default();
-            let Some(username) = self
-                .new_username(Some(txn), row, &email, &taken, &in_batch)
+            match self
+                .new_client(Some(txn), row, *placement, &taken, &mut in_batch)
                 .await?
-            else {
-                report.errors.push(username_taken(
-                    row.line,
-                    row.username.as_deref().unwrap_or_default(),
-                ));
-                continue;
-            };
-            in_batch.insert(username.clone());
-            new_clients.push(NewClient {
-                email,
-                username,
-                row,
-                placement,
-            });
+            {
+                Ok(c) => new_clients.push(c),
+                Err(e) => report.errors.push(e),
+            }
         }
         let named = clock.elapsed();
         let now = chrono::Utc::now();
@@ -358,13 +346,7 @@ impl ClientImport {
         let mut in_batch: HashSet<String> = HashSet::new();
         let mut new_clients = Vec::with_capacity(rows.len());
         let taken = if self.look_up_usernames {
-            let wanted: HashSet<String> = rows
-                .iter()
-                .map(|r| match &r.username {
-                    Some(u) => u.clone(),
-                    None => username_base(r.email.as_ref().map_or("", |e| e.as_str())),
-                })
-                .collect();
+            let wanted: HashSet<String> = rows.iter().map(wanted_username).collect();
             taken_usernames(txn, &wanted.into_iter().collect::<Vec<_>>()).await?
         } else {
             HashSet::new()
@@ -382,31 +364,16 @@ impl ClientImport {
                 report.errors.push(no_first_name(row.line));
                 continue;
             }
-            let email = row
-                .email
-                .as_ref()
-                .map(|e| e.as_str().to_owned())
-                .unwrap_or_default();
             // The table held no clients: only this batch can hold a username (a clash
             // with an earlier batch fails the insert, and the batch is redone), unless
             // usernames are looked up.
-            let Some(username) = self
-                .new_username(db, row, &email, &taken, &in_batch)
+            match self
+                .new_client(db, row, placement, &taken, &mut in_batch)
                 .await?
-            else {
-                report.errors.push(username_taken(
-                    row.line,
-                    row.username.as_deref().unwrap_or_default(),
-                ));
-                continue;
-            };
-            in_batch.insert(username.clone());
-            new_clients.push(NewClient {
-                email,
-                username,
-                row,
-                placement,
-            });
+            {
+                Ok(c) => new_clients.push(c),
+                Err(e) => report.errors.push(e),
+            }
         }
         let now = chrono::Utc::now();
         let ids = match insert_clients(txn, backend, &new_clients, now).await {
@@ -427,6 +394,37 @@ impl ClientImport {
             project,
             self.directory.default_desk(project).map_or(0, |d| d.id),
         )
+    }
+
+    /// The client `row` creates, with its username (see [`Self::new_username`]), which
+    /// is then remembered in `in_batch`; or the row's error when the username it asks
+    /// for is taken.
+    async fn new_client<'r, C: ConnectionTrait>(
+        &mut self,
+        db: Option<&C>,
+        row: &'r ClientRow,
+        placement: (i64, i64),
+        taken: &HashSet<String>,
+        in_batch: &mut HashSet<String>,
+    ) -> Result<Result<NewClient<'r>, ApplyError>, DbErr> {
+        let email = row
+            .email
+            .as_ref()
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default();
+        let Some(username) = self.new_username(db, row, &email, taken, in_batch).await? else {
+            return Ok(Err(username_taken(
+                row.line,
+                row.username.as_deref().unwrap_or_default(),
+            )));
+        };
+        in_batch.insert(username.clone());
+        Ok(Ok(NewClient {
+            email,
+            username,
+            row,
+            placement,
+        }))
     }
 
     /// The username of a new client: the one its row asks for, `None` when that one is
