@@ -22,6 +22,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// against their documented defaults.
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 
 /// Freed memory goes back to the system at once, and arena memory is committed as it is
 /// used: with mimalloc's defaults (a one-second purge delay, arenas committed up front) the
@@ -29,6 +30,12 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// mimalloc reserves its first arena before `main`, so the same two settings given in the
 /// environment (`MIMALLOC_PURGE_DELAY=0 MIMALLOC_ARENA_EAGER_COMMIT=0`, mimalloc's own
 /// variables, which win over these) bring it to 106 MB.
+///
+/// Transparent huge pages are turned off for the process (unless `MIMALLOC_ALLOW_THP` is
+/// given): mimalloc asks the kernel for them on its arenas, and a 2 MiB page stays whole
+/// in memory while any of it is used, so an import's short-lived batches kept 60 MB of
+/// half-empty huge pages (a million-row SQLite import: 215 MB peak with them, 180 MB
+/// without; bench/results.md).
 fn tune_allocator() {
     for (option, name, value) in [
         (MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY", 0),
@@ -37,13 +44,30 @@ fn tune_allocator() {
             "MIMALLOC_ARENA_EAGER_COMMIT",
             0,
         ),
+        (MI_OPTION_ALLOW_THP, "MIMALLOC_ALLOW_THP", 0),
     ] {
         if std::env::var_os(name).is_none() {
             // SAFETY: sets an allocator option; called before any other thread exists.
             unsafe { libmimalloc_sys::mi_option_set(option, value) };
         }
     }
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        disable_huge_pages();
+    }
 }
+
+/// The first arena was reserved (and advised to use huge pages) before `main`: the
+/// process-wide switch covers it too.
+#[cfg(target_os = "linux")]
+fn disable_huge_pages() {
+    // SAFETY: prctl with PR_SET_THP_DISABLE only sets a flag of the process.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn disable_huge_pages() {}
 
 #[derive(Parser)]
 #[command(
@@ -302,23 +326,22 @@ async fn import_file(
     Ok(())
 }
 
-/// At most one malloc arena per core, for what C code (SQLite) allocates through glibc's
-/// malloc. glibc gives every thread that allocates while
-/// another holds the lock an arena of its own, up to eight per core, and keeps what each
-/// arena freed: an import's reader thread, its writer and the blocking pool spread its
-/// batches over a dozen arenas, and a million-row import peaked at 241 MB instead of 197 MB
-/// (bench/results.md). Set before the runtime starts any thread; a `MALLOC_ARENA_MAX` in
-/// the environment (glibc's own setting) is left to win.
+/// One malloc arena for what C code (SQLite) allocates through glibc's malloc. glibc gives
+/// every thread that allocates while another holds the lock an arena of its own, up to
+/// eight per core, and keeps what each arena freed: SQLite's page caches live on the
+/// threads of their connections, and a million-row SQLite import held 50 MB in the main
+/// arena and 41 MB more in a second one, for 47 MB in use (one arena: 150 MB peak instead
+/// of 180 MB; bench/results.md). SQLite allocates its caches once, so the one lock is not
+/// contended. Set before the runtime starts any thread; a `MALLOC_ARENA_MAX` in the
+/// environment (glibc's own setting) is left to win.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
     if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
         return;
     }
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let arenas = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX);
     // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.
     unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, arenas);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 
@@ -363,14 +386,20 @@ mod tests {
     #[test]
     fn mimalloc_option_ids_are_the_documented_ones() {
         // The defaults of `mimalloc.h`: eager commit of arenas 2 ("on overcommit
-        // systems"), purge delay 1,000 ms. A renumbered enum would read another option.
+        // systems"), purge delay 1,000 ms, huge pages allowed (1; the option next to it,
+        // the minimal purge size, is 0). A renumbered enum would read another option.
         // SAFETY: reads allocator options.
-        let (eager, delay) = unsafe {
+        let (eager, delay, thp, after_thp) = unsafe {
             (
                 libmimalloc_sys::mi_option_get(MI_OPTION_ARENA_EAGER_COMMIT),
                 libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY),
+                libmimalloc_sys::mi_option_get(MI_OPTION_ALLOW_THP),
+                libmimalloc_sys::mi_option_get(MI_OPTION_ALLOW_THP + 1),
             )
         };
+        if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+            assert_eq!((thp, after_thp), (1, 0));
+        }
         if std::env::var_os("MIMALLOC_ARENA_EAGER_COMMIT").is_none() {
             assert_eq!(eager, 2);
         }

@@ -9,7 +9,7 @@ use app::entities::{
 };
 use app::import::prepare::{Limits, RowOutcome, prepare};
 use app::jobs::apply::{AccountImport, ApplyError, BatchReport, ClientImport, IbImport};
-use app::jobs::runner::FileKeys;
+use app::jobs::keys::FileKeys;
 use app::model::JobStatus;
 use app::model::{Delimiter, ImportAction};
 use common::{Backend, fresh_database};

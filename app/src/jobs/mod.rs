@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod bulk;
 pub mod changes;
+pub mod keys;
 pub mod lifecycle;
 pub mod queue;
 pub mod revert;

@@ -6,6 +6,7 @@
 
 use super::apply::{AccountImport, Applier, ClientImport, IbImport};
 use super::bulk;
+use super::keys::FileKeys;
 use super::lifecycle::finish;
 use super::queue::{self, Heartbeat, fence, save_progress};
 use super::write::insert_all;
@@ -13,15 +14,12 @@ use super::{BATCH_ROWS, MAX_ATTEMPTS, RunError, Totals, find_job, info, message,
 use crate::entities::{import_file_chunk, import_job, import_message};
 use crate::import::decode::TextEncoding;
 use crate::import::prepare::{FileRows, RowOutcome, SNIFF_BYTES, choose_delimiter};
-use crate::import::validate::CellError;
 use crate::model::JobStatus;
 use crate::model::{AppError, Delimiter, ImportAction};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash};
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -546,134 +544,6 @@ impl Reading {
     }
 }
 
-/// The keys met so far in a file (client emails and ids, account numbers), to refuse a
-/// row that repeats one. Emails and account numbers are kept as a keyed 64-bit hash with
-/// the line they were first met on — 12 bytes a row instead of the text — and the key is
-/// random per run, so no file can be made to collide on purpose; a chance collision is
-/// about one in 10^12 for a million rows.
-pub struct FileKeys {
-    hasher: std::collections::hash_map::RandomState,
-    texts: HashMap<u64, u32, NoHash>,
-    ids: HashMap<i64, u32>,
-}
-
-/// The keys of [`FileKeys::texts`] are hashes already.
-#[derive(Clone, Copy, Default)]
-struct NoHash;
-
-impl BuildHasher for NoHash {
-    type Hasher = PassThrough;
-    fn build_hasher(&self) -> PassThrough {
-        PassThrough(0)
-    }
-}
-
-struct PassThrough(u64);
-
-impl std::hash::Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-impl FileKeys {
-    /// Keys of a file of about `rows` rows.
-    pub fn new(rows: u64) -> Self {
-        FileKeys {
-            hasher: std::collections::hash_map::RandomState::new(),
-            // Sized once for the whole file: growing would hold two tables at once.
-            texts: HashMap::with_capacity_and_hasher(
-                usize::try_from(rows).unwrap_or(0).min(50_000_000),
-                NoHash,
-            ),
-            ids: HashMap::new(),
-        }
-    }
-
-    fn hash(&self, text: &str) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        text.hash(&mut h);
-        std::hash::Hasher::finish(&h)
-    }
-
-    /// The line `text` was first met on, or `None` after remembering it for `line`.
-    fn first_text(&mut self, text: &str, line: u64) -> Option<u64> {
-        let h = self.hash(text);
-        match self.texts.entry(h) {
-            std::collections::hash_map::Entry::Occupied(e) => Some(u64::from(*e.get())),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(u32::try_from(line).unwrap_or(u32::MAX));
-                None
-            }
-        }
-    }
-
-    /// `row`, or the error of a row that repeats a key met on an earlier line. Rows are
-    /// claimed whether or not they are written later, so a repeat of a refused row is
-    /// refused too.
-    pub fn claim(&mut self, row: RowOutcome) -> RowOutcome {
-        let refused =
-            |line: u64, column: &str, value: String, message: String| RowOutcome::Invalid {
-                line,
-                errors: vec![CellError {
-                    column: Some(column.to_owned()),
-                    value: Some(value),
-                    message,
-                }],
-            };
-        match &row {
-            RowOutcome::Client(r) => {
-                if let Some(id) = r.id
-                    && let Some(first) = self.ids.get(&id)
-                {
-                    return refused(
-                        r.line,
-                        "ID",
-                        id.to_string(),
-                        format!("Client {id} is already on line {first} of this file"),
-                    );
-                }
-                if let Some(email) = &r.email
-                    && let Some(first) = self.first_text(&email.key(), r.line)
-                {
-                    return refused(
-                        r.line,
-                        "Email",
-                        email.as_str().to_owned(),
-                        format!(
-                            "This email is already on line {first} of this file (emails are compared without regard to case)"
-                        ),
-                    );
-                }
-                if let Some(id) = r.id {
-                    self.ids
-                        .insert(id, u32::try_from(r.line).unwrap_or(u32::MAX));
-                }
-            }
-            RowOutcome::Account(r) => {
-                if let Some(first) = self.first_text(r.account_number.as_str(), r.line) {
-                    return refused(
-                        r.line,
-                        "Account number",
-                        r.account_number.as_str().to_owned(),
-                        format!("This account number is already on line {first} of this file"),
-                    );
-                }
-            }
-            RowOutcome::Ib(_) | RowOutcome::Invalid { .. } => {}
-        }
-        row
-    }
-}
-
 async fn identical_earlier(
     db: &DatabaseConnection,
     job: &import_job::Model,
@@ -819,61 +689,5 @@ mod tests {
         assert_eq!(sizer.rows(), MIN_BATCH_ROWS * 2, "at most doubles");
         sizer.record(MIN_BATCH_ROWS * 2, BATCH_TARGET);
         assert_eq!(sizer.rows(), MIN_BATCH_ROWS * 2);
-    }
-
-    #[test]
-    fn a_repeated_email_or_account_number_is_refused_with_its_first_line() {
-        use crate::import::header::map_header;
-        use crate::import::parse::Row;
-        use crate::import::validate::{account_row, client_row};
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
-        let header = map_header(ImportAction::Users, &["Email", "First name"]).unwrap();
-        let client = |line: u64, email: &str| {
-            let row = Row {
-                line,
-                fields: vec![email.into(), "Ann".into()],
-            };
-            RowOutcome::Client(Box::new(client_row(&header, &row, today).unwrap()))
-        };
-        let mut keys = FileKeys::new(10);
-        assert!(matches!(
-            keys.claim(client(2, "a@x.io")),
-            RowOutcome::Client(_)
-        ));
-        assert!(matches!(
-            keys.claim(client(3, "b@x.io")),
-            RowOutcome::Client(_)
-        ));
-        let RowOutcome::Invalid { line, errors } = keys.claim(client(4, "A@X.io")) else {
-            panic!("a repeated email must be refused");
-        };
-        assert_eq!(line, 4);
-        assert_eq!(
-            errors[0].message,
-            "This email is already on line 2 of this file (emails are compared without regard to case)"
-        );
-        let header = map_header(
-            ImportAction::Accounts,
-            &["Email", "Account number", "Product ID", "Product currency"],
-        )
-        .unwrap();
-        let account = |line: u64, number: &str| {
-            let row = Row {
-                line,
-                fields: vec!["a@x.io".into(), number.into(), "1".into(), "USD".into()],
-            };
-            RowOutcome::Account(account_row(&header, &row).unwrap())
-        };
-        assert!(matches!(
-            keys.claim(account(5, "A-1")),
-            RowOutcome::Account(_)
-        ));
-        let RowOutcome::Invalid { errors, .. } = keys.claim(account(6, "A-1")) else {
-            panic!("a repeated account number must be refused");
-        };
-        assert_eq!(
-            errors[0].message,
-            "This account number is already on line 5 of this file"
-        );
     }
 }
