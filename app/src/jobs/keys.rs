@@ -1,5 +1,5 @@
-//! The keys of a file met so far as it is read, to refuse a row that repeats one of an
-//! earlier line (SPEC §3.2: "duplicate within the file").
+//! The keys of a file met so far as it is read, to refuse a row that repeats an email, a
+//! client ID or an account number of an earlier line.
 
 use crate::import::prepare::RowOutcome;
 use crate::import::validate::CellError;
@@ -8,7 +8,7 @@ use std::hash::{BuildHasher, Hash};
 
 /// The keys met so far in a file (client emails and ids, account numbers), to refuse a
 /// row that repeats one. Emails and account numbers are kept as a keyed 64-bit hash with
-/// the line they were first met on — 12 bytes a row instead of the text — and the key is
+/// the line they were first met on — 15 bytes a row instead of the text — and the key is
 /// random per run, so no file can be made to collide on purpose; a chance collision is
 /// about one in 10^7 for a million rows (n² / 2⁶⁵).
 pub struct FileKeys {
