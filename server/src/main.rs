@@ -34,8 +34,9 @@ const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 /// Transparent huge pages are turned off for the process (unless `MIMALLOC_ALLOW_THP` is
 /// given): mimalloc asks the kernel for them on its arenas, and a 2 MiB page stays whole
 /// in memory while any of it is used, so an import's short-lived batches kept 60 MB of
-/// half-empty huge pages (a million-row SQLite import: 215 MB peak with them, 180 MB
-/// without; bench/results.md).
+/// half-empty huge pages (a million-row SQLite import, run alone with each setting: 215 MB
+/// peak with them, 180 MB without; with the smaller key table too, the benchmark's 200 MB
+/// became 131 MB, README "Benchmark").
 fn tune_allocator() {
     for (option, name, value) in [
         (MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY", 0),
@@ -330,10 +331,10 @@ async fn import_file(
 /// every thread that allocates while another holds the lock an arena of its own, up to
 /// eight per core, and keeps what each arena freed: SQLite's page caches live on the
 /// threads of their connections, and a million-row SQLite import held 50 MB in the main
-/// arena and 41 MB more in a second one, for 47 MB in use (one arena: 150 MB peak instead
-/// of 180 MB; bench/results.md). SQLite allocates its caches once, so the one lock is not
-/// contended. Set before the runtime starts any thread; a `MALLOC_ARENA_MAX` in the
-/// environment (glibc's own setting) is left to win.
+/// arena and 41 MB more in a second one, for 47 MB in use (run alone with each setting, huge
+/// pages off: 150 MB peak with one arena, 180 MB without). SQLite allocates its caches once,
+/// so the one lock is not contended. Set before the runtime starts any thread; a
+/// `MALLOC_ARENA_MAX` in the environment (glibc's own setting) is left to win.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
     if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
