@@ -9,6 +9,7 @@ mod m20261121_000003_import_file_chunks;
 mod m20261122_000004_client_search_indexes;
 mod m20261127_000005_import_speed;
 mod m20261127_000006_client_placement_checks;
+mod m20261128_000007_client_dependents_checks;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -23,6 +24,23 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_client_search_indexes::Migration),
             Box::new(m20261127_000005_import_speed::Migration),
             Box::new(m20261127_000006_client_placement_checks::Migration),
+            Box::new(m20261128_000007_client_dependents_checks::Migration),
         ]
     }
+}
+
+/// Runs `statements` in turn on PostgreSQL; on SQLite a migration made of them changes
+/// nothing.
+async fn on_postgres(
+    manager: &SchemaManager<'_>,
+    statements: &[impl AsRef<str>],
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != sea_orm_migration::sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    let db = manager.get_connection();
+    for sql in statements {
+        db.execute_unprepared(sql.as_ref()).await?;
+    }
+    Ok(())
 }

@@ -268,6 +268,153 @@ async fn an_update_file_changes_only_its_columns(backend: Backend) {
     assert_eq!(change.new_values.as_deref(), Some(r#"{"city":"Oslo"}"#));
 }
 
+/// An update by ID can change every field of a client, each column of its own type
+/// (PostgreSQL writes each as one array), two clients alike in one statement; reverting
+/// it gives every field its previous value back.
+async fn an_update_can_change_every_field_and_its_revert_restores_them(backend: Backend) {
+    let db = database(backend).await;
+    let gold = project::ActiveModel {
+        name: Set("Gold".into()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&db.db)
+    .await
+    .unwrap();
+    let vip = desk::ActiveModel {
+        project_id: Set(gold.id),
+        name: Set("VIP".into()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&db.db)
+    .await
+    .unwrap();
+    import(&db, FILE).await;
+    let ann = by_email(&db, "ann@example.com").await;
+    let bob = by_email(&db, "bob@example.com").await;
+    let csv = format!(
+        "ID,Email,Username,First name,Middle name,Last name,Address,City,Postal code,\
+         Country,Phone,Date of birth,Verification level,Active,Type,Project,Desk,Created\n\
+         {},ann.new@example.com,ann_new,Anna,Maria,Lind,1 High St,Bergen,5003,NO,\
+         +47 55 55 55 55,1990-02-03,3,false,corporate,Gold,{},2020-01-02T03:04:05Z\n\
+         {},bob.new@example.com,bob_new,Robert,Jon,Stone,2 Low Rd,Paris,75001,FR,\
+         +33 1 23 45 67 89,1985-12-31,2,no,corporate,Gold,{},2019-06-07\n",
+        ann.id, vip.id, bob.id, vip.id
+    );
+    let (job, valid, invalid, repeated) = prepared_rows(&db, &csv, ImportAction::Users).await;
+    assert_eq!((invalid, repeated.len()), (0, 0));
+    let rows = valid
+        .into_iter()
+        .filter_map(RowOutcome::into_client)
+        .collect();
+    let txn = db.db.begin().await.unwrap();
+    let report = ClientImport::new(&txn, job)
+        .await
+        .unwrap()
+        .apply(&txn, rows)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!((report.created, report.updated), (0, 2), "{report:?}");
+    assert!(report.errors.is_empty(), "{report:?}");
+
+    let conn = &db.db;
+    let after = |id: i64| async move {
+        client::Entity::find_by_id(id)
+            .one(conn)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let a = after(ann.id).await;
+    let when = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    assert_eq!(
+        (
+            a.email.as_str(),
+            a.username.as_str(),
+            a.first_name.as_str(),
+            a.middle_name.as_deref(),
+            a.last_name.as_deref(),
+            a.address.as_deref(),
+            a.city.as_deref(),
+            a.postal_code.as_deref(),
+            a.country.as_deref(),
+            a.phone.as_deref(),
+        ),
+        (
+            "ann.new@example.com",
+            "ann_new",
+            "Anna",
+            Some("Maria"),
+            Some("Lind"),
+            Some("1 High St"),
+            Some("Bergen"),
+            Some("5003"),
+            Some("NO"),
+            Some("+4755555555"),
+        )
+    );
+    assert_eq!(
+        (
+            a.date_of_birth,
+            a.verification_level,
+            a.active,
+            a.client_type,
+            a.project_id,
+            a.desk_id,
+            a.created_at,
+        ),
+        (
+            chrono::NaiveDate::from_ymd_opt(1990, 2, 3),
+            3,
+            false,
+            app::model::ClientType::Corporate,
+            gold.id,
+            vip.id,
+            when("2020-01-02T03:04:05Z"),
+        )
+    );
+    let b = after(bob.id).await;
+    assert_eq!(
+        (
+            b.email.as_str(),
+            b.username.as_str(),
+            b.city.as_deref(),
+            b.date_of_birth,
+            b.verification_level,
+            b.active,
+            b.created_at,
+        ),
+        (
+            "bob.new@example.com",
+            "bob_new",
+            Some("Paris"),
+            chrono::NaiveDate::from_ymd_opt(1985, 12, 31),
+            2,
+            false,
+            when("2019-06-07T00:00:00Z"),
+        )
+    );
+
+    let txn = db.db.begin().await.unwrap();
+    let reverted = app::jobs::revert::revert(&txn, job).await.unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(
+        (
+            reverted.deleted,
+            reverted.restored,
+            reverted.not_reverted.len()
+        ),
+        (0, 2, 0)
+    );
+    for (before, id) in [(&ann, ann.id), (&bob, bob.id)] {
+        let mut now = after(id).await;
+        now.updated_at = before.updated_at;
+        assert_eq!(&now, before, "every field restored");
+    }
+}
+
 async fn rows_are_matched_by_id_first(backend: Backend) {
     let db = database(backend).await;
     import(&db, FILE).await;
@@ -565,6 +712,7 @@ on_both_databases!(
     a_fresh_import_creates_clients_with_defaults,
     re_importing_the_same_file_changes_nothing,
     an_update_file_changes_only_its_columns,
+    an_update_can_change_every_field_and_its_revert_restores_them,
     rows_are_matched_by_id_first,
     duplicates_unknown_places_and_missing_names_are_refused,
 );

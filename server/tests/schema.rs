@@ -183,16 +183,19 @@ async fn clients_need_an_existing_project_and_desk(backend: Backend) {
     );
 }
 
-/// The last migration goes down and up again, and the checks hold after each.
-async fn the_latest_migration_goes_down_and_up(backend: Backend) {
+/// Migrations 000006 and 000007 (PostgreSQL's statement-level checks) go down and up
+/// again, and the rules hold after each: with the foreign keys they replaced, and again
+/// with the triggers.
+async fn the_latest_migrations_go_down_and_up(backend: Backend) {
     use migration::MigratorTrait;
     let (db, _dir) = migrated(backend).await;
     let (p, d) = defaults(&db).await;
-    migration::Migrator::down(&db, Some(1)).await.expect("down");
+    migration::Migrator::down(&db, Some(2)).await.expect("down");
     let ann = new_client(&db, "ann@example.com", "ann").await.unwrap();
     let mut moved: client::ActiveModel = ann.clone().into();
     moved.desk_id = Set(999_999);
     assert!(is_foreign_key_violation(moved.clone().update(&db).await));
+    dependents_follow_their_client(&db, "down").await;
     migration::Migrator::up(&db, None).await.expect("up again");
     assert!(is_foreign_key_violation(moved.update(&db).await));
     assert!(is_foreign_key_violation(
@@ -201,6 +204,162 @@ async fn the_latest_migration_goes_down_and_up(backend: Backend) {
     assert!(is_foreign_key_violation(
         project::Entity::delete_by_id(p.id).exec(&db).await
     ));
+    dependents_follow_their_client(&db, "up").await;
+}
+
+async fn clients_take_their_dependents_along(backend: Backend) {
+    let (db, _dir) = migrated(backend).await;
+    dependents_follow_their_client(&db, "").await;
+}
+
+/// Accounts, IB memberships and referrals need an existing client, go when it goes, and
+/// keep its id from changing. `tag` keeps the emails of several calls apart.
+async fn dependents_follow_their_client(db: &DatabaseConnection, tag: &str) {
+    let person = |name: &str| format!("{name}{tag}@example.com");
+    let ann = new_client(db, &person("ann"), &format!("ann{tag}"))
+        .await
+        .unwrap();
+    let partner = new_client(db, &person("partner"), &format!("partner{tag}"))
+        .await
+        .unwrap();
+    let bob = new_client(db, &person("bob"), &format!("bob{tag}"))
+        .await
+        .unwrap();
+    let program = ib_program::ActiveModel {
+        name: Set(format!("Gold{tag}")),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    let open = |client_id: i64, number: &str| account::ActiveModel {
+        account_number: Set(format!("{number}{tag}")),
+        client_id: Set(client_id),
+        product_id: Set(1),
+        currency: Set("USD".into()),
+        created_at: Set(now()),
+        ..Default::default()
+    };
+    let join = |client_id: i64| introducing_broker::ActiveModel {
+        client_id: Set(client_id),
+        program_id: Set(program.id),
+        created_at: Set(now()),
+        ..Default::default()
+    };
+    let refer = |partner_id: i64, client_id: i64| referral::ActiveModel {
+        program_id: Set(program.id),
+        client_id: Set(client_id),
+        ib_client_id: Set(partner_id),
+        created_at: Set(now()),
+        ..Default::default()
+    };
+    const MISSING: i64 = 999_999;
+
+    // Each of the three needs an existing client, in a statement of one row or several.
+    assert!(is_foreign_key_violation(
+        open(MISSING, "1").insert(db).await
+    ));
+    assert!(is_foreign_key_violation(
+        account::Entity::insert_many([open(ann.id, "2"), open(MISSING, "3")])
+            .exec(db)
+            .await
+    ));
+    assert!(is_foreign_key_violation(join(MISSING).insert(db).await));
+    join(partner.id).insert(db).await.unwrap();
+    join(ann.id).insert(db).await.unwrap();
+    assert!(is_foreign_key_violation(
+        refer(partner.id, MISSING).insert(db).await
+    ));
+    let kept = open(partner.id, "4").insert(db).await.unwrap();
+    let mut stray: account::ActiveModel = kept.clone().into();
+    stray.client_id = Set(MISSING);
+    assert!(
+        is_foreign_key_violation(stray.update(db).await),
+        "an account moved to a missing client"
+    );
+
+    open(ann.id, "5").insert(db).await.unwrap();
+    open(ann.id, "6").insert(db).await.unwrap();
+    let cy = new_client(db, &person("cy"), &format!("cy{tag}"))
+        .await
+        .unwrap();
+    refer(partner.id, ann.id).insert(db).await.unwrap();
+    refer(ann.id, bob.id).insert(db).await.unwrap();
+    refer(partner.id, cy.id).insert(db).await.unwrap();
+
+    // A referenced client keeps its id; one nobody refers to may change it.
+    assert!(is_foreign_key_violation(
+        client::Entity::update_many()
+            .col_expr(
+                client::Column::Id,
+                sea_orm::sea_query::Expr::value(ann.id + 1_000_000)
+            )
+            .filter(client::Column::Id.eq(ann.id))
+            .exec(db)
+            .await
+    ));
+    let lone = new_client(db, &person("lone"), &format!("lone{tag}"))
+        .await
+        .unwrap();
+    client::Entity::update_many()
+        .col_expr(
+            client::Column::Id,
+            sea_orm::sea_query::Expr::value(lone.id + 1_000_000),
+        )
+        .filter(client::Column::Id.eq(lone.id))
+        .exec(db)
+        .await
+        .expect("an unreferenced client's id can change");
+
+    // Deleting Ann takes her two accounts, her membership, her referral by the partner and
+    // the referral she made (through her membership); the others' rows stay.
+    let count_accounts = |id: i64| {
+        account::Entity::find()
+            .filter(account::Column::ClientId.eq(id))
+            .count(db)
+    };
+    assert_eq!(count_accounts(ann.id).await.unwrap(), 2);
+    client::Entity::delete_by_id(ann.id).exec(db).await.unwrap();
+    assert_eq!(count_accounts(ann.id).await.unwrap(), 0);
+    assert_eq!(count_accounts(partner.id).await.unwrap(), 1);
+    let members: Vec<i64> = introducing_broker::Entity::find()
+        .filter(introducing_broker::Column::ProgramId.eq(program.id))
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.client_id)
+        .collect();
+    assert_eq!(members, [partner.id]);
+    let referrals: Vec<(i64, i64)> = referral::Entity::find()
+        .filter(referral::Column::ProgramId.eq(program.id))
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.ib_client_id, r.client_id))
+        .collect();
+    assert_eq!(referrals, [(partner.id, cy.id)]);
+
+    // Deleting several clients in one statement takes all their rows, and the referrals
+    // made through their memberships.
+    open(bob.id, "7").insert(db).await.unwrap();
+    client::Entity::delete_many()
+        .filter(client::Column::Id.is_in([partner.id, bob.id]))
+        .exec(db)
+        .await
+        .unwrap();
+    assert_eq!(count_accounts(partner.id).await.unwrap(), 0);
+    assert_eq!(count_accounts(bob.id).await.unwrap(), 0);
+    assert_eq!(
+        referral::Entity::find()
+            .filter(referral::Column::ProgramId.eq(program.id))
+            .count(db)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 async fn account_numbers_are_unique_and_products_positive(backend: Backend) {
@@ -222,7 +381,7 @@ async fn account_numbers_are_unique_and_products_positive(backend: Backend) {
         "product ids are positive"
     );
     assert!(
-        open(999_999, "100003", 1).insert(&db).await.is_err(),
+        is_foreign_key_violation(open(999_999, "100003", 1).insert(&db).await),
         "the client must exist"
     );
 }
@@ -332,7 +491,8 @@ on_both_databases!(
     default_project_and_desk_exist,
     client_emails_are_unique_regardless_of_case,
     clients_need_an_existing_project_and_desk,
-    the_latest_migration_goes_down_and_up,
+    the_latest_migrations_go_down_and_up,
+    clients_take_their_dependents_along,
     account_numbers_are_unique_and_products_positive,
     referrals_follow_the_program_rules,
     back_office_emails_are_unique_regardless_of_case,

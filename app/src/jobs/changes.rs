@@ -8,7 +8,7 @@
 
 use crate::entities::{account, client, import_change};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{DbErr, Value as DbValue};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value as DbValue};
 use serde_json::{Map, Value, json};
 
 /// The tables an import writes, as named in `import_change.entity`.
@@ -358,6 +358,53 @@ pub fn change_record(
         last_entity_id: Set(None),
         ..Default::default()
     }
+}
+
+/// Records that rows of `entity` were updated, each with what changed: one statement on
+/// PostgreSQL (the ids and both JSON texts as arrays, unnested), multi-row inserts elsewhere.
+pub async fn record_updates<C: ConnectionTrait>(
+    txn: &C,
+    job_id: i64,
+    entity: Entity,
+    updates: Vec<(i64, Change)>,
+) -> Result<(), DbErr> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    if txn.get_database_backend() != DbBackend::Postgres {
+        let records = updates
+            .into_iter()
+            .map(|(id, c)| change_record(job_id, entity, id, ChangeOp::Updated, Some(c)))
+            .collect();
+        return super::write::insert_all(txn, records).await;
+    }
+    let mut ids = Vec::with_capacity(updates.len());
+    let mut before = Vec::with_capacity(updates.len());
+    let mut after = Vec::with_capacity(updates.len());
+    for (id, c) in updates {
+        ids.push(id);
+        before.push(Value::Object(c.before).to_string());
+        after.push(Value::Object(c.after).to_string());
+    }
+    let sql = "INSERT INTO import_change \
+        (job_id, entity, entity_id, operation, previous_values, new_values) \
+        SELECT $1, $2, r.id, $3, r.p, r.n FROM unnest($4::bigint[], $5::text[], $6::text[]) \
+        AS r(id, p, n)";
+    let values: [DbValue; 6] = [
+        job_id.into(),
+        entity.as_str().into(),
+        ChangeOp::Updated.as_str().into(),
+        ids.into(),
+        before.into(),
+        after.into(),
+    ];
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Runs of consecutive ids, `(first, last)` inclusive, in the order given.

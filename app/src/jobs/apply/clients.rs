@@ -10,7 +10,7 @@
 use super::{ApplyError, BatchReport, Directory, refuse};
 use crate::entities::{client, desk, import_change, project};
 use crate::import::validate::ClientRow;
-use crate::jobs::changes::{Change, ChangeOp, ClientField, Entity, change_record, created_records};
+use crate::jobs::changes::{Change, ClientField, Entity, created_records, record_updates};
 use crate::jobs::write::insert_all;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, SqlErr, Statement,
@@ -312,18 +312,11 @@ impl ClientImport {
         }
         update_clients(txn, backend, &mut rewritten, now).await?;
         let updated = clock.elapsed();
-        changes.extend(rewritten.into_iter().map(|r| {
-            change_record(
-                self.job_id,
-                Entity::Client,
-                r.id,
-                ChangeOp::Updated,
-                Some(r.change),
-            )
-        }));
         if !changes.is_empty() {
             insert_all(txn, changes).await?;
         }
+        let updates = rewritten.into_iter().map(|r| (r.id, r.change)).collect();
+        record_updates(txn, self.job_id, Entity::Client, updates).await?;
         let t = &mut self.timings;
         t.look_up += looked_up;
         t.usernames += named - looked_up;
@@ -933,8 +926,10 @@ fn sql_type(field: ClientField) -> &'static str {
     }
 }
 
-/// Writes the changed columns of each client: one `UPDATE … FROM (VALUES …)` per set of
-/// columns that change together (a partial-update file usually has one).
+/// Writes the changed columns of each client: one statement per set of columns that change
+/// together (a partial-update file usually has one) — on PostgreSQL `UPDATE … FROM unnest(…)`
+/// of one array a column, elsewhere `UPDATE … FROM (VALUES …)` of at most
+/// [`ROWS_PER_STATEMENT`] rows.
 async fn update_clients<C: ConnectionTrait>(
     txn: &C,
     backend: DbBackend,
@@ -944,7 +939,6 @@ async fn update_clients<C: ConnectionTrait>(
     let signature =
         |r: &Rewrite| -> Vec<&'static str> { r.columns.iter().map(|(f, _)| f.name()).collect() };
     rewrites.sort_by_cached_key(signature);
-    let postgres = backend == DbBackend::Postgres;
     let mut start = 0;
     while start < rewrites.len() {
         let fields: Vec<ClientField> = rewrites[start].columns.iter().map(|(f, _)| *f).collect();
@@ -953,59 +947,166 @@ async fn update_clients<C: ConnectionTrait>(
         while end < rewrites.len() && signature(&rewrites[end]) == names {
             end += 1;
         }
-        let width = fields.len() + 1;
-        let per_statement = (30_000 / width).min(ROWS_PER_STATEMENT);
-        let mut rest = &mut rewrites[start..end];
-        while !rest.is_empty() {
-            let take = if rest.len() >= per_statement {
-                per_statement
-            } else {
-                statement_rows(rest.len())
-            };
-            let (piece, after) = std::mem::take(&mut rest).split_at_mut(take);
-            rest = after;
-            let mut values: Vec<DbValue> = Vec::with_capacity(piece.len() * width + 1);
-            values.push(DbValue::from(now));
-            let mut sql = format!("UPDATE client SET updated_at = {}", placeholder(backend, 1));
-            // SQLite names the columns of a `VALUES` list `column1`, `column2` …, and
-            // takes no list of names after its alias; PostgreSQL is given the same names.
-            for (k, f) in fields.iter().enumerate() {
-                sql.push_str(&format!(", {} = v.column{}", f.name(), k + 2));
-            }
-            sql.push_str(" FROM (VALUES ");
-            for (i, r) in piece.iter_mut().enumerate() {
-                sql.push_str(if i == 0 { "(" } else { ",(" });
-                let mut n = values.len() + 1;
-                sql.push_str(&placeholder(backend, n));
-                if postgres {
-                    sql.push_str("::bigint");
-                }
-                values.push(DbValue::from(r.id));
-                for (f, v) in r.columns.drain(..) {
-                    n += 1;
-                    sql.push(',');
-                    sql.push_str(&placeholder(backend, n));
-                    if postgres {
-                        sql.push_str("::");
-                        sql.push_str(sql_type(f));
-                    }
-                    values.push(v);
-                }
-                sql.push(')');
-            }
-            sql.push_str(") AS v");
-            if postgres {
-                sql.push_str("(column1");
-                for k in 0..fields.len() {
-                    sql.push_str(&format!(", column{}", k + 2));
-                }
-                sql.push(')');
-            }
-            sql.push_str(" WHERE client.id = v.column1");
-            txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-                .await?;
+        let group = &mut rewrites[start..end];
+        let arrays = match backend {
+            DbBackend::Postgres => column_arrays(group),
+            _ => None,
+        };
+        match arrays {
+            Some(arrays) => update_from_arrays(txn, &fields, arrays, now).await?,
+            None => update_from_values(txn, backend, &fields, group, now).await?,
         }
         start = end;
+    }
+    Ok(())
+}
+
+/// The ids of `group` (clients whose same columns change) and then the new values of each
+/// column, as PostgreSQL arrays; `None` when a value is NULL (the driver binds arrays
+/// without NULL elements) or not of its column's type.
+fn column_arrays(group: &[Rewrite]) -> Option<Vec<DbValue>> {
+    fn array<T>(
+        group: &[Rewrite],
+        k: usize,
+        get: impl Fn(&DbValue) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        group.iter().map(|r| get(&r.columns.get(k)?.1)).collect()
+    }
+    let first = group.first()?;
+    let mut arrays = vec![DbValue::from(
+        group.iter().map(|r| r.id).collect::<Vec<i64>>(),
+    )];
+    for (k, (field, _)) in first.columns.iter().enumerate() {
+        arrays.push(match sql_type(*field) {
+            "date" => array(group, k, |v| match v {
+                DbValue::ChronoDate(d) => *d,
+                _ => None,
+            })?
+            .into(),
+            "integer" => array(group, k, |v| match v {
+                DbValue::Int(i) => *i,
+                _ => None,
+            })?
+            .into(),
+            "boolean" => array(group, k, |v| match v {
+                DbValue::Bool(b) => *b,
+                _ => None,
+            })?
+            .into(),
+            "bigint" => array(group, k, |v| match v {
+                DbValue::BigInt(i) => *i,
+                _ => None,
+            })?
+            .into(),
+            "timestamptz" => array(group, k, |v| match v {
+                DbValue::ChronoDateTimeUtc(t) => *t,
+                _ => None,
+            })?
+            .into(),
+            _ => array(group, k, |v| match v {
+                DbValue::String(s) => s.clone(),
+                _ => None,
+            })?
+            .into(),
+        });
+    }
+    Some(arrays)
+}
+
+/// `UPDATE client SET updated_at = $1, <field> = v.c2 … FROM unnest($2::bigint[], …)`:
+/// one statement, prepared once per set of columns, for any number of clients.
+async fn update_from_arrays<C: ConnectionTrait>(
+    txn: &C,
+    fields: &[ClientField],
+    arrays: Vec<DbValue>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    let mut sql = "UPDATE client SET updated_at = $1".to_owned();
+    let mut columns = vec!["c1".to_owned()];
+    let mut types = vec!["$2::bigint[]".to_owned()];
+    for (k, f) in fields.iter().enumerate() {
+        sql.push_str(&format!(", {} = v.c{}", f.name(), k + 2));
+        columns.push(format!("c{}", k + 2));
+        types.push(format!("${}::{}[]", k + 3, sql_type(*f)));
+    }
+    sql.push_str(&format!(
+        " FROM unnest({}) AS v({}) WHERE client.id = v.c1",
+        types.join(", "),
+        columns.join(", ")
+    ));
+    let mut values = Vec::with_capacity(arrays.len() + 1);
+    values.push(DbValue::from(now));
+    values.extend(arrays);
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await?;
+    Ok(())
+}
+
+/// `UPDATE client … FROM (VALUES …)` of `group`, in statements of at most
+/// [`ROWS_PER_STATEMENT`] rows.
+async fn update_from_values<C: ConnectionTrait>(
+    txn: &C,
+    backend: DbBackend,
+    fields: &[ClientField],
+    group: &mut [Rewrite],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    let postgres = backend == DbBackend::Postgres;
+    let width = fields.len() + 1;
+    let per_statement = (30_000 / width).min(ROWS_PER_STATEMENT);
+    let mut rest = group;
+    while !rest.is_empty() {
+        let take = if rest.len() >= per_statement {
+            per_statement
+        } else {
+            statement_rows(rest.len())
+        };
+        let (piece, after) = std::mem::take(&mut rest).split_at_mut(take);
+        rest = after;
+        let mut values: Vec<DbValue> = Vec::with_capacity(piece.len() * width + 1);
+        values.push(DbValue::from(now));
+        let mut sql = format!("UPDATE client SET updated_at = {}", placeholder(backend, 1));
+        // SQLite names the columns of a `VALUES` list `column1`, `column2` …, and
+        // takes no list of names after its alias; PostgreSQL is given the same names.
+        for (k, f) in fields.iter().enumerate() {
+            sql.push_str(&format!(", {} = v.column{}", f.name(), k + 2));
+        }
+        sql.push_str(" FROM (VALUES ");
+        for (i, r) in piece.iter_mut().enumerate() {
+            sql.push_str(if i == 0 { "(" } else { ",(" });
+            let mut n = values.len() + 1;
+            sql.push_str(&placeholder(backend, n));
+            if postgres {
+                sql.push_str("::bigint");
+            }
+            values.push(DbValue::from(r.id));
+            for (f, v) in r.columns.drain(..) {
+                n += 1;
+                sql.push(',');
+                sql.push_str(&placeholder(backend, n));
+                if postgres {
+                    sql.push_str("::");
+                    sql.push_str(sql_type(f));
+                }
+                values.push(v);
+            }
+            sql.push(')');
+        }
+        sql.push_str(") AS v");
+        if postgres {
+            sql.push_str("(column1");
+            for k in 0..fields.len() {
+                sql.push_str(&format!(", column{}", k + 2));
+            }
+            sql.push(')');
+        }
+        sql.push_str(" WHERE client.id = v.column1");
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
     }
     Ok(())
 }
