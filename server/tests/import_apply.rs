@@ -131,6 +131,28 @@ async fn import(db: &Db, csv: &str) -> BatchReport {
     sorted(report)
 }
 
+/// A project `Gold` with a desk `VIP`.
+async fn gold_vip(db: &Db) -> (project::Model, desk::Model) {
+    let gold = project::ActiveModel {
+        name: Set("Gold".into()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&db.db)
+    .await
+    .unwrap();
+    let vip = desk::ActiveModel {
+        project_id: Set(gold.id),
+        name: Set("VIP".into()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&db.db)
+    .await
+    .unwrap();
+    (gold, vip)
+}
+
 async fn by_email(db: &Db, email: &str) -> client::Model {
     client::Entity::find()
         .filter(client::Column::Email.eq(email))
@@ -273,23 +295,7 @@ async fn an_update_file_changes_only_its_columns(backend: Backend) {
 /// it gives every field its previous value back.
 async fn an_update_can_change_every_field_and_its_revert_restores_them(backend: Backend) {
     let db = database(backend).await;
-    let gold = project::ActiveModel {
-        name: Set("Gold".into()),
-        created_at: Set(chrono::Utc::now()),
-        ..Default::default()
-    }
-    .insert(&db.db)
-    .await
-    .unwrap();
-    let vip = desk::ActiveModel {
-        project_id: Set(gold.id),
-        name: Set("VIP".into()),
-        created_at: Set(chrono::Utc::now()),
-        ..Default::default()
-    }
-    .insert(&db.db)
-    .await
-    .unwrap();
+    let (gold, vip) = gold_vip(&db).await;
     import(&db, FILE).await;
     let ann = by_email(&db, "ann@example.com").await;
     let bob = by_email(&db, "bob@example.com").await;
@@ -446,23 +452,7 @@ async fn rows_are_matched_by_id_first(backend: Backend) {
 
 async fn duplicates_unknown_places_and_missing_names_are_refused(backend: Backend) {
     let db = database(backend).await;
-    let gold = project::ActiveModel {
-        name: Set("Gold".into()),
-        created_at: Set(chrono::Utc::now()),
-        ..Default::default()
-    }
-    .insert(&db.db)
-    .await
-    .unwrap();
-    let vip = desk::ActiveModel {
-        project_id: Set(gold.id),
-        name: Set("VIP".into()),
-        created_at: Set(chrono::Utc::now()),
-        ..Default::default()
-    }
-    .insert(&db.db)
-    .await
-    .unwrap();
+    let (gold, vip) = gold_vip(&db).await;
     let csv = format!(
         "Email,First name,Project,Desk,Username\n\
          a@example.com,Ann,Gold,{},\n\
