@@ -12,7 +12,8 @@
 //! (`FOR KEY SHARE`), so that a client deleted meanwhile waits for the statement's
 //! transaction or is found missing. Both raise the error a foreign key raises (SQLSTATE
 //! 23503, with the constraint's name), so callers see no difference. Changing the id of a
-//! client that rows still refer to is refused, as the foreign keys refused it.
+//! client that rows still refer to is refused, as the foreign keys refused it, and so is a
+//! `TRUNCATE` of `client`, `project` or `desk` while rows refer to theirs.
 //!
 //! SQLite keeps its foreign keys: their checks are primary-key and index look-ups in the
 //! same process.
@@ -114,16 +115,55 @@ $$"#
          FOR EACH ROW EXECUTE FUNCTION client_id_unused()"
             .to_owned(),
     );
+    sql.push(
+        r#"CREATE FUNCTION refuse_truncate_while_referenced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    referring text;
+    used boolean;
+BEGIN
+    FOREACH referring IN ARRAY TG_ARGV LOOP
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I)', referring) INTO used;
+        IF used THEN
+            RAISE feature_not_supported USING
+                MESSAGE = 'cannot truncate a table referenced in a foreign key constraint',
+                DETAIL = format('Table "%s" references "%s".', referring, TG_TABLE_NAME);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$"#
+        .to_owned(),
+    );
+    for (table, referring) in TRUNCATE_GUARDS {
+        sql.push(format!(
+            "CREATE TRIGGER {table}_truncate_guard BEFORE TRUNCATE ON {table} \
+             FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate_while_referenced({referring})"
+        ));
+    }
     sql
 }
 
+/// The tables whose rows are referred to through statement-level checks (this migration's
+/// and 000006's), with the tables that refer to them. A foreign key made PostgreSQL refuse
+/// to `TRUNCATE` its table; a guard refuses it while a referring table holds rows.
+const TRUNCATE_GUARDS: [(&str, &str); 3] = [
+    ("client", "'account', 'introducing_broker', 'referral'"),
+    ("project", "'client'"),
+    ("desk", "'client'"),
+];
+
 fn down() -> Vec<String> {
-    let mut sql = vec![
+    let mut sql: Vec<String> = TRUNCATE_GUARDS
+        .iter()
+        .map(|(table, _)| format!("DROP TRIGGER {table}_truncate_guard ON {table}"))
+        .collect();
+    sql.extend([
+        "DROP FUNCTION refuse_truncate_while_referenced()".to_owned(),
         "DROP TRIGGER client_id_used_by_dependents ON client".to_owned(),
         "DROP FUNCTION client_id_unused()".to_owned(),
         "DROP TRIGGER client_dependents_on_delete ON client".to_owned(),
         "DROP FUNCTION client_dependents_delete()".to_owned(),
-    ];
+    ]);
     for table in DEPENDENTS {
         for event in ["insert", "update"] {
             sql.push(format!("DROP TRIGGER {table}_client_on_{event} ON {table}"));

@@ -480,6 +480,39 @@ async fn pragma<T: sea_orm::TryGetable>(db: &DatabaseConnection, name: &str) -> 
         .expect("pragma value")
 }
 
+/// PostgreSQL refused to `TRUNCATE` a table a foreign key references; where statement-level
+/// checks stand for foreign keys, a guard refuses it while rows refer to the table.
+#[tokio::test]
+async fn postgres_refuses_to_truncate_a_table_rows_refer_to() {
+    use sea_orm::ConnectionTrait;
+    let (db, _dir) = migrated(Backend::Postgres).await;
+    let ann = new_client(&db, "ann@example.com", "ann").await.unwrap();
+    account::ActiveModel {
+        account_number: Set("100001".into()),
+        client_id: Set(ann.id),
+        product_id: Set(1),
+        currency: Set("USD".into()),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    for table in ["client", "desk"] {
+        let refused = db.execute_unprepared(&format!("TRUNCATE {table}")).await;
+        assert!(
+            refused.as_ref().is_err_and(|e| e
+                .to_string()
+                .contains("cannot truncate a table referenced in a foreign key constraint")),
+            "TRUNCATE {table}: {refused:?}"
+        );
+    }
+    assert_eq!(client::Entity::find().count(&db).await.unwrap(), 1);
+    db.execute_unprepared("TRUNCATE account").await.unwrap();
+    db.execute_unprepared("TRUNCATE client").await.unwrap();
+    assert_eq!(client::Entity::find().count(&db).await.unwrap(), 0);
+}
+
 #[tokio::test]
 async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
     let (db, _dir) = migrated(Backend::Sqlite).await;
