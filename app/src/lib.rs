@@ -41,8 +41,28 @@ use pages::{
     not_found::NotFound,
 };
 
+/// The Content-Security-Policy of a page: scripts only from this site or inline with this
+/// response's nonce (Leptos puts it on its hydration and streaming scripts), WebAssembly
+/// compiled from this site, styles and images from this site, no framing, no plug-ins, forms
+/// posted only here.
+pub fn page_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
 /// The HTML document around the application, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(response), Some(nonce)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        leptos::nonce::use_nonce(),
+    ) && let Ok(policy) = http::HeaderValue::from_str(&page_policy(&nonce))
+    {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, policy);
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -18,6 +18,8 @@ pub struct Settings {
     pub import_stale_after: Duration,
     /// A client file this large (and at least twice as large as the table) loads in bulk mode.
     pub import_bulk_min_rows: u64,
+    /// Sign-in attempts allowed per address and per account.
+    pub sign_in_limits: crate::auth::throttle::SignInLimits,
 }
 
 impl Settings {
@@ -49,6 +51,7 @@ impl Default for Settings {
             import_limits: crate::import::prepare::Limits::default(),
             import_stale_after: Duration::from_secs(30),
             import_bulk_min_rows: crate::jobs::bulk::BULK_MIN_ROWS,
+            sign_in_limits: Default::default(),
         }
     }
 }
@@ -62,4 +65,6 @@ pub struct AppContext {
     pub import_queue: Arc<tokio::sync::Notify>,
     /// Changes of import jobs, for the pages that show them live.
     pub live: Arc<crate::services::live::LiveJobs>,
+    /// This process's sign-in limits.
+    pub sign_in: Arc<crate::auth::throttle::SignInThrottle>,
 }

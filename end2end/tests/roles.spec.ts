@@ -122,7 +122,7 @@ test("an operator imports from Clients, watches it finish without reloading, rea
   await expect(page.getByTestId("import-counts")).toHaveText(
     `${total} of ${total} rows processed: ${GOOD_ROWS} created, 0 updated, 0 unchanged, 2 errors.`,
   );
-  await expect(page.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "100");
+  await expect(page.getByRole("progressbar")).toHaveAttribute("value", "100");
 
   // The error messages name line, column, value and reason.
   const errors = page.getByTestId("error-row");

@@ -36,11 +36,17 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (
+        let mut response = (
             status,
             Json(serde_json::json!({"error": self.0.to_string()})),
         )
-            .into_response()
+            .into_response();
+        if let AppError::TooManyRequests { retry_after, .. } = &self.0 {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, (*retry_after).into());
+        }
+        response
     }
 }
 

@@ -29,6 +29,9 @@ pub struct Config {
     /// `IMPORT_BULK_MIN_ROWS`: a client file of at least this many rows, and at least twice as
     /// many as the table holds, loads in bulk mode (default 100000).
     pub import_bulk_min_rows: u64,
+    /// `SIGN_IN_PER_ADDRESS` / `SIGN_IN_PER_ACCOUNT`: sign-in attempts allowed per remote
+    /// address and per email, as `attempts/window` (defaults 30/1m and 5/5m).
+    pub sign_in_limits: app::auth::throttle::SignInLimits,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/crm.db?mode=rwc";
@@ -167,6 +170,22 @@ impl Config {
                 .map(|v| parse_count("IMPORT_BULK_MIN_ROWS", &v))
                 .transpose()?
                 .unwrap_or(app::jobs::bulk::BULK_MIN_ROWS),
+            sign_in_limits: {
+                let default = app::auth::throttle::SignInLimits::default();
+                let allowance = |name: &'static str, default| {
+                    var(name)
+                        .map(|v| {
+                            app::auth::throttle::Allowance::parse(&v)
+                                .map_err(|reason| ConfigError { name, reason })
+                        })
+                        .transpose()
+                        .map(|v| v.unwrap_or(default))
+                };
+                app::auth::throttle::SignInLimits {
+                    per_address: allowance("SIGN_IN_PER_ADDRESS", default.per_address)?,
+                    per_account: allowance("SIGN_IN_PER_ACCOUNT", default.per_account)?,
+                }
+            },
         })
     }
 

@@ -75,6 +75,7 @@ impl Application {
             import_limits: config.import_limits,
             import_stale_after: config.import_stale_after,
             import_bulk_min_rows: config.import_bulk_min_rows,
+            sign_in_limits: config.sign_in_limits,
         };
         let mut leptos_options = config.leptos.clone();
         if let Ok(bound) = listener.local_addr() {
@@ -85,6 +86,9 @@ impl Application {
             settings: Arc::new(settings),
             import_queue: Arc::new(tokio::sync::Notify::new()),
             live: Arc::default(),
+            sign_in: Arc::new(app::auth::throttle::SignInThrottle::new(
+                config.sign_in_limits,
+            )),
         };
         let state = web::AppState {
             leptos_options,
@@ -120,6 +124,14 @@ impl Application {
             .live
             .start(self.db.clone(), Duration::from_millis(500));
         let store = app::auth::session_store::DbSessionStore::new(self.db.clone());
+        let throttle = self.ctx.sign_in.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                throttle.forget_idle();
+            }
+        });
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(600));
             loop {

@@ -17,8 +17,24 @@ use std::net::SocketAddr;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
-/// The session cookie's name.
+/// The session cookie's name over plain HTTP (local use, `COOKIE_SECURE=false`).
 pub const SESSION_COOKIE: &str = "crm_session";
+/// Its name when cookies are secure: the `__Host-` prefix makes browsers refuse it unless it
+/// came over HTTPS for this exact host and the whole site (no `Domain`, `Path=/`).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-crm_session";
+
+/// The session cookie's name for a setting of `COOKIE_SECURE`.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// The policy of answers that are not pages (JSON, CSV, files): nothing may run or load.
+const NON_PAGE_POLICY: &str =
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -33,13 +49,14 @@ pub fn router(state: AppState, cookie_secure: bool) -> Router {
     let options = state.leptos_options.clone();
     let idle = time::Duration::seconds(state.ctx.settings.session_idle.as_secs() as i64);
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.ctx.db.clone()))
-        .with_name(SESSION_COOKIE)
+        .with_name(session_cookie_name(cookie_secure))
+        .with_path("/")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(cookie_secure)
         .with_expiry(Expiry::OnInactivity(idle));
 
-    Router::new()
+    let router = Router::new()
         .merge(crate::api::routes(&state))
         .leptos_routes_with_context(
             &state,
@@ -58,7 +75,39 @@ pub fn router(state: AppState, cookie_secure: bool) -> Router {
             state.clone(),
             refuse_cross_site,
         ))
-        .with_state(state)
+        .with_state(state);
+    with_security_headers(router, cookie_secure)
+}
+
+/// The headers every answer carries (SPEC §8). Pages set their own Content-Security-Policy
+/// with the response's nonce (`app::page_policy`); every other answer gets one that allows
+/// nothing. HSTS only when cookies are secure, that is when the site is served over HTTPS.
+fn with_security_headers(router: Router, cookie_secure: bool) -> Router {
+    use axum::http::HeaderValue;
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let hsts =
+        move |_: &Response| cookie_secure.then(|| HeaderValue::from_static("max-age=31536000"));
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(NON_PAGE_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            hsts,
+        ))
 }
 
 /// Files that need no signed-in user and no database look-up.

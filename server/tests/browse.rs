@@ -97,6 +97,24 @@ async fn clients_are_filtered_sorted_and_exported(backend: Backend) {
         ("sort=password", "Cannot sort by `password`"),
         ("active=maybe", "`active` is true or false"),
         ("created_from=31.12.2024", "must be a date like 2026-01-31"),
+        // Dates chrono reads but whose next day overflows it, or no person writes.
+        (
+            "created_to=%2B262142-12-31",
+            "must be a date like 2026-01-31",
+        ),
+        (
+            "created_to=%2B262143-12-31",
+            "must be a date like 2026-01-31",
+        ),
+        (
+            "created_from=%2B9999-12-31",
+            "must be a date like 2026-01-31",
+        ),
+        ("created_to=262143-12-31", "must be a date like 2026-01-31"),
+        ("created_from=-0001-01-01", "must be a date like 2026-01-31"),
+        ("created_from=0000-01-01", "must be a date like 2026-01-31"),
+        ("created_to=2024-02-30", "must be a date like 2026-01-31"),
+        ("created_to=2024-1-5", "must be a date like 2026-01-31"),
         (
             "verification_level=high",
             "`verification_level` cannot be `high`",
@@ -109,6 +127,33 @@ async fn clients_are_filtered_sorted_and_exported(backend: Backend) {
             "{query}: {body}"
         );
     }
+
+    // The widest dates a person can write still work.
+    assert_eq!(
+        emails(
+            &app,
+            &admin,
+            "created_from=0001-01-01&created_to=9999-12-31"
+        )
+        .await
+        .len(),
+        4
+    );
+    // The page and the export say so too, rather than fail.
+    let page = admin
+        .get(app.url("/clients?created_to=%2B262142-12-31"))
+        .send()
+        .await
+        .unwrap();
+    assert!(!page.status().is_server_error(), "{}", page.status());
+    let html = page.text().await.unwrap();
+    assert!(html.contains("must be a date like 2026-01-31"), "{html}");
+    let export = admin
+        .get(app.url("/api/v1/clients.csv?created_to=%2B262142-12-31"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status(), StatusCode::BAD_REQUEST);
 
     // The export is the current view: same filter and order, every page, UTF-8 with a
     // BOM, formulas neutralised.

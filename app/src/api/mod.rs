@@ -48,6 +48,11 @@ mod guard {
             {
                 options.set_status(status);
             }
+            if let (Some(options), AppError::TooManyRequests { retry_after, .. }) =
+                (use_context::<leptos_axum::ResponseOptions>(), error)
+            {
+                options.insert_header(http::header::RETRY_AFTER, (*retry_after).into());
+            }
         }
         result
     }

@@ -3,18 +3,31 @@
 use crate::model::{AppError, CurrentUser};
 use leptos::prelude::*;
 
-/// Where to go after signing in: only a path on this site, never another host.
+/// The longest `next` followed after signing in.
+pub const MAX_NEXT_LENGTH: usize = 2048;
+
+/// Where to go after signing in: only a path on this site, never another host. The path must
+/// start with one `/` and hold only the characters a URL's path and query are made of
+/// (RFC 3986: letters, digits, `-._~!$&'()*+,;=:@/?%`), so no tab, line break, control or
+/// non-ASCII character (which browsers drop or a `Location` header cannot carry) and no
+/// backslash (which browsers read as `/`) can turn it into another site's address.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.starts_with("/\\")
-                && !path.starts_with("/login") =>
-        {
-            path.to_owned()
-        }
-        _ => "/clients".to_owned(),
+    const HOME: &str = "/clients";
+    let Some(path) = next else {
+        return HOME.to_owned();
+    };
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b);
+    let local = path.len() <= MAX_NEXT_LENGTH
+        && path.starts_with('/')
+        && !path.starts_with("//")
+        && path.bytes().all(allowed)
+        && path != "/login"
+        && !path.starts_with("/login?")
+        && !path.starts_with("/login/");
+    if local {
+        path.to_owned()
+    } else {
+        HOME.to_owned()
     }
 }
 
@@ -28,7 +41,9 @@ pub async fn login(
 ) -> Result<CurrentUser, AppError> {
     super::respond(async move {
         let (ctx, caller) = super::open()?;
-        let user = crate::services::sign_in::attempt(&ctx.db, &caller, &email, &password).await?;
+        let user =
+            crate::services::sign_in::attempt(&ctx.db, &ctx.sign_in, &caller, &email, &password)
+                .await?;
         let session = super::session().await?;
         crate::auth::start_session(&session, user.id).await?;
         leptos_axum::redirect(&safe_next(next.as_deref()));
@@ -82,5 +97,40 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/")), "/clients");
         assert_eq!(safe_next(Some("/login")), "/clients");
         assert_eq!(safe_next(None), "/clients");
+    }
+
+    #[test]
+    fn hostile_next_values_end_on_a_local_page() {
+        let long = format!("/clients?q={}", "a".repeat(super::MAX_NEXT_LENGTH));
+        for hostile in [
+            "/\t/evil.example",
+            "/\t/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\nSet-Cookie: x=1",
+            "/\u{1}",
+            "/\u{7f}",
+            "//evil.example",
+            "/\\evil.example",
+            "/ /evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "%2F%2Fevil.example",
+            "evil.example",
+            "",
+            "/login?next=//evil.example",
+            "/clients\u{2028}",
+            "/Ɛvil",
+            long.as_str(),
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/clients", "{hostile:?}");
+        }
+        for local in [
+            "/clients?search=a%20b&page=2",
+            "/imports/12",
+            "/%2F%2Fevil.example",
+            "/logins",
+        ] {
+            assert_eq!(safe_next(Some(local)), local);
+        }
     }
 }

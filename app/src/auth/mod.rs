@@ -3,6 +3,7 @@
 
 pub mod password;
 pub mod session_store;
+pub mod throttle;
 
 mod caller;
 

@@ -59,10 +59,22 @@ pub fn generate() -> String {
         .collect()
 }
 
-/// Runs argon2 (CPU-bound, tens of milliseconds) on the blocking pool, off the async workers.
-async fn off_thread<T: Send + 'static>(
+/// Hashes computed at once: one a core. Each takes [`MEMORY_KIB`] of memory and a core for
+/// tens of milliseconds, so a flood of sign-ins waits here instead of filling the blocking
+/// pool with hundreds of 19 MiB computations (SPEC §8).
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
+/// Runs argon2 (CPU-bound, tens of milliseconds) on the blocking pool, off the async workers,
+/// at most one a core at a time.
+pub(crate) async fn off_thread<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, crate::model::AppError> {
+    let _permit = HASHING.acquire().await.map_err(|e| {
+        tracing::error!(error = %e, "the password hashing limit was closed");
+        crate::model::AppError::Internal
+    })?;
     tokio::task::spawn_blocking(work).await.map_err(|e| {
         tracing::error!(error = %e, "password hashing task failed");
         crate::model::AppError::Internal
@@ -114,6 +126,30 @@ mod tests {
         assert!(verify("correct horse battery", &phc));
         assert!(!verify("correct horse battery!", &phc));
         assert!(!verify("anything", "not a phc string"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_hashes_run_at_once_than_there_are_cores() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let calls: Vec<_> = (0..8 * cores)
+            .map(|_| {
+                let (running, most) = (running.clone(), most.clone());
+                tokio::spawn(off_thread(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), cores);
     }
 
     #[test]

@@ -67,12 +67,30 @@ fn parse<T: std::str::FromStr>(name: &str, value: Option<String>) -> Result<Opti
         .transpose()
 }
 
+/// Whether `text` is a date as a person writes it, `YYYY-MM-DD` of the years 1 to 9999
+/// (chrono alone also reads `+262143-12-31`, whose next day does not exist).
+pub fn is_plain_date(text: &str) -> bool {
+    text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+        && !text.starts_with("0000")
+        && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+}
+
 /// A date of the form `YYYY-MM-DD`.
 fn date(name: &str, value: Option<String>) -> Result<Option<String>, String> {
     match value {
-        Some(v) if chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d").is_err() => Err(format!(
-            "`{name}` must be a date like 2026-01-31, not `{v}`."
-        )),
+        Some(v) if !is_plain_date(&v) => {
+            let shown: String = v.chars().take(40).collect();
+            Err(format!(
+                "`{name}` must be a date like 2026-01-31, not {shown:?}."
+            ))
+        }
         v => Ok(v),
     }
 }
@@ -214,4 +232,35 @@ pub struct ProgramDetails {
     pub program: ProgramRecord,
     pub partners: Option<Page<PartnerRecord>>,
     pub clients: Option<Page<ReferralRecord>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_date;
+
+    #[test]
+    fn filter_dates_are_what_a_person_writes() {
+        for good in ["2026-01-31", "0001-01-01", "9999-12-31", "2024-02-29"] {
+            assert!(is_plain_date(good), "{good}");
+        }
+        // chrono alone reads signed years up to its last day, whose next day overflows it.
+        let last = chrono::NaiveDate::parse_from_str("+262142-12-31", "%Y-%m-%d");
+        assert_eq!(last, Ok(chrono::NaiveDate::MAX));
+        for bad in [
+            "+262142-12-31",
+            "+262143-12-31",
+            "+9999-12-31",
+            " 262143-12-31",
+            "262143-12-31",
+            "-0001-01-01",
+            "0000-01-01",
+            "2023-02-29",
+            "2024-1-5",
+            "2024-01-05 ",
+            "31.12.2024",
+            "",
+        ] {
+            assert!(!is_plain_date(bad), "{bad:?}");
+        }
+    }
 }

@@ -20,8 +20,9 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
-    #[error("{0}")]
-    TooManyRequests(String),
+    /// Too many attempts: try again in `retry_after` seconds (sent as `Retry-After`).
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error(
         "Something went wrong on our side. Please try again; if it keeps happening, contact an administrator."
     )]
@@ -40,7 +41,7 @@ impl AppError {
             AppError::Invalid(_) => 422,
             AppError::Conflict(_) => 409,
             AppError::TooLarge(_) => 413,
-            AppError::TooManyRequests(_) => 429,
+            AppError::TooManyRequests { .. } => 429,
             AppError::Internal => 500,
             AppError::Request(_) => 400,
         }

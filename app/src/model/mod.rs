@@ -8,7 +8,8 @@ mod user;
 
 pub use browse::{
     ACCOUNT_SORTS, AccountFilter, CLIENT_SORTS, ClientDetails, ClientFilter, ClientList,
-    Membership, PartnerRecord, ProgramDetails, ReferralRecord, Sort, TouchedBy, param,
+    Membership, PartnerRecord, ProgramDetails, ReferralRecord, Sort, TouchedBy, is_plain_date,
+    param,
 };
 pub use error::AppError;
 pub use import::{Delimiter, ImportAction, JobStatus};

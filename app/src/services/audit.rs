@@ -8,6 +8,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
 pub mod action {
     pub const SIGN_IN_SUCCEEDED: &str = "sign_in.succeeded";
     pub const SIGN_IN_FAILED: &str = "sign_in.failed";
+    pub const SIGN_IN_THROTTLED: &str = "sign_in.throttled";
     pub const SIGN_OUT: &str = "sign_out";
     pub const FORBIDDEN: &str = "access.forbidden";
     pub const CROSS_SITE_REFUSED: &str = "access.cross_site_refused";
@@ -27,9 +28,10 @@ pub mod action {
     pub const TOKEN_REVOKED: &str = "api_token.revoked";
 
     /// Every action, for the audit log's filter.
-    pub const ALL: [&str; 19] = [
+    pub const ALL: [&str; 20] = [
         SIGN_IN_SUCCEEDED,
         SIGN_IN_FAILED,
+        SIGN_IN_THROTTLED,
         SIGN_OUT,
         FORBIDDEN,
         CROSS_SITE_REFUSED,

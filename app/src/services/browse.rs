@@ -205,13 +205,24 @@ fn invalid(reason: String) -> AppError {
     AppError::Request(reason)
 }
 
-/// The start of a day, UTC.
-fn day_start(date: &str, days_after: i64) -> Result<chrono::DateTime<chrono::Utc>, AppError> {
-    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
-        .map_err(|_| invalid(format!("`{date}` is not a date like 2026-01-31.")))?;
-    Ok((d + chrono::Duration::days(days_after))
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc())
+/// The start of a day, UTC, `days_after` days after `date` (a date of the years 1 to 9999,
+/// written `YYYY-MM-DD`); `None` past the year 9999, which no stored time reaches (SQLite
+/// compares times as text, and `+10000-01-01` sorts before `2026`).
+fn day_start(
+    date: &str,
+    days_after: u64,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
+    use chrono::Datelike;
+    let shown: String = date.chars().take(40).collect();
+    let not_a_date = || invalid(format!("{shown:?} is not a date like 2026-01-31."));
+    if !crate::model::is_plain_date(date) {
+        return Err(not_a_date());
+    }
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| not_a_date())?;
+    let d = d
+        .checked_add_days(chrono::Days::new(days_after))
+        .ok_or_else(not_a_date)?;
+    Ok((d.year() <= 9999).then(|| d.and_time(chrono::NaiveTime::MIN).and_utc()))
 }
 
 /// The clients a filter selects, sorted as it asks.
@@ -242,11 +253,23 @@ pub fn client_query(
     if let Some(v) = f.verification_level {
         find = find.filter(C::VerificationLevel.eq(v));
     }
-    if let Some(from) = &f.created_from {
-        find = find.filter(C::CreatedAt.gte(day_start(from, 0)?));
+    if let Some(from) = f
+        .created_from
+        .as_deref()
+        .map(|d| day_start(d, 0))
+        .transpose()?
+        .flatten()
+    {
+        find = find.filter(C::CreatedAt.gte(from));
     }
-    if let Some(to) = &f.created_to {
-        find = find.filter(C::CreatedAt.lt(day_start(to, 1)?));
+    if let Some(to) = f
+        .created_to
+        .as_deref()
+        .map(|d| day_start(d, 1))
+        .transpose()?
+        .flatten()
+    {
+        find = find.filter(C::CreatedAt.lt(to));
     }
     // Names and emails sort ignoring case, by the expressions the indexes hold.
     let column = match f.sort.checked(&CLIENT_SORTS).map_err(invalid)?.as_deref() {

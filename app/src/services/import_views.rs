@@ -226,6 +226,23 @@ pub async fn error_report(
         };
         reasons.entry(line as u64).or_default().push(text);
     }
+    let bytes = crate::jobs::file_bytes(db, job.id).await?;
+    let asked: crate::model::Delimiter = job.delimiter.parse().unwrap_or_default();
+    // Reading a whole file is CPU work of up to seconds: off the async workers.
+    tokio::task::spawn_blocking(move || write_error_report(&bytes, asked, &reasons))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the error report's task failed");
+            AppError::Internal
+        })?
+}
+
+/// The error report of a stored file, given the reasons of each failed line.
+fn write_error_report(
+    bytes: &[u8],
+    asked: crate::model::Delimiter,
+    reasons: &BTreeMap<u64, Vec<String>>,
+) -> Result<Vec<u8>, AppError> {
     let internal = |e: csv::Error| {
         tracing::error!(error = %e, "could not write an error report");
         AppError::Internal
@@ -233,15 +250,13 @@ pub async fn error_report(
     let mut out = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(b"\xEF\xBB\xBF".to_vec());
-    let bytes = crate::jobs::file_bytes(db, job.id).await?;
-    let encoding = decode::inspect(&bytes).map_err(AppError::from)?;
-    let asked: crate::model::Delimiter = job.delimiter.parse().unwrap_or_default();
+    let encoding = decode::inspect(bytes).map_err(AppError::from)?;
     let delimiter = crate::import::prepare::choose_delimiter(
         &bytes[..bytes.len().min(crate::import::prepare::SNIFF_BYTES)],
         encoding,
         asked,
     );
-    let mut reader = RecordReader::new(TextReader::new(&bytes[..], encoding), delimiter);
+    let mut reader = RecordReader::new(TextReader::new(bytes, encoding), delimiter);
     let header = reader.header().unwrap_or_default();
     let mut head = vec!["line".to_owned(), "error".to_owned()];
     head.extend(header.iter().map(|h| neutralise(h)));

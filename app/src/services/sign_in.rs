@@ -3,6 +3,7 @@
 
 use super::audit::{self, Entry, action};
 use super::email_key;
+use crate::auth::throttle::{Limit, SignInThrottle, Ticket};
 use crate::auth::{Caller, password};
 use crate::entities::{audit_event, back_office_user};
 use crate::model::{AppError, CurrentUser};
@@ -49,15 +50,82 @@ async fn recent_failures(db: &DatabaseConnection, key: &str) -> Result<u64, AppE
         .await?)
 }
 
+/// The longest email a sign-in looks at (RFC 5321's longest address); a longer one is
+/// refused before any work.
+pub const MAX_EMAIL_LENGTH: usize = 254;
+/// The longest password a sign-in hashes.
+pub const MAX_PASSWORD_LENGTH: usize = 1024;
+
+/// Takes the attempt from the address's and the account's allowances, or refuses it with 429;
+/// the first refusal of a burst is written to the audit log.
+async fn admit<'a>(
+    db: &DatabaseConnection,
+    throttle: &'a SignInThrottle,
+    caller: &Caller,
+    key: &str,
+) -> Result<Ticket<'a>, AppError> {
+    let refusal = match throttle.admit(caller.remote_addr.as_deref(), key) {
+        Ok(ticket) => return Ok(ticket),
+        Err(refusal) => refusal,
+    };
+    if refusal.first_of_burst {
+        let (subject, by) = match refusal.limit {
+            Limit::Address => (
+                caller
+                    .remote_addr
+                    .clone()
+                    .unwrap_or_else(|| "unknown".into()),
+                "this address",
+            ),
+            Limit::Account => (key.to_owned(), "this account"),
+        };
+        audit::record_best_effort(
+            db,
+            caller,
+            Entry {
+                action: action::SIGN_IN_THROTTLED,
+                subject: Some(subject),
+                details: Some(format!(
+                    "too many sign-in attempts for {by}; further ones refused for {} s",
+                    refusal.retry_after
+                )),
+            },
+        )
+        .await;
+    }
+    Err(AppError::TooManyRequests {
+        message: format!(
+            "Too many sign-in attempts. Please wait {} and try again.",
+            wait_text(refusal.retry_after)
+        ),
+        retry_after: refusal.retry_after,
+    })
+}
+
+fn wait_text(secs: u64) -> String {
+    match secs {
+        0..=1 => "a second".into(),
+        2..=59 => format!("{secs} seconds"),
+        60..=119 => "a minute".into(),
+        _ => format!("{} minutes", secs.div_ceil(60)),
+    }
+}
+
 /// Checks an email and password. On success the user's last sign-in time is updated; every
-/// attempt is written to the audit log with the email tried as its subject.
+/// attempt that is let through to the password check is written to the audit log with the
+/// email tried as its subject (refusals by the limits once a burst).
 pub async fn attempt(
     db: &DatabaseConnection,
+    throttle: &SignInThrottle,
     caller: &Caller,
     email: &str,
     password_given: &str,
 ) -> Result<CurrentUser, AppError> {
+    if email.len() > MAX_EMAIL_LENGTH || password_given.len() > MAX_PASSWORD_LENGTH {
+        return Err(AppError::InvalidCredentials);
+    }
     let key = email_key(email);
+    let ticket = admit(db, throttle, caller, &key).await?;
     let delay = delay_after(recent_failures(db, &key).await?);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -96,6 +164,7 @@ pub async fn attempt(
     let Some(user) = user else {
         return Err(AppError::InvalidCredentials);
     };
+    ticket.succeeded();
     let role = super::users::stored_role(&user)?;
 
     let mut active: back_office_user::ActiveModel = user.clone().into();
@@ -136,5 +205,13 @@ mod tests {
         assert_eq!(delay_after(FREE_FAILURES + 1), Duration::from_secs(2));
         assert_eq!(delay_after(FREE_FAILURES + 3), Duration::from_secs(8));
         assert_eq!(delay_after(1_000), MAX_DELAY);
+    }
+
+    #[test]
+    fn waits_are_told_in_words() {
+        assert_eq!(wait_text(1), "a second");
+        assert_eq!(wait_text(45), "45 seconds");
+        assert_eq!(wait_text(60), "a minute");
+        assert_eq!(wait_text(121), "3 minutes");
     }
 }

@@ -131,6 +131,8 @@ pub struct Options {
     pub session_idle: Duration,
     pub session_absolute: Duration,
     pub import_limits: app::import::prepare::Limits,
+    pub sign_in_limits: app::auth::throttle::SignInLimits,
+    pub cookie_secure: bool,
 }
 
 impl Default for Options {
@@ -139,6 +141,8 @@ impl Default for Options {
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 3600),
             import_limits: Default::default(),
+            sign_in_limits: Default::default(),
+            cookie_secure: false,
         }
     }
 }
@@ -155,13 +159,14 @@ pub fn test_config(database_url: &str, options: &Options) -> Config {
         leptos,
         admin_email: ADMIN_EMAIL.into(),
         admin_password: Some(ADMIN_PASSWORD.into()),
-        cookie_secure: false,
+        cookie_secure: options.cookie_secure,
         session_idle: options.session_idle,
         session_absolute: options.session_absolute,
         import_limits: options.import_limits,
         import_workers: 2,
         import_stale_after: Duration::from_secs(30),
         import_bulk_min_rows: app::jobs::bulk::BULK_MIN_ROWS,
+        sign_in_limits: options.sign_in_limits,
     }
 }
 

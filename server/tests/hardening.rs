@@ -1,0 +1,377 @@
+//! The server under attack (SPEC §8): sign-in floods, hostile redirect targets and the
+//! browser security headers, over HTTP against the real server.
+
+mod common;
+
+use app::auth::throttle::{Allowance, SignInLimits};
+use common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, Options, TestApp, spawn_app_with};
+use reqwest::StatusCode;
+use std::time::Duration;
+
+fn limits(per_address: (u32, u64), per_account: (u32, u64)) -> SignInLimits {
+    SignInLimits {
+        per_address: Allowance {
+            attempts: per_address.0,
+            window: Duration::from_secs(per_address.1),
+        },
+        per_account: Allowance {
+            attempts: per_account.0,
+            window: Duration::from_secs(per_account.1),
+        },
+    }
+}
+
+async fn app_with_limits(backend: Backend, sign_in_limits: SignInLimits) -> TestApp {
+    spawn_app_with(
+        backend,
+        Options {
+            sign_in_limits,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// This process's memory now and at its peak, in MiB.
+fn memory_mib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or(0, |kib| kib / 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+async fn a_flood_of_wrong_passwords_is_refused_and_the_account_still_opens(backend: Backend) {
+    // Only the account's allowance is under test here: five failures in four seconds.
+    let app = app_with_limits(backend, limits((10_000, 60), (5, 4))).await;
+    let (rss_before, _) = memory_mib();
+
+    // 300 wrong passwords for one account, all at once, each from its own connection.
+    let attempts = (0..300).map(|_| {
+        let client = app.client();
+        let url = app.url("/api/login");
+        async move {
+            let res = client
+                .post(url)
+                .form(&[("email", ADMIN_EMAIL), ("password", "wrong-password")])
+                .send()
+                .await
+                .expect("every attempt is answered");
+            let retry_after = res
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u64>().expect("whole seconds"));
+            (res.status(), retry_after)
+        }
+    });
+    // Meanwhile the sign-in page still answers.
+    let page = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        app.client()
+            .get(app.url("/login"))
+            .send()
+            .await
+            .expect("the sign-in page answers")
+            .status()
+    };
+    let (answers, page) = tokio::join!(futures_util::future::join_all(attempts), page);
+    assert_eq!(page, StatusCode::OK);
+
+    let verified = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused: Vec<u64> = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS)
+        .map(|(_, retry)| retry.expect("a 429 says when to retry"))
+        .collect();
+    assert_eq!(verified, 5, "only the allowance reaches the password check");
+    assert_eq!(refused.len(), 295, "the rest are refused");
+    assert!(refused.iter().all(|s| (1..=4).contains(s)), "{refused:?}");
+    assert_eq!(app.audit_count("sign_in.failed").await, 5);
+    assert_eq!(
+        app.audit_count("sign_in.throttled").await,
+        1,
+        "a burst is audited once"
+    );
+    let (_, peak) = memory_mib();
+    assert!(
+        peak < rss_before + 250,
+        "memory stays bounded: {rss_before} MiB before, {peak} MiB at the peak"
+    );
+
+    // Even the right password waits for the window…
+    let client = app.client();
+    let res = app.sign_in(&client, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Too many sign-in attempts"), "{body}");
+    // …and works once it has passed.
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let res = app.sign_in(&client, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.whoami(&client).await["email"], ADMIN_EMAIL);
+}
+
+async fn one_address_cannot_try_many_accounts(backend: Backend) {
+    let app = app_with_limits(backend, limits((10, 60), (100, 60))).await;
+    let attempts = (0..30).map(|i| {
+        let client = app.client();
+        let url = app.url("/api/login");
+        async move {
+            client
+                .post(url)
+                .form(&[
+                    ("email", format!("user{i}@example.com")),
+                    ("password", "guess-guess".into()),
+                ])
+                .send()
+                .await
+                .expect("answered")
+                .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    let count = |status| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!(count(StatusCode::UNAUTHORIZED), 10, "{statuses:?}");
+    assert_eq!(count(StatusCode::TOO_MANY_REQUESTS), 20, "{statuses:?}");
+    assert_eq!(app.audit_count("sign_in.failed").await, 10);
+    assert_eq!(app.audit_count("sign_in.throttled").await, 1);
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT COUNT(*) FROM audit_event WHERE action = 'sign_in.throttled' \
+             AND subject = '127.0.0.1'"
+        )
+        .await,
+        1
+    );
+}
+
+async fn hostile_next_values_end_on_a_local_page(backend: Backend) {
+    let app = app_with_limits(backend, limits((1_000, 60), (1_000, 60))).await;
+    let long = format!("/clients?q={}", "a".repeat(5_000));
+    for next in [
+        "/\t/evil.example",
+        "/\t/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\nSet-Cookie: stolen=1",
+        "/\r/evil.example",
+        "/\u{1}",
+        "/\u{7f}x",
+        "//evil.example",
+        "/\\evil.example",
+        "/\\/evil.example",
+        "https://evil.example/",
+        "HTTPS:evil.example",
+        "javascript:alert(1)",
+        "%2F%2Fevil.example",
+        "/ /evil.example",
+        "/\u{3000}/evil.example",
+        long.as_str(),
+    ] {
+        for plain_form in [false, true] {
+            let client = app.client();
+            let mut req = client.post(app.url("/api/login")).form(&[
+                ("email", ADMIN_EMAIL),
+                ("password", ADMIN_PASSWORD),
+                ("next", next),
+            ]);
+            if plain_form {
+                req = req.header("Accept", "text/html");
+            }
+            let res = req
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{next:?}: the connection was dropped: {e}"));
+            assert!(
+                matches!(res.status(), StatusCode::OK | StatusCode::FOUND),
+                "{next:?}: {}",
+                res.status()
+            );
+            assert_eq!(res.headers()["location"], "/clients", "{next:?}");
+        }
+    }
+}
+
+/// The nonce a page's Content-Security-Policy allows.
+fn nonce_of(policy: &str) -> &str {
+    let start = policy.find("'nonce-").expect("a nonce") + "'nonce-".len();
+    let end = start + policy[start..].find('\'').expect("closed");
+    &policy[start..end]
+}
+
+async fn every_answer_carries_the_security_headers(backend: Backend) {
+    let app = spawn_app_with(backend, Options::default()).await;
+    let admin = app.admin().await;
+    let anonymous = app.client();
+    for (client, path) in [
+        (&anonymous, "/login"),
+        (&admin, "/clients"),
+        (&admin, "/imports/999999"),
+        (&admin, "/no-such-page"),
+        (&anonymous, "/clients"),
+        (&anonymous, "/api/v1/clients"),
+        (&admin, "/api/v1/clients"),
+        (&admin, "/api/v1/clients.csv"),
+        (&admin, "/favicon.svg"),
+    ] {
+        let res = client.get(app.url(path)).send().await.unwrap();
+        let headers = res.headers().clone();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .unwrap_or_else(|| panic!("{path}: no {name}"))
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert!(headers.get("strict-transport-security").is_none(), "{path}");
+        let policy = header("content-security-policy");
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        assert!(!policy.contains("unsafe-inline"), "{path}: {policy}");
+        let is_page = headers
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap().starts_with("text/html"));
+        if is_page {
+            // Every inline script of the page carries the policy's nonce, and no other
+            // script runs.
+            let nonce = nonce_of(&policy).to_owned();
+            assert!(nonce.len() >= 16, "{path}: {policy}");
+            let html = res.text().await.unwrap();
+            let scripts = html.matches("<script").count();
+            assert!(scripts > 0, "{path}");
+            assert_eq!(
+                html.matches(&format!("nonce=\"{nonce}\"")).count(),
+                scripts,
+                "{path}: every script has the nonce"
+            );
+        } else {
+            assert!(policy.starts_with("default-src 'none'"), "{path}: {policy}");
+        }
+    }
+    // A second page gets another nonce.
+    let a = anonymous.get(app.url("/login")).send().await.unwrap();
+    let b = anonymous.get(app.url("/login")).send().await.unwrap();
+    assert_ne!(
+        nonce_of(a.headers()["content-security-policy"].to_str().unwrap()),
+        nonce_of(b.headers()["content-security-policy"].to_str().unwrap())
+    );
+}
+
+async fn secure_cookies_come_with_hsts_and_the_host_prefix(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Options {
+            cookie_secure: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let client = app.client();
+    let res = app.sign_in(&client, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("__Host-crm_session="))
+        .expect("the session cookie has the __Host- prefix");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("; Path=/"), "{cookie}");
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    let page = client.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(
+        page.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+}
+
+/// Answers `/login` over and over until `done` is set, and returns the slowest answer.
+async fn keep_asking_for_login(app: &TestApp, done: &std::sync::atomic::AtomicBool) -> Duration {
+    let client = app.client();
+    let mut slowest = Duration::ZERO;
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        let started = std::time::Instant::now();
+        let res = client.get(app.url("/login")).send().await.expect("/login");
+        assert_eq!(res.status(), StatusCode::OK);
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    slowest
+}
+
+async fn a_file_of_unclosed_quotes_is_read_once_and_off_the_request_threads(backend: Backend) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let app = spawn_app_with(backend, Options::default()).await;
+    let admin = app.admin().await;
+    // 5,000 rows whose name opens a quote that the row never closes, each followed by a
+    // thousand blank lines: 5 MB, just under the default limit.
+    let mut csv = String::from("email,first_name,last_name,country\n");
+    for i in 0..5_000 {
+        csv.push_str(&format!("u{i}@example.com,\"Ann{i},Smith,GB\n"));
+        csv.push_str(&"\n".repeat(1_000));
+    }
+    assert!(csv.len() > 5_000_000 && csv.len() <= 5 * 1024 * 1024);
+
+    let done = AtomicBool::new(false);
+    let work = async {
+        let res = common::upload(&app, &admin, "import-users", &csv, false).await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        let job: serde_json::Value = res.json().await.unwrap();
+        let job = common::wait(&app, &admin, job["id"].as_i64().unwrap()).await;
+        let report = admin
+            .get(app.url(&format!("/api/v1/imports/{}/errors.csv", job["id"])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(report.status(), StatusCode::OK);
+        let report = report.text().await.unwrap();
+        done.store(true, Ordering::SeqCst);
+        (job, report)
+    };
+    let ((job, report), slowest) = tokio::join!(work, keep_asking_for_login(&app, &done));
+    // Each quote runs to the next row's, so every row is read, and each is refused for what it
+    // holds, on its own line.
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["total_rows"], 2_500, "{job}");
+    assert_eq!(job["errors"], 2_500, "{job}");
+    assert_eq!(
+        report.lines().count(),
+        2_501,
+        "a header and a line a failed row"
+    );
+    assert!(
+        slowest < Duration::from_secs(3),
+        "the sign-in page answered meanwhile, the slowest in {slowest:?}"
+    );
+}
+
+on_both_databases!(
+    a_file_of_unclosed_quotes_is_read_once_and_off_the_request_threads,
+    a_flood_of_wrong_passwords_is_refused_and_the_account_still_opens,
+    one_address_cannot_try_many_accounts,
+    hostile_next_values_end_on_a_local_page,
+    every_answer_carries_the_security_headers,
+    secure_cookies_come_with_hsts_and_the_host_prefix,
+);
