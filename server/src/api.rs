@@ -103,7 +103,7 @@ async fn accepted(state: &AppState, job_id: i64) -> ApiResult<Response> {
 }
 
 const EVERYONE: &[Role] = &Role::ALL;
-const IMPORTERS: &[Role] = &[Role::Operator, Role::Admin];
+use app::model::policy::IMPORTERS;
 
 /// Every route of `/api/v1`.
 pub fn routes(state: &AppState) -> Router<AppState> {

@@ -515,6 +515,81 @@ async fn another_operators_import_page_is_forbidden(backend: Backend) {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
+/// An operator learns nothing of another operator's imports through a client's page or the
+/// log of an identical file; a manager and an admin see them all.
+async fn a_client_page_names_only_the_imports_its_reader_may_see(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let olga = app.user(&admin, "olga@example.com", "operator").await;
+    let oscar = app.user(&admin, "oscar@example.com", "operator").await;
+    let mary = app.user(&admin, "mary@example.com", "manager").await;
+    let file = "Email,First name,City\nann@example.com,Ann,Leeds\n";
+    let olgas = import(&app, &olga, "import-users", file).await;
+    assert_eq!(olgas["created"], 1, "{olgas}");
+    let oscars = import(
+        &app,
+        &oscar,
+        "import-users",
+        "Email,First name,City\nann@example.com,Ann,York\n",
+    )
+    .await;
+    assert_eq!(oscars["updated"], 1, "{oscars}");
+    let (_, found) = get(&app, &admin, "/api/v1/clients?search=ann@").await;
+    let client = found["items"][0]["id"].as_i64().unwrap();
+    let jobs_listed = async |reader: &reqwest::Client| {
+        let res = app
+            .call(
+                reader,
+                "clients/show",
+                &[("id", client.to_string().as_str())],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let details: serde_json::Value = res.json().await.unwrap();
+        details["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["job"]["id"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (o1, o2) = (
+        olgas["id"].as_i64().unwrap(),
+        oscars["id"].as_i64().unwrap(),
+    );
+    assert_eq!(jobs_listed(&olga).await, [o1]);
+    assert_eq!(jobs_listed(&oscar).await, [o2]);
+    assert_eq!(jobs_listed(&mary).await, [o2, o1]);
+    assert_eq!(jobs_listed(&admin).await, [o2, o1]);
+    let page = text(&app, &oscar, &format!("/clients/{client}")).await;
+    assert!(!page.contains(&format!("/imports/{o1}\"")), "{page}");
+
+    // Oscar imports Olga's very file: his log does not point at her import…
+    let again = import(&app, &oscar, "import-users", file).await;
+    let log = |job: serde_json::Value, reader: reqwest::Client| {
+        let app = &app;
+        async move {
+            let (_, log) = get(
+                app,
+                &reader,
+                &format!("/api/v1/imports/{}/messages?level=info", job["id"]),
+            )
+            .await;
+            log.to_string()
+        }
+    };
+    let oscars_log = log(again.clone(), oscar.clone()).await;
+    assert!(!oscars_log.contains("identical file"), "{oscars_log}");
+    // …while the admin's, importing it again, does.
+    let admins = import(&app, &admin, "import-users", file).await;
+    let admins_log = log(admins, admin.clone()).await;
+    assert!(admins_log.contains("identical file"), "{admins_log}");
+    // And Olga's second import of her own file names her first.
+    let hers = import(&app, &olga, "import-users", file).await;
+    let hers = log(hers, olga.clone()).await;
+    assert!(hers.contains(&format!("as import #{o1} ")), "{hers}");
+}
+
 /// The client page names the imports that created and changed the client: created rows
 /// are recorded as runs of ids, changes one record a row.
 async fn a_client_page_names_the_imports_that_created_and_changed_it(backend: Backend) {
@@ -631,6 +706,7 @@ on_both_databases!(
     live_status_reaches_those_who_may_see_the_job,
     the_bell_tells_the_initiator,
     another_operators_import_page_is_forbidden,
+    a_client_page_names_only_the_imports_its_reader_may_see,
 );
 
 /// Two instances on one PostgreSQL database: a page served by one follows a job that

@@ -27,7 +27,7 @@ pub async fn show_client(id: i64) -> Result<ClientDetails, AppError> {
     use crate::model::Role;
     super::respond(async move {
         let auth = super::authorize(&Role::ALL).await?;
-        crate::services::browse::client_details(&auth.ctx.db, id).await
+        crate::services::browse::client_details(&auth.ctx.db, &auth.user, id).await
     })
     .await
 }

@@ -9,7 +9,7 @@ use super::{Totals, find_job, info, writes};
 use crate::auth::Caller;
 use crate::entities::{import_job, import_message, notification};
 use crate::model::JobStatus;
-use crate::model::{AppError, CurrentUser, Role};
+use crate::model::{AppError, CurrentUser};
 use crate::services::audit::{self, Entry, action};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -110,15 +110,11 @@ async fn refresh_statistics(db: &DatabaseConnection, action: &str) {
 /// What `user` may do with a job (SPEC §1): operators see and revert their own imports,
 /// managers see every import, admins see and revert every import.
 pub fn may_see(user: &CurrentUser, job: &import_job::Model) -> bool {
-    user.role != Role::Operator || job.initiated_by == user.id
+    crate::model::policy::may_see_job(user, job.initiated_by)
 }
 
 pub fn may_change(user: &CurrentUser, job: &import_job::Model) -> bool {
-    match user.role {
-        Role::Admin => true,
-        Role::Operator => job.initiated_by == user.id,
-        Role::Manager => false,
-    }
+    crate::model::policy::may_change_job(user, job.initiated_by)
 }
 
 /// A job `user` may see; another operator's job is refused (and the refusal audited).

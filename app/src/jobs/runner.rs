@@ -544,12 +544,28 @@ impl Reading {
     }
 }
 
+/// The latest successful import of the same file that the job's initiator may see (an
+/// operator's log never names another operator's import).
 async fn identical_earlier(
     db: &DatabaseConnection,
     job: &import_job::Model,
 ) -> Result<Option<JobHead>, DbErr> {
-    import_job::Entity::find()
-        .select_only()
+    let initiator = crate::entities::back_office_user::Entity::find_by_id(job.initiated_by)
+        .one(db)
+        .await?;
+    let Some(role) = initiator.and_then(|u| u.role.parse::<crate::model::Role>().ok()) else {
+        return Ok(None);
+    };
+    let user = crate::model::CurrentUser {
+        id: job.initiated_by,
+        email: String::new(),
+        role,
+    };
+    let mut find = import_job::Entity::find();
+    if let Some(own) = crate::model::policy::only_jobs_of(&user) {
+        find = find.filter(import_job::Column::InitiatedBy.eq(own));
+    }
+    find.select_only()
         .column(import_job::Column::Id)
         .column(import_job::Column::CreatedAt)
         .filter(import_job::Column::FileSha256.eq(job.file_sha256.clone()))

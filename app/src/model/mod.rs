@@ -3,6 +3,7 @@
 mod browse;
 mod error;
 mod import;
+pub mod policy;
 mod records;
 mod user;
 

@@ -7,8 +7,8 @@ use crate::entities::{
 };
 use crate::model::{
     ACCOUNT_SORTS, AccountFilter, AccountRecord, AppError, CLIENT_SORTS, ClientDetails,
-    ClientFilter, ClientList, ClientRecord, ClientRef, Membership, Named, Page, PartnerRecord,
-    ProgramDetails, ProgramRecord, ReferralRecord, TouchedBy,
+    ClientFilter, ClientList, ClientRecord, ClientRef, CurrentUser, Membership, Named, Page,
+    PartnerRecord, ProgramDetails, ProgramRecord, ReferralRecord, TouchedBy,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
@@ -509,7 +509,12 @@ async fn referral_records(
 const CLIENT_PAGE_REFERRALS: u64 = 200;
 
 /// A client with everything linked to it (SPEC §4).
-pub async fn client_details(db: &DatabaseConnection, id: i64) -> Result<ClientDetails, AppError> {
+/// The imports listed are those `user` may see (an operator's own).
+pub async fn client_details(
+    db: &DatabaseConnection,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<ClientDetails, AppError> {
     let client_record = client(db, id).await?;
     let owner = ClientRef {
         id,
@@ -588,7 +593,9 @@ pub async fn client_details(db: &DatabaseConnection, id: i64) -> Result<ClientDe
             change.operation.as_str().to_owned()
         };
         let job_id = change.job_id;
-        if let Ok(job) = super::import_views::record(db, job_id).await {
+        if let Ok(job) = super::import_views::record(db, job_id).await
+            && crate::model::policy::may_see_job(user, job.initiated_by.id)
+        {
             imports.push(TouchedBy { job, operation });
         }
     }

@@ -6,9 +6,7 @@ use crate::entities::{back_office_user, import_job, import_message};
 use crate::import::decode;
 use crate::import::parse::Row;
 use crate::import::stream::{Next, RecordReader, TextReader};
-use crate::model::{
-    AppError, CurrentUser, JobRecord, JobStatus, MessageRecord, Page, Role, UserRef,
-};
+use crate::model::{AppError, CurrentUser, JobRecord, JobStatus, MessageRecord, Page, UserRef};
 use crate::services::browse::ListQuery;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, JoinType, PaginatorTrait,
@@ -125,8 +123,8 @@ pub async fn list(
     q: &ListQuery,
 ) -> Result<Page<JobRecord>, AppError> {
     let mut find = job_rows();
-    if user.role == Role::Operator {
-        find = find.filter(import_job::Column::InitiatedBy.eq(user.id));
+    if let Some(own) = crate::model::policy::only_jobs_of(user) {
+        find = find.filter(import_job::Column::InitiatedBy.eq(own));
     }
     if let Some(s) = &filter.status {
         find = find.filter(import_job::Column::Status.eq(*s));

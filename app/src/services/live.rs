@@ -4,7 +4,7 @@
 //! is what lets a page on one instance follow a job that another instance runs.
 
 use super::import_views;
-use crate::model::{CurrentUser, JobRecord, Role};
+use crate::model::{CurrentUser, JobRecord};
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -74,5 +74,5 @@ impl LiveJobs {
 
 /// Whether `user` may follow `job`: operators follow their own imports, others all.
 pub fn may_follow(user: &CurrentUser, job: &JobRecord) -> bool {
-    user.role != Role::Operator || job.initiated_by.id == user.id
+    crate::model::policy::may_see_job(user, job.initiated_by.id)
 }

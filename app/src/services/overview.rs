@@ -1,5 +1,5 @@
 use crate::entities::{account, client, ib_program, import_job};
-use crate::model::{AppError, CurrentUser, Role, SectionCounts};
+use crate::model::{AppError, CurrentUser, SectionCounts};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 
 /// Record counts per section. Operators count only their own imports (SPEC §1).
@@ -8,8 +8,8 @@ pub async fn counts(
     user: &CurrentUser,
 ) -> Result<SectionCounts, AppError> {
     let mut imports = import_job::Entity::find();
-    if user.role == Role::Operator {
-        imports = imports.filter(import_job::Column::InitiatedBy.eq(user.id));
+    if let Some(own) = crate::model::policy::only_jobs_of(user) {
+        imports = imports.filter(import_job::Column::InitiatedBy.eq(own));
     }
     Ok(SectionCounts {
         client_count: client::Entity::find().count(db).await?,

@@ -1,0 +1,63 @@
+//! Who may do what with imports (SPEC §1), written once: the server functions, the HTTP API,
+//! the live stream, the lists, a client's page and the job's own log all ask here.
+//!
+//! - operators import, and see and revert their **own** imports;
+//! - managers see every import, read-only, and do not import;
+//! - admins import, and see and revert every import.
+
+use super::{CurrentUser, Role};
+
+/// The roles that may start an import (and a validate-only run).
+pub const IMPORTERS: &[Role] = &[Role::Operator, Role::Admin];
+
+/// Whether `role` may start an import.
+pub fn may_import(role: Role) -> bool {
+    IMPORTERS.contains(&role)
+}
+
+/// The one initiator whose jobs `user` is limited to, if any: an operator sees only their own.
+pub fn only_jobs_of(user: &CurrentUser) -> Option<i64> {
+    (user.role == Role::Operator).then_some(user.id)
+}
+
+/// Whether `user` may see a job started by `initiated_by`.
+pub fn may_see_job(user: &CurrentUser, initiated_by: i64) -> bool {
+    only_jobs_of(user).is_none_or(|own| own == initiated_by)
+}
+
+/// Whether `user` may confirm or revert a job started by `initiated_by`.
+pub fn may_change_job(user: &CurrentUser, initiated_by: i64) -> bool {
+    may_import(user.role) && may_see_job(user, initiated_by)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i64, role: Role) -> CurrentUser {
+        CurrentUser {
+            id,
+            email: format!("{id}@example.com"),
+            role,
+        }
+    }
+
+    #[test]
+    fn the_matrix_of_spec_section_1() {
+        let (own, other) = (7, 8);
+        // (role, may import, sees own, sees other's, changes own, changes other's)
+        for (role, import, see_own, see_other, change_own, change_other) in [
+            (Role::Operator, true, true, false, true, false),
+            (Role::Manager, false, true, true, false, false),
+            (Role::Admin, true, true, true, true, true),
+        ] {
+            let u = user(own, role);
+            assert_eq!(may_import(role), import, "{role:?}");
+            assert_eq!(may_see_job(&u, own), see_own, "{role:?}");
+            assert_eq!(may_see_job(&u, other), see_other, "{role:?}");
+            assert_eq!(may_change_job(&u, own), change_own, "{role:?}");
+            assert_eq!(may_change_job(&u, other), change_other, "{role:?}");
+            assert_eq!(only_jobs_of(&u), (!see_other).then_some(own), "{role:?}");
+        }
+    }
+}
