@@ -599,37 +599,60 @@ async fn list_accounts(
 /// Rows read per query of an export.
 const EXPORT_CHUNK: u64 = 5_000;
 
-/// A CSV download written while it is read, one piece per query, all in one read-only
-/// transaction (one consistent view of the data). A failure part-way
-/// breaks the connection, so the browser reports the download as failed instead of
-/// keeping a file that silently ends early.
+/// Exports reading the database at once; each holds one pooled connection while it reads.
+const EXPORTS_AT_ONCE: usize = 2;
+static EXPORTS: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(EXPORTS_AT_ONCE));
+/// The longest an export may read the database (and so hold a connection).
+const EXPORT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+/// Bytes sent to the client at a time.
+const EXPORT_PIECE: usize = 64 * 1024;
+
+/// A CSV download. The export is first read, in one read-only transaction (one consistent
+/// view even while an import writes), into an unnamed temporary file, as fast as the database
+/// gives it; the connection goes back to the pool, and only then is the file sent, at whatever
+/// pace the client reads. So a slow or stalled download never holds a database connection, at
+/// most [`EXPORTS_AT_ONCE`] exports read at a time (the others wait, holding nothing), and
+/// none reads for longer than [`EXPORT_DEADLINE`]. A failure part-way breaks the connection,
+/// so the browser reports the download as failed instead of keeping a file that silently ends
+/// early.
 fn csv_download(
     disposition: &'static str,
     db: sea_orm::DatabaseConnection,
-    mut export: impl app::services::export::CsvExport,
+    export: impl app::services::export::CsvExport,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
     tokio::spawn(async move {
-        let view = match app::services::export::snapshot(&db).await {
-            Ok(view) => view,
-            Err(e) => {
-                tracing::error!(error = %e, "export could not start");
+        let spooled = match tokio::time::timeout(EXPORT_DEADLINE, spool(&db, export)).await {
+            Ok(Ok(file)) => file,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "export stopped");
                 let _ = tx
-                    .send(Err(std::io::Error::other("the export could not start")))
+                    .send(Err(std::io::Error::other("the export stopped")))
+                    .await;
+                return;
+            }
+            Err(_) => {
+                tracing::error!(deadline = ?EXPORT_DEADLINE, "export took longer than its deadline");
+                let _ = tx
+                    .send(Err(std::io::Error::other("the export took too long")))
                     .await;
                 return;
             }
         };
-        if tx.send(Ok(export.header())).await.is_err() {
-            return;
-        }
+        let mut file = tokio::fs::File::from_std(spooled);
         loop {
-            let piece = match export.next_rows(&view).await {
-                Ok(Some(bytes)) => Ok(bytes),
-                Ok(None) => return,
+            let mut piece = vec![0; EXPORT_PIECE];
+            let read = tokio::io::AsyncReadExt::read(&mut file, &mut piece).await;
+            let piece = match read {
+                Ok(0) => return,
+                Ok(n) => {
+                    piece.truncate(n);
+                    Ok(piece)
+                }
                 Err(e) => {
-                    tracing::error!(error = %e, "export stopped");
-                    Err(std::io::Error::other("the export stopped"))
+                    tracing::error!(error = %e, "could not read a spooled export");
+                    Err(e)
                 }
             };
             let stop = piece.is_err();
@@ -655,6 +678,29 @@ fn csv_download(
         axum::body::Body::from_stream(body),
     )
         .into_response()
+}
+
+/// Reads a whole export into an unnamed temporary file (removed when closed), rewound.
+async fn spool(
+    db: &sea_orm::DatabaseConnection,
+    mut export: impl app::services::export::CsvExport,
+) -> Result<std::fs::File, AppError> {
+    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+    let io = |e: std::io::Error| {
+        tracing::error!(error = %e, "could not write a spooled export");
+        AppError::Internal
+    };
+    let _turn = EXPORTS.acquire().await.map_err(|_| AppError::Internal)?;
+    let mut file = tokio::fs::File::from_std(tempfile::tempfile().map_err(io)?);
+    let view = app::services::export::snapshot(db).await?;
+    file.write_all(&export.header()).await.map_err(io)?;
+    while let Some(rows) = export.next_rows(&view).await? {
+        file.write_all(&rows).await.map_err(io)?;
+    }
+    view.rollback().await?;
+    file.flush().await.map_err(io)?;
+    file.rewind().await.map_err(io)?;
+    Ok(file.into_std().await)
 }
 
 /// The clients of the current view (search, filters and sort of the Clients page) as CSV.

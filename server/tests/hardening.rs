@@ -367,7 +367,90 @@ async fn a_file_of_unclosed_quotes_is_read_once_and_off_the_request_threads(back
     );
 }
 
+/// Fills the client table up to `total` clients, copies of the one already there.
+async fn clients_up_to(app: &TestApp, total: i64) {
+    use sea_orm::ConnectionTrait;
+    let columns = "email, username, first_name, verification_level, project_id, desk_id, \
+                   active, type, created_at, updated_at";
+    let copied = "'c' || i || '@example.com', 'c' || i, first_name, verification_level, \
+                  project_id, desk_id, active, type, created_at, updated_at";
+    let sql = match app.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => format!(
+            "INSERT INTO client ({columns}) SELECT {copied} \
+             FROM generate_series(2, {total}) AS i, (SELECT * FROM client LIMIT 1) AS c"
+        ),
+        _ => format!(
+            "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < {total}) \
+             INSERT INTO client ({columns}) SELECT {copied} \
+             FROM n, (SELECT * FROM client LIMIT 1)"
+        ),
+    };
+    app.db
+        .execute_unprepared(&sql)
+        .await
+        .expect("clients copied");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM client").await, total);
+}
+
+async fn slow_downloads_do_not_hold_the_database(backend: Backend) {
+    let app = spawn_app_with(backend, Options::default()).await;
+    let admin = app.admin().await;
+    let job = common::import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,First name\nc1@example.com,C\n",
+    )
+    .await;
+    assert_eq!(job["created"], 1, "{job}");
+    clients_up_to(&app, 100_000).await;
+    let mary = app.user(&admin, "mary@example.com", "manager").await;
+
+    // Eight downloads of the whole table that read a first piece and then stall: as many as
+    // SQLite's pool has connections.
+    let mut stalled = Vec::new();
+    for _ in 0..8 {
+        let mut res = admin
+            .get(app.url("/api/v1/clients.csv"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let first = res.chunk().await.unwrap().expect("a first piece");
+        assert!(first.starts_with(b"\xEF\xBB\xBFID,Email,"));
+        stalled.push((first, res));
+    }
+    // Meanwhile another user's pages answer, and quickly (the median of five tries, so that a
+    // moment of the machine's other work does not decide it).
+    let mut took = Vec::new();
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let page = mary.get(app.url("/clients")).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.text().await.unwrap().contains("@example.com"));
+        let (status, list) = common::get(&app, &mary, "/api/v1/clients?per_page=5").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(list["total"], 100_000);
+        took.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    took.sort();
+    assert!(
+        took[2] < Duration::from_secs(1),
+        "the Clients page and list took {took:?}"
+    );
+    // Each stalled download is still whole when it is read at last.
+    let (first, mut last) = stalled.pop().unwrap();
+    let mut whole = first.to_vec();
+    while let Some(piece) = last.chunk().await.unwrap() {
+        whole.extend_from_slice(&piece);
+    }
+    let lines = whole.iter().filter(|b| **b == b'\n').count();
+    assert_eq!(lines, 100_001, "a header and every client");
+}
+
 on_both_databases!(
+    slow_downloads_do_not_hold_the_database,
     a_file_of_unclosed_quotes_is_read_once_and_off_the_request_threads,
     a_flood_of_wrong_passwords_is_refused_and_the_account_still_opens,
     one_address_cannot_try_many_accounts,
