@@ -1,6 +1,6 @@
 //! Import jobs as the pages show them (SPEC §3.4): the list and one job's details.
 
-use crate::model::{AppError, ImportDetails, JobRecord, Page, UserRef, policy};
+use crate::model::{AppError, ImportDetails, JobRecord, Page, UserRef};
 use serde::{Deserialize, Serialize};
 
 /// A page of jobs, the users the list can be narrowed to, and whether the viewer may
@@ -43,7 +43,7 @@ pub async fn list_imports(
         )
         .await?;
         // Operators see only their own imports: there is nobody else to filter by.
-        let users = if policy::only_jobs_of(&auth.user).is_some() {
+        let users = if crate::model::policy::only_jobs_of(&auth.user).is_some() {
             Vec::new()
         } else {
             import_views::initiators(&auth.ctx.db).await?
@@ -51,7 +51,7 @@ pub async fn list_imports(
         Ok(ImportList {
             jobs,
             users,
-            can_import: policy::may_import(auth.user.role),
+            can_import: crate::model::policy::may_import(auth.user.role),
         })
     })
     .await
@@ -86,7 +86,7 @@ pub async fn show_import(id: i64, error_page: Option<u64>) -> Result<ImportDetai
 #[server(endpoint = "imports/confirm")]
 pub async fn confirm_import(id: i64) -> Result<(), AppError> {
     super::respond(async move {
-        let auth = super::authorize(policy::IMPORTERS).await?;
+        let auth = super::authorize(crate::model::policy::IMPORTERS).await?;
         crate::jobs::confirm(&auth.ctx.db, &auth.caller, &auth.user, id).await?;
         auth.ctx.import_queue.notify_one();
         Ok(())
@@ -98,7 +98,7 @@ pub async fn confirm_import(id: i64) -> Result<(), AppError> {
 #[server(endpoint = "imports/revert")]
 pub async fn revert_import(id: i64) -> Result<String, AppError> {
     super::respond(async move {
-        let auth = super::authorize(policy::IMPORTERS).await?;
+        let auth = super::authorize(crate::model::policy::IMPORTERS).await?;
         let (_, report) = crate::jobs::revert(&auth.ctx.db, &auth.caller, &auth.user, id).await?;
         Ok(format!(
             "Reverted: {} records deleted, {} restored, {} not reverted.",
@@ -128,7 +128,7 @@ pub async fn import_rules() -> Result<crate::model::ImportRules, AppError> {
         Ok(ImportRules {
             max_bytes: limits.max_bytes,
             max_rows: limits.max_rows,
-            can_import: policy::may_import(auth.user.role),
+            can_import: crate::model::policy::may_import(auth.user.role),
             actions: ImportAction::ALL
                 .into_iter()
                 .map(|action| {
