@@ -449,7 +449,270 @@ async fn slow_downloads_do_not_hold_the_database(backend: Backend) {
     assert_eq!(lines, 100_001, "a header and every client");
 }
 
+/// An admin change and its audit entry are one transaction: when the audit log cannot be
+/// written, nothing changes.
+async fn an_admin_change_without_its_audit_entry_does_not_happen(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app_with(backend, Options::default()).await;
+    let admin = app.admin().await;
+    let res = app
+        .create_user(
+            &admin,
+            "olga@example.com",
+            "operator",
+            "a-long-test-password",
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let olga = app
+        .scalar_i64("SELECT id FROM back_office_user WHERE email = 'olga@example.com'")
+        .await
+        .to_string();
+    let res = app
+        .call(
+            &admin,
+            "admin/tokens/create",
+            &[("owner_email", "olga@example.com"), ("name", "ci")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let token = app
+        .scalar_i64("SELECT MAX(id) FROM api_token")
+        .await
+        .to_string();
+    let res = app
+        .call(&admin, "ib-programs/create", &[("name", "Gold")])
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let program = app
+        .scalar_i64("SELECT MAX(id) FROM ib_program")
+        .await
+        .to_string();
+    let state = async || {
+        let mut counts = Vec::new();
+        for sql in [
+            "SELECT COUNT(*) FROM back_office_user",
+            "SELECT COUNT(*) FROM back_office_user WHERE role = 'operator' AND active = TRUE",
+            "SELECT COUNT(*) FROM api_token WHERE revoked_at IS NULL",
+            "SELECT COUNT(*) FROM project",
+            "SELECT COUNT(*) FROM desk",
+            "SELECT COUNT(*) FROM ib_program WHERE name = 'Gold'",
+            "SELECT COUNT(*) FROM session",
+        ] {
+            counts.push(app.scalar_i64(sql).await);
+        }
+        counts
+    };
+    let before = state().await;
+
+    app.db
+        .execute_unprepared("ALTER TABLE audit_event RENAME TO audit_event_away")
+        .await
+        .unwrap();
+    for (endpoint, form) in [
+        (
+            "admin/users/create",
+            vec![
+                ("email", "new@example.com"),
+                ("role", "operator"),
+                ("password", "a-long-test-password"),
+            ],
+        ),
+        (
+            "admin/users/role",
+            vec![("id", olga.as_str()), ("role", "manager")],
+        ),
+        (
+            "admin/users/active",
+            vec![("id", olga.as_str()), ("active", "false")],
+        ),
+        ("admin/users/reset-password", vec![("id", olga.as_str())]),
+        (
+            "admin/tokens/create",
+            vec![("owner_email", "olga@example.com"), ("name", "two")],
+        ),
+        ("admin/tokens/revoke", vec![("id", token.as_str())]),
+        ("admin/projects/create", vec![("name", "Asia")]),
+        (
+            "admin/desks/create",
+            vec![("project", "1"), ("name", "Second")],
+        ),
+        ("ib-programs/create", vec![("name", "Silver")]),
+        (
+            "ib-programs/rename",
+            vec![("id", program.as_str()), ("name", "Platinum")],
+        ),
+    ] {
+        let res = app.call(&admin, endpoint, &form).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{endpoint}"
+        );
+    }
+    app.db
+        .execute_unprepared("ALTER TABLE audit_event_away RENAME TO audit_event")
+        .await
+        .unwrap();
+    assert_eq!(state().await, before, "nothing changed");
+}
+
+/// Two admins demoting each other at the same moment: one wins, the back office keeps an
+/// admin.
+async fn two_admins_cannot_demote_each_other_at_once(backend: Backend) {
+    let app = spawn_app_with(backend, Options::default()).await;
+    let first = app.admin().await;
+    let second = app.user(&first, "second@example.com", "admin").await;
+    let id_of = async |email: &str| {
+        app.scalar_i64(&format!(
+            "SELECT id FROM back_office_user WHERE email = '{email}'"
+        ))
+        .await
+        .to_string()
+    };
+    let (first_id, second_id) = (id_of(ADMIN_EMAIL).await, id_of("second@example.com").await);
+    for round in 0..10 {
+        let demote_second = [("id", second_id.as_str()), ("role", "operator")];
+        let demote_first = [("id", first_id.as_str()), ("role", "operator")];
+        let (a, b) = tokio::join!(
+            app.call(&first, "admin/users/role", &demote_second),
+            app.call(&second, "admin/users/role", &demote_first),
+        );
+        let statuses = [a.status(), b.status()];
+        let admins = app
+            .scalar_i64(
+                "SELECT COUNT(*) FROM back_office_user WHERE role = 'admin' AND active = TRUE",
+            )
+            .await;
+        assert_eq!(admins, 1, "round {round}: {statuses:?}");
+        assert_eq!(
+            statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+            1,
+            "round {round}: {statuses:?}"
+        );
+        // The one left promotes the other again.
+        let (winner, loser) = if a.status() == StatusCode::OK {
+            (&first, second_id.as_str())
+        } else {
+            (&second, first_id.as_str())
+        };
+        let res = app
+            .call(
+                winner,
+                "admin/users/role",
+                &[("id", loser), ("role", "admin")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+}
+
+/// Every text of an upload has a limit, said in the refusal; a refused upload creates no job.
+async fn an_uploads_texts_have_limits(backend: Backend) {
+    use reqwest::multipart::{Form, Part};
+    let app = spawn_app_with(backend, Options::default()).await;
+    let admin = app.admin().await;
+    let long_name = format!("{}.csv", "f".repeat(300));
+    for (title, description, file_name, status, expected) in [
+        (
+            "t".repeat(201),
+            String::new(),
+            "a.csv",
+            422,
+            "The title is 201 characters long; the limit is 200.",
+        ),
+        (
+            "ok".into(),
+            "d".repeat(2_001),
+            "a.csv",
+            422,
+            "The description is 2001 characters long; the limit is 2000.",
+        ),
+        (
+            "ok".into(),
+            String::new(),
+            long_name.as_str(),
+            422,
+            "The file name is 304 characters long; the limit is 255.",
+        ),
+        (
+            "two\nlines".into(),
+            String::new(),
+            "a.csv",
+            422,
+            "The title cannot hold line breaks",
+        ),
+        // A control character cannot even travel in the part's header.
+        (
+            "ok".into(),
+            String::new(),
+            "a\u{1b}[1m.csv",
+            400,
+            "The upload could not be read",
+        ),
+    ] {
+        let form = Form::new()
+            .text("title", title.clone())
+            .text("description", description)
+            .text("action", "import-users")
+            .part(
+                "file",
+                Part::bytes(b"Email,First name\na@example.com,A\n".to_vec())
+                    .file_name(file_name.to_owned()),
+            );
+        let res = admin
+            .post(app.url("/api/v1/imports"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), status, "{title:?} {file_name:?}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains(expected),
+            "{title:?} {file_name:?}: {body}"
+        );
+    }
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM import_job").await, 0);
+}
+
+/// A session ended on the server stays ended, even when a request that was still running
+/// saves it afterwards.
+async fn an_ended_session_is_not_brought_back_by_a_late_save(backend: Backend) {
+    use tower_sessions::SessionStore;
+    use tower_sessions::session::{Id, Record};
+    let app = spawn_app_with(backend, Options::default()).await;
+    let store = app::auth::session_store::DbSessionStore::new(app.db.clone());
+    let mut record = Record {
+        id: Id::default(),
+        data: [("user_id".to_owned(), serde_json::json!(1))].into(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    store.create(&mut record).await.unwrap();
+    assert!(store.load(&record.id).await.unwrap().is_some());
+    record
+        .data
+        .insert("touched".into(), serde_json::json!(true));
+    store.save(&record).await.unwrap();
+    let saved = store.load(&record.id).await.unwrap().expect("still there");
+    assert_eq!(saved.data["touched"], true, "a save updates a live session");
+
+    store.delete(&record.id).await.unwrap();
+    store.save(&record).await.unwrap();
+    assert!(store.load(&record.id).await.unwrap().is_none());
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM session").await, 0);
+}
+
 on_both_databases!(
+    an_admin_change_without_its_audit_entry_does_not_happen,
+    two_admins_cannot_demote_each_other_at_once,
+    an_uploads_texts_have_limits,
+    an_ended_session_is_not_brought_back_by_a_late_save,
     slow_downloads_do_not_hold_the_database,
     a_file_of_unclosed_quotes_is_read_once_and_off_the_request_threads,
     a_flood_of_wrong_passwords_is_refused_and_the_account_still_opens,

@@ -74,19 +74,15 @@ impl SessionStore for DbSessionStore {
         }
     }
 
+    /// Updates a session that exists. One deleted meanwhile (signed out, its user disabled or
+    /// their password reset) stays deleted: a request that was still running when it ended
+    /// cannot bring it back by saving it (tower-sessions calls `create` for new sessions).
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let model = Self::to_active(record)?;
-        session::Entity::insert(model)
-            .on_conflict(
-                OnConflict::column(session::Column::Id)
-                    .update_columns([
-                        session::Column::UserId,
-                        session::Column::Data,
-                        session::Column::ExpiryDate,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
+        session::Entity::update_many()
+            .set(model)
+            .filter(session::Column::Id.eq(record.id.to_string()))
+            .exec(&self.db)
             .await
             .map_err(backend)?;
         Ok(())

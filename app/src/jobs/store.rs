@@ -74,6 +74,48 @@ impl From<FileError> for AppError {
     }
 }
 
+/// The longest title, description and file name an import keeps, in characters.
+pub const MAX_TITLE: usize = 200;
+pub const MAX_DESCRIPTION: usize = 2_000;
+pub const MAX_FILE_NAME: usize = 255;
+
+/// Refuses a title, description or file name that is too long or holds control characters
+/// (a line break in a file name would reach logs and headers).
+fn check_texts(upload: &NewImport) -> Result<(), AppError> {
+    let too_long = |what: &str, text: &str, max: usize| {
+        let n = text.chars().count();
+        (n > max).then(|| {
+            AppError::Invalid(format!(
+                "The {what} is {n} characters long; the limit is {max}."
+            ))
+        })
+    };
+    if let Some(e) = too_long("title", &upload.title, MAX_TITLE)
+        .or_else(|| {
+            too_long(
+                "description",
+                upload.description.as_deref().unwrap_or(""),
+                MAX_DESCRIPTION,
+            )
+        })
+        .or_else(|| too_long("file name", &upload.file_name, MAX_FILE_NAME))
+    {
+        return Err(e);
+    }
+    if upload.title.chars().any(char::is_control) {
+        return Err(AppError::Invalid(
+            "The title cannot hold line breaks or other control characters.".into(),
+        ));
+    }
+    if upload.file_name.chars().any(char::is_control) {
+        return Err(AppError::Invalid(
+            "The file name cannot hold line breaks or other control characters; rename the file."
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks the file and stores it as a new job. A file refused here creates no job.
 /// With `run_here`, the job is created already claimed by that worker (the command line
 /// runs its import itself); otherwise it waits for the server's workers.
@@ -89,6 +131,7 @@ pub async fn create(
     if title.is_empty() {
         return Err(AppError::Invalid("Give the import a title.".into()));
     }
+    check_texts(&upload)?;
     // Checking reads the whole file (twice): on a blocking thread, so that a large file
     // does not hold up the server's other requests.
     let started = std::time::Instant::now();

@@ -126,16 +126,17 @@ pub async fn create_desk(
             owner.name
         )));
     }
+    let txn = db.begin().await?;
     let created = desk::ActiveModel {
         project_id: Set(project_id),
         name: Set(name.clone()),
         created_at: Set(chrono::Utc::now()),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
     audit::record(
-        db,
+        &txn,
         caller,
         Entry {
             action: action::DESK_CREATED,
@@ -144,6 +145,7 @@ pub async fn create_desk(
         },
     )
     .await?;
+    txn.commit().await?;
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    QuerySelect, Statement, TransactionTrait,
 };
 use std::collections::HashMap;
 
@@ -865,10 +865,11 @@ pub async fn create_program(
     if let Some(id) = id {
         model.id = Set(id);
     }
-    let program = model.insert(db).await?;
+    let txn = db.begin().await?;
+    let program = model.insert(&txn).await?;
     if id.is_some() && db.get_database_backend() == DbBackend::Postgres {
         // An explicit id leaves the identity sequence behind; move it past the largest id.
-        db.execute_raw(Statement::from_string(
+        txn.execute_raw(Statement::from_string(
             DbBackend::Postgres,
             "SELECT setval(pg_get_serial_sequence('ib_program', 'id'), \
              (SELECT MAX(id) FROM ib_program))",
@@ -876,7 +877,7 @@ pub async fn create_program(
         .await?;
     }
     audit::record(
-        db,
+        &txn,
         caller,
         Entry {
             action: action::PROGRAM_CREATED,
@@ -885,6 +886,7 @@ pub async fn create_program(
         },
     )
     .await?;
+    txn.commit().await?;
     Ok(ProgramRecord {
         id: program.id,
         name: program.name,
@@ -923,9 +925,10 @@ pub async fn rename_program(
     let old = program.name.clone();
     let mut model: ib_program::ActiveModel = program.into();
     model.name = Set(name.to_owned());
-    model.update(db).await?;
+    let txn = db.begin().await?;
+    model.update(&txn).await?;
     audit::record(
-        db,
+        &txn,
         caller,
         Entry {
             action: action::PROGRAM_RENAMED,
@@ -934,5 +937,6 @@ pub async fn rename_program(
         },
     )
     .await?;
+    txn.commit().await?;
     Ok(())
 }

@@ -6,6 +6,7 @@ use crate::auth::Caller;
 use crate::entities::{api_token, back_office_user};
 use crate::model::{AppError, CurrentUser, TokenView};
 use rand::RngCore;
+use sea_orm::TransactionTrait;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
@@ -53,6 +54,7 @@ pub async fn create(
             ))
         })?;
     let secret = generate();
+    let txn = db.begin().await?;
     let token = api_token::ActiveModel {
         user_id: Set(owner.id),
         name: Set(name.to_owned()),
@@ -60,10 +62,10 @@ pub async fn create(
         created_at: Set(chrono::Utc::now()),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
     audit::record(
-        db,
+        &txn,
         caller,
         Entry {
             action: action::TOKEN_CREATED,
@@ -72,6 +74,7 @@ pub async fn create(
         },
     )
     .await?;
+    txn.commit().await?;
     Ok(IssuedToken { token, secret })
 }
 
@@ -107,9 +110,10 @@ pub async fn revoke(db: &DatabaseConnection, caller: &Caller, id: i64) -> Result
     let name = token.name.clone();
     let mut active: api_token::ActiveModel = token.into();
     active.revoked_at = Set(Some(chrono::Utc::now()));
-    active.update(db).await?;
+    let txn = db.begin().await?;
+    active.update(&txn).await?;
     audit::record(
-        db,
+        &txn,
         caller,
         Entry {
             action: action::TOKEN_REVOKED,
@@ -118,6 +122,7 @@ pub async fn revoke(db: &DatabaseConnection, caller: &Caller, id: i64) -> Result
         },
     )
     .await?;
+    txn.commit().await?;
     Ok(())
 }
 

@@ -7,8 +7,9 @@ use crate::entities::{back_office_user, session};
 use crate::model::{AppError, NewUserPassword, Role, UserView};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 /// The role stored for a user; a value outside the known roles is an internal error.
@@ -98,6 +99,7 @@ pub async fn create(
             .unwrap_or_default(),
     )
     .await?;
+    let txn = db.begin().await?;
     let user = back_office_user::ActiveModel {
         email: Set(email.clone()),
         password_hash: Set(phc),
@@ -107,10 +109,10 @@ pub async fn create(
         last_login_at: Set(None),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
     audit::record(
-        db,
+        &txn,
         caller,
         Entry {
             action: action::USER_CREATED,
@@ -119,41 +121,67 @@ pub async fn create(
         },
     )
     .await?;
+    txn.commit().await?;
     Ok((
         view(user)?,
         generated.map(|password| NewUserPassword { email, password }),
     ))
 }
 
-/// Active admins other than `except`: the last one may not be disabled or demoted,
-/// or nobody could administer the back office any more.
-async fn other_active_admins(db: &DatabaseConnection, except: i64) -> Result<u64, AppError> {
-    Ok(back_office_user::Entity::find()
-        .filter(back_office_user::Column::Role.eq(Role::Admin.as_str()))
-        .filter(back_office_user::Column::Active.eq(true))
-        .filter(back_office_user::Column::Id.ne(except))
-        .count(db)
-        .await?)
+/// Sets one column of a user in one statement that refuses to leave the back office without
+/// an active admin when `removes_admin` (a demotion or a disabling): the user must not be an
+/// active admin, or another active admin must exist. On PostgreSQL the active admins' rows
+/// are locked first, so that two concurrent demotions of the last two admins cannot each count
+/// the other; on SQLite the statement itself holds the database's only write lock. `false`
+/// when the rule refused it.
+async fn set_keeping_an_admin(
+    txn: &DatabaseTransaction,
+    id: i64,
+    column: back_office_user::Column,
+    value: sea_orm::Value,
+    removes_admin: bool,
+) -> Result<bool, AppError> {
+    use back_office_user::Column as U;
+    use sea_orm::sea_query::{Alias, Query};
+    let backend = txn.get_database_backend();
+    if removes_admin && backend == DbBackend::Postgres {
+        back_office_user::Entity::find()
+            .filter(U::Role.eq(Role::Admin.as_str()))
+            .filter(U::Active.eq(true))
+            .lock_exclusive()
+            .all(txn)
+            .await?;
+    }
+    let mut update = back_office_user::Entity::update_many()
+        .col_expr(column, Expr::value(value))
+        .filter(U::Id.eq(id));
+    if removes_admin {
+        let other = Alias::new("other");
+        let another_admin = Query::select()
+            .expr(Expr::value(1))
+            .from_as(back_office_user::Entity, other.clone())
+            .and_where(Expr::col((other.clone(), U::Role)).eq(Role::Admin.as_str()))
+            .and_where(Expr::col((other.clone(), U::Active)).eq(true))
+            .and_where(Expr::col((other, U::Id)).ne(id))
+            .to_owned();
+        update = update.filter(
+            Condition::any()
+                .add(U::Role.ne(Role::Admin.as_str()))
+                .add(U::Active.eq(false))
+                .add(Expr::exists(another_admin)),
+        );
+    }
+    Ok(update.exec(txn).await?.rows_affected == 1)
 }
 
-async fn ensure_not_last_admin(
-    db: &DatabaseConnection,
-    user: &back_office_user::Model,
-) -> Result<(), AppError> {
-    if user.role == Role::Admin.as_str()
-        && user.active
-        && other_active_admins(db, user.id).await? == 0
-    {
-        return Err(AppError::Conflict(format!(
-            "`{}` is the last active admin; make another user an admin first.",
-            user.email
-        )));
-    }
-    Ok(())
+fn last_admin(email: &str) -> AppError {
+    AppError::Conflict(format!(
+        "`{email}` is the last active admin; make another user an admin first."
+    ))
 }
 
 /// Ends every session of a user at once.
-pub async fn end_sessions(db: &DatabaseConnection, user_id: i64) -> Result<u64, AppError> {
+pub async fn end_sessions<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<u64, AppError> {
     Ok(session::Entity::delete_many()
         .filter(session::Column::UserId.eq(user_id))
         .exec(db)
@@ -171,13 +199,21 @@ pub async fn change_role(
     if user.role == role.as_str() {
         return view(user);
     }
-    ensure_not_last_admin(db, &user).await?;
     let previous = user.role.clone();
-    let mut active: back_office_user::ActiveModel = user.into();
-    active.role = Set(role.as_str().to_owned());
-    let user = active.update(db).await?;
+    let txn = db.begin().await?;
+    let changed = set_keeping_an_admin(
+        &txn,
+        id,
+        back_office_user::Column::Role,
+        role.as_str().into(),
+        role != Role::Admin,
+    )
+    .await?;
+    if !changed {
+        return Err(last_admin(&user.email));
+    }
     audit::record(
-        db,
+        &txn,
         caller,
         Entry {
             action: action::USER_ROLE_CHANGED,
@@ -186,7 +222,8 @@ pub async fn change_role(
         },
     )
     .await?;
-    view(user)
+    txn.commit().await?;
+    view(get(db, id).await?)
 }
 
 /// Disables or re-enables a user. Disabling ends all of the user's sessions immediately.
@@ -200,19 +237,25 @@ pub async fn set_active(
     if user.active == active_flag {
         return view(user);
     }
-    if !active_flag {
-        ensure_not_last_admin(db, &user).await?;
+    let txn = db.begin().await?;
+    let changed = set_keeping_an_admin(
+        &txn,
+        id,
+        back_office_user::Column::Active,
+        active_flag.into(),
+        !active_flag,
+    )
+    .await?;
+    if !changed {
+        return Err(last_admin(&user.email));
     }
-    let mut active: back_office_user::ActiveModel = user.into();
-    active.active = Set(active_flag);
-    let user = active.update(db).await?;
     let ended = if active_flag {
         0
     } else {
-        end_sessions(db, user.id).await?
+        end_sessions(&txn, user.id).await?
     };
     audit::record(
-        db,
+        &txn,
         caller,
         Entry {
             action: if active_flag {
@@ -225,7 +268,8 @@ pub async fn set_active(
         },
     )
     .await?;
-    view(user)
+    txn.commit().await?;
+    view(get(db, id).await?)
 }
 
 /// Sets a new generated password, ends the user's sessions and returns the password once.
@@ -238,12 +282,13 @@ pub async fn reset_password(
     let password = password::generate();
     let phc = password::hash_off_thread(password.clone()).await?;
     let email = user.email.clone();
+    let txn = db.begin().await?;
     let mut active: back_office_user::ActiveModel = user.into();
     active.password_hash = Set(phc);
-    let user = active.update(db).await?;
-    end_sessions(db, user.id).await?;
+    let user = active.update(&txn).await?;
+    end_sessions(&txn, user.id).await?;
     audit::record(
-        db,
+        &txn,
         caller,
         Entry {
             action: action::USER_PASSWORD_RESET,
@@ -252,6 +297,7 @@ pub async fn reset_password(
         },
     )
     .await?;
+    txn.commit().await?;
     Ok(NewUserPassword { email, password })
 }
 
