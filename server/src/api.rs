@@ -384,6 +384,15 @@ async fn import_events(
     use axum::response::sse::{Event, KeepAlive, Sse};
     use tokio::sync::broadcast::error::RecvError;
     let user = require(&state, &caller, EVERYONE, "GET /api/v1/imports/events").await?;
+    let place = state.ctx.live.open_stream(user.id).ok_or_else(|| {
+        ApiError(AppError::TooManyRequests {
+            message: format!(
+                "You have {} live pages open already; close some tabs and reload this one.",
+                app::services::live::MAX_STREAMS_PER_USER
+            ),
+            retry_after: 5,
+        })
+    })?;
     let changes = state.ctx.live.subscribe();
     let ends = tokio::time::Instant::now() + EVENT_STREAM_LIFETIME;
     let first = Event::default()
@@ -392,8 +401,10 @@ async fn import_events(
         .data("");
     let opening =
         futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(first) });
-    let stream =
-        futures_util::stream::unfold((changes, user), move |(mut changes, user)| async move {
+    // The place travels with the stream and is freed when the stream ends or is dropped.
+    let stream = futures_util::stream::unfold(
+        (changes, user, place),
+        move |(mut changes, user, place)| async move {
             loop {
                 let event = match tokio::time::timeout_at(ends, changes.recv()).await {
                     Err(_) => return None,
@@ -406,11 +417,12 @@ async fn import_events(
                     Ok(Err(RecvError::Closed)) => return None,
                 };
                 match event {
-                    Ok(event) => return Some((Ok(event), (changes, user))),
+                    Ok(event) => return Some((Ok(event), (changes, user, place))),
                     Err(e) => tracing::warn!(error = %e, "could not encode a job event"),
                 }
             }
-        });
+        },
+    );
     Ok(Sse::new(futures_util::StreamExt::chain(opening, stream)).keep_alive(KeepAlive::default()))
 }
 

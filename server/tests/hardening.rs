@@ -708,7 +708,104 @@ async fn an_ended_session_is_not_brought_back_by_a_late_save(backend: Backend) {
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM session").await, 0);
 }
 
+/// One user cannot pile up live event streams; others are not affected.
+async fn a_user_has_a_bounded_number_of_live_streams(backend: Backend) {
+    let app = spawn_app_with(backend, Options::default()).await;
+    let admin = app.admin().await;
+    let olga = app.user(&admin, "olga@example.com", "operator").await;
+    let events = app.url("/api/v1/imports/events");
+    let mut open = Vec::new();
+    for _ in 0..app::services::live::MAX_STREAMS_PER_USER {
+        let res = olga.get(&events).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        open.push(res);
+    }
+    let res = olga.get(&events).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "5");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("live pages open"),
+        "{body}"
+    );
+    let res = admin.get(&events).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "another user is not affected");
+    drop(open);
+}
+
+/// A password reset or disabling a user ends their API tokens too, for good.
+async fn tokens_end_with_a_password_reset_or_a_disabling(backend: Backend) {
+    let app = spawn_app_with(backend, Options::default()).await;
+    let admin = app.admin().await;
+    app.user(&admin, "olga@example.com", "operator").await;
+    let olga = app
+        .scalar_i64("SELECT id FROM back_office_user WHERE email = 'olga@example.com'")
+        .await
+        .to_string();
+    let issue = async || {
+        let res = app
+            .call(
+                &admin,
+                "admin/tokens/create",
+                &[("owner_email", "olga@example.com"), ("name", "script")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let issued: serde_json::Value = res.json().await.unwrap();
+        issued["secret"]
+            .as_str()
+            .expect("the token, shown once")
+            .to_owned()
+    };
+    let works = async |token: &str| {
+        app.client()
+            .get(app.url("/api/v1/clients"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    let token = issue().await;
+    assert_eq!(works(&token).await, StatusCode::OK);
+    let res = app
+        .call(
+            &admin,
+            "admin/users/reset-password",
+            &[("id", olga.as_str())],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(works(&token).await, StatusCode::UNAUTHORIZED);
+
+    let token = issue().await;
+    assert_eq!(works(&token).await, StatusCode::OK);
+    for active in ["false", "true"] {
+        let res = app
+            .call(
+                &admin,
+                "admin/users/active",
+                &[("id", olga.as_str()), ("active", active)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        works(&token).await,
+        StatusCode::UNAUTHORIZED,
+        "re-enabling the user does not bring the token back"
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM api_token WHERE revoked_at IS NULL")
+            .await,
+        0
+    );
+}
+
 on_both_databases!(
+    tokens_end_with_a_password_reset_or_a_disabling,
+    a_user_has_a_bounded_number_of_live_streams,
     an_admin_change_without_its_audit_entry_does_not_happen,
     two_admins_cannot_demote_each_other_at_once,
     an_uploads_texts_have_limits,

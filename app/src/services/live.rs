@@ -15,21 +15,62 @@ use tokio::sync::broadcast;
 /// clocks of several instances that disagree a little, and for commits still in flight.
 const LOOK_BACK: Duration = Duration::from_secs(30);
 
+/// Event streams one user may have open on one server process at once (a page a browser
+/// tab); more are refused, so that one account cannot pile up connections.
+pub const MAX_STREAMS_PER_USER: usize = 8;
+
 /// The changes of this process's view of the import jobs.
 #[derive(Debug)]
 pub struct LiveJobs {
     changes: broadcast::Sender<JobRecord>,
+    /// Open event streams per user.
+    streams: std::sync::Mutex<HashMap<i64, usize>>,
 }
 
 impl Default for LiveJobs {
     fn default() -> Self {
         LiveJobs {
             changes: broadcast::channel(1024).0,
+            streams: Default::default(),
+        }
+    }
+}
+
+/// One open event stream of a user; closing it (dropping this) frees its place.
+#[derive(Debug)]
+pub struct StreamPlace {
+    live: Arc<LiveJobs>,
+    user_id: i64,
+}
+
+impl Drop for StreamPlace {
+    fn drop(&mut self) {
+        let mut streams = self.live.streams.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(open) = streams.get_mut(&self.user_id) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                streams.remove(&self.user_id);
+            }
         }
     }
 }
 
 impl LiveJobs {
+    /// A place for one more event stream of `user_id`, or `None` when the user already has
+    /// [`MAX_STREAMS_PER_USER`] open.
+    pub fn open_stream(self: &Arc<Self>, user_id: i64) -> Option<StreamPlace> {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let open = streams.entry(user_id).or_default();
+        if *open >= MAX_STREAMS_PER_USER {
+            return None;
+        }
+        *open += 1;
+        Some(StreamPlace {
+            live: Arc::clone(self),
+            user_id,
+        })
+    }
+
     /// A stream of every job change from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<JobRecord> {
         self.changes.subscribe()

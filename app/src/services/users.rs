@@ -180,6 +180,22 @@ fn last_admin(email: &str) -> AppError {
     ))
 }
 
+/// Revokes every API token of a user that still works (a password reset or disabling ends
+/// what the user's scripts could do too; a re-enabled user is issued new tokens).
+async fn revoke_tokens<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<u64, AppError> {
+    use crate::entities::api_token;
+    Ok(api_token::Entity::update_many()
+        .col_expr(
+            api_token::Column::RevokedAt,
+            Expr::value(Some(chrono::Utc::now())),
+        )
+        .filter(api_token::Column::UserId.eq(user_id))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 /// Ends every session of a user at once.
 pub async fn end_sessions<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<u64, AppError> {
     Ok(session::Entity::delete_many()
@@ -249,10 +265,13 @@ pub async fn set_active(
     if !changed {
         return Err(last_admin(&user.email));
     }
-    let ended = if active_flag {
-        0
+    let (ended, revoked) = if active_flag {
+        (0, 0)
     } else {
-        end_sessions(&txn, user.id).await?
+        (
+            end_sessions(&txn, user.id).await?,
+            revoke_tokens(&txn, user.id).await?,
+        )
     };
     audit::record(
         &txn,
@@ -264,7 +283,8 @@ pub async fn set_active(
                 action::USER_DISABLED
             },
             subject: Some(user.email.clone()),
-            details: (!active_flag).then(|| format!("{ended} session(s) ended")),
+            details: (!active_flag)
+                .then(|| format!("{ended} session(s) ended, {revoked} API token(s) revoked")),
         },
     )
     .await?;
@@ -287,13 +307,14 @@ pub async fn reset_password(
     active.password_hash = Set(phc);
     let user = active.update(&txn).await?;
     end_sessions(&txn, user.id).await?;
+    let revoked = revoke_tokens(&txn, user.id).await?;
     audit::record(
         &txn,
         caller,
         Entry {
             action: action::USER_PASSWORD_RESET,
             subject: Some(email.clone()),
-            details: None,
+            details: (revoked > 0).then(|| format!("{revoked} API token(s) revoked")),
         },
     )
     .await?;
