@@ -67,4 +67,6 @@ pub struct AppContext {
     pub live: Arc<crate::services::live::LiveJobs>,
     /// This process's sign-in limits.
     pub sign_in: Arc<crate::auth::throttle::SignInThrottle>,
+    /// This process's allowance of audit entries for anonymous refusals.
+    pub anonymous_refusals: Arc<crate::services::audit::AnonymousRefusals>,
 }

@@ -89,6 +89,7 @@ impl Application {
             sign_in: Arc::new(app::auth::throttle::SignInThrottle::new(
                 config.sign_in_limits,
             )),
+            anonymous_refusals: Arc::default(),
         };
         let state = web::AppState {
             leptos_options,
@@ -125,11 +126,13 @@ impl Application {
             .start(self.db.clone(), Duration::from_millis(500));
         let store = app::auth::session_store::DbSessionStore::new(self.db.clone());
         let throttle = self.ctx.sign_in.clone();
+        let anonymous_refusals = self.ctx.anonymous_refusals.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));
             loop {
                 every.tick().await;
                 throttle.forget_idle();
+                anonymous_refusals.forget_idle();
             }
         });
         tokio::spawn(async move {

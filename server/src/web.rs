@@ -247,8 +247,9 @@ async fn refuse_cross_site(State(state): State<AppState>, req: Request, next: Ne
         user: None,
         remote_addr: remote_addr(&req),
     };
-    app::services::audit::record_best_effort(
+    app::services::audit::record_refusal(
         &state.ctx.db,
+        &state.ctx.anonymous_refusals,
         &caller,
         app::services::audit::Entry {
             action: app::services::audit::action::CROSS_SITE_REFUSED,

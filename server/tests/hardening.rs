@@ -803,7 +803,28 @@ async fn tokens_end_with_a_password_reset_or_a_disabling(backend: Backend) {
     );
 }
 
+/// Refusals of anonymous requests cannot grow the audit log without bound.
+async fn an_anonymous_flood_is_audited_within_an_allowance(backend: Backend) {
+    let app = spawn_app_with(backend, Options::default()).await;
+    let client = app.client();
+    for _ in 0..60 {
+        let res = client
+            .post(app.url("/api/login"))
+            .header("Origin", "https://evil.example")
+            .form(&[("email", ADMIN_EMAIL), ("password", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "every one is refused");
+    }
+    assert_eq!(
+        app.audit_count("access.cross_site_refused").await,
+        i64::from(app::services::audit::ANONYMOUS_REFUSALS_PER_MINUTE)
+    );
+}
+
 on_both_databases!(
+    an_anonymous_flood_is_audited_within_an_allowance,
     tokens_end_with_a_password_reset_or_a_disabling,
     a_user_has_a_bounded_number_of_live_streams,
     an_admin_change_without_its_audit_entry_does_not_happen,

@@ -89,3 +89,59 @@ pub async fn record_best_effort<C: ConnectionTrait>(db: &C, caller: &Caller, ent
         tracing::error!(error = %e, action, "could not write the audit log");
     }
 }
+
+/// Entries for refusals of requests nobody is signed in for (a cross-site post): at most this
+/// many a minute per remote address, so that an anonymous flood cannot grow the log without
+/// bound. The requests are refused all the same; only their entries are skipped.
+pub const ANONYMOUS_REFUSALS_PER_MINUTE: u32 = 20;
+
+/// This process's allowance of anonymous refusal entries, per address.
+pub struct AnonymousRefusals(governor::DefaultKeyedRateLimiter<String>);
+
+impl Default for AnonymousRefusals {
+    fn default() -> Self {
+        let per_minute = std::num::NonZeroU32::new(ANONYMOUS_REFUSALS_PER_MINUTE)
+            .unwrap_or(std::num::NonZeroU32::MIN);
+        Self(governor::RateLimiter::keyed(governor::Quota::per_minute(
+            per_minute,
+        )))
+    }
+}
+
+impl std::fmt::Debug for AnonymousRefusals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnonymousRefusals")
+            .field("addresses", &self.0.len())
+            .finish()
+    }
+}
+
+impl AnonymousRefusals {
+    /// Drops the state of addresses whose allowance is whole again.
+    pub fn forget_idle(&self) {
+        self.0.retain_recent();
+        self.0.shrink_to_fit();
+    }
+}
+
+/// [`record_best_effort`] for the refusal of a request: an anonymous caller's entries are
+/// written within [`ANONYMOUS_REFUSALS_PER_MINUTE`] per address; a signed-in caller's always.
+pub async fn record_refusal<C: ConnectionTrait>(
+    db: &C,
+    allowance: &AnonymousRefusals,
+    caller: &Caller,
+    entry: Entry<'_>,
+) {
+    if caller.user.is_none() {
+        let address = caller.remote_addr.clone().unwrap_or_default();
+        if allowance.0.check_key(&address).is_err() {
+            tracing::debug!(
+                address,
+                action = entry.action,
+                "refusal not audited: over the allowance"
+            );
+            return;
+        }
+    }
+    record_best_effort(db, caller, entry).await;
+}
