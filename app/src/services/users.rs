@@ -145,9 +145,11 @@ async fn set_keeping_an_admin(
     use sea_orm::sea_query::{Alias, Query};
     let backend = txn.get_database_backend();
     if removes_admin && backend == DbBackend::Postgres {
+        // In id order, so that two such transactions never lock the rows crosswise.
         back_office_user::Entity::find()
             .filter(U::Role.eq(Role::Admin.as_str()))
             .filter(U::Active.eq(true))
+            .order_by_asc(U::Id)
             .lock_exclusive()
             .all(txn)
             .await?;
