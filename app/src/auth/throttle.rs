@@ -129,6 +129,27 @@ struct Books {
     refusing: HashMap<(Limit, String), Instant>,
 }
 
+/// The key an address is counted under: an IPv4 address as it is, an IPv6 address by its
+/// /64 network (one subscriber's whole allocation, which an attacker can otherwise walk
+/// through an address per attempt).
+fn address_key(address: Option<&str>) -> String {
+    use std::net::IpAddr;
+    let Some(text) = address else {
+        return "unknown".to_owned();
+    };
+    match text.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(ip) => ip.to_string(),
+        Err(_) => text.to_owned(),
+    }
+}
+
 /// The limits of one server process.
 pub struct SignInThrottle {
     limits: SignInLimits,
@@ -195,7 +216,7 @@ impl SignInThrottle {
     /// Takes one attempt from the address's allowance and reserves one of the account's
     /// failures. An attempt refused by its address does not touch the account.
     pub fn admit(&self, address: Option<&str>, account: &str) -> Result<Ticket<'_>, Refusal> {
-        let address = address.unwrap_or("unknown").to_owned();
+        let address = address_key(address);
         let by_address = self.by_address.check_key(&address);
         let mut books = self.lock();
         if let Err(not_until) = by_address {
@@ -398,6 +419,28 @@ mod tests {
         drop(tickets_tx);
         let admitted: Vec<_> = tickets_rx.into_iter().collect();
         assert_eq!(admitted.len(), 5);
+    }
+
+    #[test]
+    fn an_ipv6_network_counts_as_one_address() {
+        assert_eq!(
+            address_key(Some("2001:db8:1:2:aaaa::1")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            address_key(Some("2001:db8:1:2:bbbb::9")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(address_key(Some("2001:db8:1:3::1")), "2001:db8:1:3::/64");
+        assert_eq!(address_key(Some("::ffff:10.0.0.7")), "10.0.0.7");
+        assert_eq!(address_key(Some("10.0.0.7")), "10.0.0.7");
+        assert_eq!(address_key(None), "unknown");
+        let throttle = SignInThrottle::new(limits(2, 100));
+        assert_eq!(fail(&throttle, "2001:db8::1", "a@example.com"), Ok(()));
+        assert_eq!(fail(&throttle, "2001:db8::2", "b@example.com"), Ok(()));
+        let refusal = fail(&throttle, "2001:db8::3", "c@example.com").unwrap_err();
+        assert_eq!(refusal.limit, Limit::Address);
+        assert_eq!(fail(&throttle, "2001:db9::1", "c@example.com"), Ok(()));
     }
 
     #[test]
