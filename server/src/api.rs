@@ -479,10 +479,6 @@ fn attachment(content_type: &'static str, file_name: &str, body: Vec<u8>) -> Res
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (header::CONTENT_DISPOSITION, disposition),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
         ],
         body,
     )

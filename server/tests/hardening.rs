@@ -214,7 +214,18 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
     let app = spawn_app_with(backend, Options::default()).await;
     let admin = app.admin().await;
     let anonymous = app.client();
+    let job = common::import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,First name\nnot-an-email,A\n",
+    )
+    .await;
+    let file = format!("/api/v1/imports/{}/file", job["id"]);
+    let errors = format!("/api/v1/imports/{}/errors.csv", job["id"]);
     for (client, path) in [
+        (&admin, file.as_str()),
+        (&admin, errors.as_str()),
         (&anonymous, "/login"),
         (&admin, "/clients"),
         (&admin, "/imports/999999"),

@@ -68,7 +68,7 @@ static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
 
 /// Runs argon2 (CPU-bound, tens of milliseconds) on the blocking pool, off the async workers,
 /// at most one a core at a time.
-pub(crate) async fn off_thread<T: Send + 'static>(
+async fn off_thread<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, crate::model::AppError> {
     let _permit = HASHING.acquire().await.map_err(|e| {

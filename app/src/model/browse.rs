@@ -67,10 +67,10 @@ fn parse<T: std::str::FromStr>(name: &str, value: Option<String>) -> Result<Opti
         .transpose()
 }
 
-/// Whether `text` is a date as a person writes it, `YYYY-MM-DD` of the years 1 to 9999
-/// (chrono alone also reads `+262143-12-31`, whose next day does not exist).
-pub fn is_plain_date(text: &str) -> bool {
-    text.len() == 10
+/// `text` as a date when it is one as a person writes it, `YYYY-MM-DD` of the years 1 to 9999
+/// (chrono alone also reads `+262142-12-31`, whose next day does not exist).
+pub fn plain_date(text: &str) -> Option<chrono::NaiveDate> {
+    let well_formed = text.len() == 10
         && text.bytes().enumerate().all(|(i, b)| {
             if i == 4 || i == 7 {
                 b == b'-'
@@ -78,8 +78,15 @@ pub fn is_plain_date(text: &str) -> bool {
                 b.is_ascii_digit()
             }
         })
-        && !text.starts_with("0000")
-        && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+        && !text.starts_with("0000");
+    well_formed
+        .then(|| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+}
+
+/// Whether `text` is a [`plain_date`].
+pub fn is_plain_date(text: &str) -> bool {
+    plain_date(text).is_some()
 }
 
 /// A date of the form `YYYY-MM-DD`.

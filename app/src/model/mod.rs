@@ -10,7 +10,7 @@ mod user;
 pub use browse::{
     ACCOUNT_SORTS, AccountFilter, CLIENT_SORTS, ClientDetails, ClientFilter, ClientList,
     Membership, PartnerRecord, ProgramDetails, ReferralRecord, Sort, TouchedBy, is_plain_date,
-    param,
+    param, plain_date,
 };
 pub use error::AppError;
 pub use import::{Delimiter, ImportAction, JobStatus};

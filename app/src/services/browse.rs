@@ -215,11 +215,8 @@ fn day_start(
     use chrono::Datelike;
     let shown: String = date.chars().take(40).collect();
     let not_a_date = || invalid(format!("{shown:?} is not a date like 2026-01-31."));
-    if !crate::model::is_plain_date(date) {
-        return Err(not_a_date());
-    }
-    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| not_a_date())?;
-    let d = d
+    let d = crate::model::plain_date(date)
+        .ok_or_else(not_a_date)?
         .checked_add_days(chrono::Days::new(days_after))
         .ok_or_else(not_a_date)?;
     Ok((d.year() <= 9999).then(|| d.and_time(chrono::NaiveTime::MIN).and_utc()))
