@@ -7,6 +7,9 @@ setup_build_tools
 setup_browser_tools
 ensure_postgres
 cd "$ROOT"
+# A full run needs several GB for its build; say how much there is, so that a run that fails
+# for want of space is recognised as such.
+say "Free disk space: $(df -h --output=avail "$ROOT" | tail -n1 | tr -d ' ')"
 
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 # Each integration test creates its own database; remove those of earlier runs.
@@ -29,3 +32,8 @@ cargo leptos build
 
 say "Browser tests (Playwright, Chromium)"
 (cd end2end && npx playwright test)
+
+say "Load test (debug build, not recorded; the recorded one: bash scripts/load.sh)"
+cargo build -p server -p bench --bins
+target/debug/bench --load --server target/debug/server --no-record --dir target/load-test
+

@@ -13,7 +13,7 @@ pub mod pages;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod entities;
-#[cfg(feature = "ssr")]
+#[cfg(feature = "engine")]
 pub mod import;
 #[cfg(feature = "ssr")]
 pub mod jobs;
@@ -30,6 +30,7 @@ use leptos_router::SsrMode;
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 use pages::{
+    account::AccountPage,
     accounts::AccountsPage,
     admin::{AdminAuditPage, AdminProjectsPage, AdminTokensPage},
     admin_users::AdminUsersPage,
@@ -102,6 +103,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("clients") view=ClientsPage/>
                     <Route path=path!("clients/:id") view=ClientPage/>
                     <Route path=path!("accounts") view=AccountsPage/>
+                    <Route path=path!("account") view=AccountPage/>
                     <Route path=path!("ib-programs") view=IbProgramsPage/>
                     <Route path=path!("ib-programs/:id") view=IbProgramPage/>
                     <Route path=path!("imports") view=ImportsPage/>

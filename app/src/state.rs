@@ -20,6 +20,10 @@ pub struct Settings {
     pub import_bulk_min_rows: u64,
     /// Sign-in attempts allowed per address and per account.
     pub sign_in_limits: crate::auth::throttle::SignInLimits,
+    /// The longest a request may take (`REQUEST_TIMEOUT`).
+    pub request_timeout: Duration,
+    /// How long a request to revert an import waits for it before answering that it goes on.
+    pub revert_wait: Duration,
 }
 
 impl Settings {
@@ -52,6 +56,8 @@ impl Default for Settings {
             import_stale_after: Duration::from_secs(30),
             import_bulk_min_rows: crate::jobs::bulk::BULK_MIN_ROWS,
             sign_in_limits: Default::default(),
+            request_timeout: Duration::from_secs(30),
+            revert_wait: Duration::from_secs(15),
         }
     }
 }

@@ -118,13 +118,22 @@ fn free_port() -> Result<u16> {
 /// A whole HTTP/1.1 exchange on its own connection: status and body. `timeout` bounds
 /// each read of the answer.
 pub fn exchange(addr: SocketAddr, request: &str, timeout: Duration) -> Result<(u16, String)> {
+    exchange_bytes(addr, request.as_bytes(), timeout)
+}
+
+/// [`exchange`] of a request that is not all text (an upload).
+pub fn exchange_bytes(
+    addr: SocketAddr,
+    request: &[u8],
+    timeout: Duration,
+) -> Result<(u16, String)> {
     let mut stream =
         TcpStream::connect(addr).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     stream
         .set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
     stream
-        .write_all(request.as_bytes())
+        .write_all(request)
         .map_err(|e| format!("cannot send: {e}"))?;
     let mut raw = Vec::new();
     stream

@@ -10,6 +10,7 @@ mod m20261122_000004_client_search_indexes;
 mod m20261127_000005_import_speed;
 mod m20261127_000006_client_placement_checks;
 mod m20261128_000007_client_dependents_checks;
+mod m20261128_000008_api_token_expiry;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_import_speed::Migration),
             Box::new(m20261127_000006_client_placement_checks::Migration),
             Box::new(m20261128_000007_client_dependents_checks::Migration),
+            Box::new(m20261128_000008_api_token_expiry::Migration),
         ]
     }
 }

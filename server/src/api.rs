@@ -8,12 +8,11 @@ use app::model::{
     AccountFilter, AppError, ClientFilter, CurrentUser, Delimiter, ImportAction, Role,
 };
 use app::services::audit::{self, Entry, action};
-use app::services::browse::{self, ListQuery};
+use app::services::browse::{self, ListQuery, MAX_PER_PAGE};
 use app::services::import_views::{self, JobFilter};
 use axum::extract::{DefaultBodyLimit, Extension, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -109,35 +108,60 @@ use app::model::policy::IMPORTERS;
 pub fn routes(state: &AppState) -> Router<AppState> {
     // The multipart envelope around the file is allowed a little room of its own.
     let upload_cap = state.ctx.settings.import_limits.max_bytes as usize + 64 * 1024;
-    Router::new()
-        .route(
-            "/api/v1/imports",
-            get(list_imports)
-                .post(create_import)
-                .layer(DefaultBodyLimit::max(upload_cap)),
-        )
-        .route("/api/v1/imports/events", get(import_events))
-        .route(
-            "/imports/upload",
-            post(upload_form).layer(DefaultBodyLimit::max(upload_cap)),
-        )
-        .route("/templates/{name}", get(template))
-        .route("/api/v1/imports/{id}", get(show_import))
-        .route("/api/v1/imports/{id}/messages", get(import_messages))
-        .route("/api/v1/imports/{id}/errors.csv", get(error_report))
-        .route("/api/v1/imports/{id}/file", get(original_file))
-        .route("/api/v1/imports/{id}/confirm", post(confirm_import))
-        .route("/api/v1/imports/{id}/revert", post(revert_import))
-        .route("/api/v1/clients", get(list_clients))
-        .route("/api/v1/clients.csv", get(export_clients))
-        .route("/api/v1/accounts.csv", get(export_accounts))
-        .route("/api/v1/clients/{id}", get(show_client))
-        .route("/api/v1/accounts", get(list_accounts))
-        .route(
-            "/api/v1/ib-programs",
-            get(list_programs).post(create_program),
-        )
-        .route("/api/v1/{*rest}", axum::routing::any(no_such_endpoint))
+    // An upload is given longer than other requests: a file of the largest size over a slow
+    // line. Downloads answer at once and send their body afterwards, so the limit of a
+    // request does not cut them short.
+    let timeout = state.ctx.settings.request_timeout;
+    let upload_timeout = crate::web::request_timeout(timeout.saturating_mul(4));
+    let uploads = Router::new();
+    let uploads = listed(uploads, "POST", "/api/v1/imports", create_import);
+    let uploads = listed(uploads, "POST", "/imports/upload", upload_form)
+        .layer(DefaultBodyLimit::max(upload_cap))
+        .layer(upload_timeout);
+    let mut api = Router::new();
+    api = listed(api, "GET", "/api/v1/imports", list_imports);
+    api = listed(api, "GET", "/api/v1/imports/events", import_events);
+    api = listed(api, "GET", "/templates/{name}", template);
+    api = listed(api, "GET", "/api/v1/imports/{id}", show_import);
+    api = listed(api, "GET", "/api/v1/imports/{id}/messages", import_messages);
+    api = listed(api, "GET", "/api/v1/imports/{id}/errors.csv", error_report);
+    api = listed(api, "GET", "/api/v1/imports/{id}/file", original_file);
+    api = listed(api, "POST", "/api/v1/imports/{id}/confirm", confirm_import);
+    api = listed(api, "POST", "/api/v1/imports/{id}/revert", revert_import);
+    api = listed(api, "GET", "/api/v1/clients", list_clients);
+    api = listed(api, "GET", "/api/v1/clients.csv", export_clients);
+    api = listed(api, "GET", "/api/v1/accounts.csv", export_accounts);
+    api = listed(api, "GET", "/api/v1/clients/{id}", show_client);
+    api = listed(api, "GET", "/api/v1/accounts", list_accounts);
+    api = listed(api, "GET", "/api/v1/ib-programs", list_programs);
+    api = listed(api, "POST", "/api/v1/ib-programs", create_program);
+    api.route("/api/v1/{*rest}", axum::routing::any(no_such_endpoint))
+        .layer(crate::web::request_timeout(timeout))
+        .merge(uploads)
+}
+
+/// Routes `method` `path` to `handler`, once the access table (`crate::access`) has its row:
+/// a route nobody decided who may call does not start.
+fn listed<H, T>(
+    router: Router<AppState>,
+    method: &'static str,
+    path: &'static str,
+    handler: H,
+) -> Router<AppState>
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    assert!(
+        crate::access::api_row(method, path).is_some(),
+        "{method} {path} has no row in server/src/access.rs"
+    );
+    let filter = match method {
+        "GET" => axum::routing::MethodFilter::GET,
+        "POST" => axum::routing::MethodFilter::POST,
+        other => panic!("{other} {path}: add the method to `listed`"),
+    };
+    router.route(path, axum::routing::on(filter, handler))
 }
 
 async fn no_such_endpoint() -> ApiError {
@@ -451,14 +475,29 @@ async fn import_messages(
             )));
         }
     };
-    let page = if params.page.is_some() || params.per_page.is_some() {
-        Some(params.list()?)
-    } else {
-        None
-    };
-    Ok(Json(
-        import_views::messages(&state.ctx.db, job.id, level, page.as_ref()).await?,
-    ))
+    // The body stays the list of SPEC §5; a long list comes in pages of at most
+    // `MAX_PER_PAGE`, with the total and the next page's address in headers.
+    let query = ListQuery::new(
+        None,
+        number("page", &params.page)?,
+        Some(number("per_page", &params.per_page)?.unwrap_or(MAX_PER_PAGE)),
+    );
+    let page = import_views::messages(&state.ctx.db, job.id, level, &query).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(page.total));
+    if query.offset().saturating_add(query.per_page) < page.total {
+        let level = level.map(|l| format!("&level={l}")).unwrap_or_default();
+        let next = format!(
+            "</api/v1/imports/{}/messages?page={}&per_page={}{level}>; rel=\"next\"",
+            job.id,
+            query.page + 1,
+            query.per_page
+        );
+        if let Ok(link) = HeaderValue::from_str(&next) {
+            headers.insert(header::LINK, link);
+        }
+    }
+    Ok((headers, Json(page.items)))
 }
 
 /// A download: the name is made of safe characters only.
@@ -541,15 +580,26 @@ async fn revert_import(
         "POST /api/v1/imports/{id}/revert",
     )
     .await?;
-    let (job, report) = imports::revert(&state.ctx.db, &caller, &user, path_id(&id)?).await?;
+    let wait = state.ctx.settings.revert_wait;
+    let reverting =
+        imports::revert_on_its_own(&state.ctx.db, &caller, &user, path_id(&id)?, wait).await?;
+    let (status, job, revert) = match reverting {
+        imports::Reverting::Done(job, report) => (
+            StatusCode::OK,
+            job,
+            serde_json::json!({
+                "deleted": report.deleted,
+                "restored": report.restored,
+                "not_reverted": report.not_reverted,
+            }),
+        ),
+        // It goes on: the job's status says when it has ended.
+        imports::Reverting::Running(job) => (StatusCode::ACCEPTED, job, serde_json::Value::Null),
+    };
     let mut body = serde_json::to_value(import_views::record(&state.ctx.db, job.id).await?)
         .map_err(|_| ApiError(AppError::Internal))?;
-    body["revert"] = serde_json::json!({
-        "deleted": report.deleted,
-        "restored": report.restored,
-        "not_reverted": report.not_reverted,
-    });
-    Ok(Json(body))
+    body["revert"] = revert;
+    Ok((status, Json(body)))
 }
 
 type QueryMap = Query<std::collections::HashMap<String, String>>;

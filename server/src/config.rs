@@ -32,10 +32,17 @@ pub struct Config {
     /// `SIGN_IN_PER_ADDRESS` / `SIGN_IN_PER_ACCOUNT`: sign-in attempts allowed per remote
     /// address and per email, as `attempts/window` (defaults 30/1m and 5/5m).
     pub sign_in_limits: app::auth::throttle::SignInLimits,
+    /// `REQUEST_TIMEOUT`: the longest a request may take before it is answered with 503
+    /// (default 30s); downloads of exports and uploads of files are allowed four times as long.
+    pub request_timeout: Duration,
+    /// How long a request to revert waits for the revert, which goes on after it has
+    /// answered (half the request timeout).
+    pub revert_wait: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/crm.db?mode=rwc";
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@example.com";
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A setting that is present but unusable.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +135,10 @@ impl Config {
             .site_addr(site_addr)
             .env(env)
             .build();
+        let request_timeout = var("REQUEST_TIMEOUT")
+            .map(|v| parse_duration("REQUEST_TIMEOUT", &v))
+            .transpose()?
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
         Ok(Config {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             leptos,
@@ -186,6 +197,8 @@ impl Config {
                     per_account: allowance("SIGN_IN_PER_ACCOUNT", default.per_account)?,
                 }
             },
+            request_timeout,
+            revert_wait: request_timeout / 2,
         })
     }
 

@@ -3,6 +3,7 @@
 // Leptos views nest deeply in their types.
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod api;
 pub mod config;
 pub mod db;
@@ -76,6 +77,8 @@ impl Application {
             import_stale_after: config.import_stale_after,
             import_bulk_min_rows: config.import_bulk_min_rows,
             sign_in_limits: config.sign_in_limits,
+            request_timeout: config.request_timeout,
+            revert_wait: config.revert_wait,
         };
         let mut leptos_options = config.leptos.clone();
         if let Ok(bound) = listener.local_addr() {

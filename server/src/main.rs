@@ -126,6 +126,9 @@ enum TokenCommand {
         /// What the token is for, e.g. "nightly CRM sync".
         #[arg(long)]
         name: String,
+        /// Days the token works for; without it, until it is revoked.
+        #[arg(long)]
+        days: Option<u32>,
     },
 }
 
@@ -217,13 +220,18 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             .await?;
         }
         Command::Token {
-            command: TokenCommand::Create { user, name },
+            command: TokenCommand::Create { user, name, days },
         } => {
             let db = open_database(&config).await?;
             let system = app::auth::Caller::default();
-            let issued = app::services::tokens::create(&db, &system, &user, &name).await?;
+            let issued = app::services::tokens::create(&db, &system, &user, &name, days).await?;
+            let until = issued
+                .token
+                .expires_at
+                .map(|t| format!(", valid until {}", t.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default();
             println!(
-                "Created API token {} (`{}`) for {}.",
+                "Created API token {} (`{}`) for {}{until}.",
                 issued.token.id, issued.token.name, user
             );
             println!("Token (shown only once): {}", issued.secret);
@@ -309,9 +317,8 @@ async fn import_file(
         job.error_rows
     );
     let first = app::services::browse::ListQuery::new(None, Some(1), Some(20));
-    let errors =
-        app::services::import_views::messages(db, job.id, Some("error"), Some(&first)).await?;
-    for e in &errors {
+    let errors = app::services::import_views::messages(db, job.id, Some("error"), &first).await?;
+    for e in &errors.items {
         println!(
             "  line {}{}: {}",
             e.line.map_or("?".into(), |l| l.to_string()),
@@ -321,7 +328,7 @@ async fn import_file(
             e.message
         );
     }
-    if job.error_rows as usize > errors.len() {
+    if errors.total > errors.items.len() as u64 {
         println!("  … and more: see the import's error report.");
     }
     Ok(())

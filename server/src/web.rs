@@ -1,6 +1,7 @@
 //! The HTTP surface: Leptos pages and server functions, static files, and the layers
 //! every request passes through (cross-site guard → session → caller → page guard).
 
+use crate::access::Allowed;
 use app::auth::{Caller, resolve_session_user, session_store::DbSessionStore};
 use app::model::Role;
 use app::state::AppContext;
@@ -56,15 +57,28 @@ pub fn router(state: AppState, cookie_secure: bool) -> Router {
         .with_secure(cookie_secure)
         .with_expiry(Expiry::OnInactivity(idle));
 
-    let router = Router::new()
-        .merge(crate::api::routes(&state))
+    let fallback_ctx = ctx.clone();
+    let pages = Router::new()
         .leptos_routes_with_context(
             &state,
             routes,
             move || provide_context(ctx.clone()),
             move || shell(options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // What no route matches (`/clients/`, an unknown page) is rendered by the app too, and
+        // its server functions need the same context.
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            move || provide_context(fallback_ctx.clone()), shell
+        ))
+        .layer(middleware::from_fn(unreadable_arguments_are_400))
+        .layer(request_timeout(state.ctx.settings.request_timeout));
+    let router = Router::new()
+        .merge(crate::api::routes(&state))
+        .merge(pages)
+        .layer(middleware::map_response(explain_timeout))
         .layer(middleware::from_fn(guard_pages))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -77,6 +91,47 @@ pub fn router(state: AppState, cookie_secure: bool) -> Router {
         ))
         .with_state(state);
     with_security_headers(router, cookie_secure)
+}
+
+/// Answers 408 to a request that has not been answered within `limit`, and drops it: a
+/// slow client or a slow query cannot hold a connection (and what it holds) for longer.
+pub fn request_timeout(limit: std::time::Duration) -> tower_http::timeout::TimeoutLayer {
+    tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limit)
+}
+
+/// A server function whose arguments cannot be read (a missing field, a number that is not
+/// one) fails before its body runs, and Leptos answers such an error 500. It is the request's
+/// fault: 400, with the same message.
+async fn unreadable_arguments_are_400(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let server_function = path.starts_with("/api/") && !path.starts_with("/api/v1/");
+    let response = next.run(req).await;
+    if !server_function || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return internal_error();
+    };
+    if let Ok(app::model::AppError::Request(_)) = serde_json::from_slice(&bytes) {
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// The timeout's answer says what happened, in the API's error shape.
+async fn explain_timeout(response: Response) -> Response {
+    if response.status() != StatusCode::REQUEST_TIMEOUT {
+        return response;
+    }
+    (
+        StatusCode::REQUEST_TIMEOUT,
+        axum::Json(serde_json::json!({
+            "error": "The request took too long and was stopped. Try again; if it was an upload, \
+                      check the connection."
+        })),
+    )
+        .into_response()
 }
 
 /// The headers every answer carries (SPEC §8). Pages set their own Content-Security-Policy
@@ -187,12 +242,19 @@ async fn guard_pages(req: Request, next: Next) -> Response {
             let target = format!("/login?next={}", urlencode(&wanted));
             Redirect::to(&target).into_response()
         }
-        Some(role) if role != Role::Admin && (path == "/admin" || path.starts_with("/admin/")) => {
+        Some(role) => {
+            // The page's row in the access table: a page for admins, or for importers.
+            let refused = match crate::access::page_rule(path) {
+                Some(Allowed::Admins) => role != Role::Admin,
+                Some(Allowed::Importers) => !app::model::policy::may_import(role),
+                _ => false,
+            };
             let mut response = next.run(req).await;
-            *response.status_mut() = StatusCode::FORBIDDEN;
+            if refused {
+                *response.status_mut() = StatusCode::FORBIDDEN;
+            }
             response
         }
-        Some(_) => next.run(req).await,
     }
 }
 

@@ -32,6 +32,15 @@ async fn app_with_limits(backend: Backend, sign_in_limits: SignInLimits) -> Test
     .await
 }
 
+/// The tests here run in parallel in one process, and the flood test measures the process's
+/// peak memory: it runs alone (a write lock), every other test beside the others (a read lock).
+static ALONE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Starts the peak (`VmHWM`) over from the memory in use now (Linux: `clear_refs` 5).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 /// This process's memory now and at its peak, in MiB.
 fn memory_mib() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -46,6 +55,9 @@ fn memory_mib() -> (u64, u64) {
 }
 
 async fn a_flood_of_wrong_passwords_is_refused_and_the_account_still_opens(backend: Backend) {
+    // Alone while it measures this process's memory (see `ALONE`).
+    let _alone = ALONE.write().await;
+    reset_peak_memory();
     // Only the account's allowance is under test here: five failures in four seconds.
     let app = app_with_limits(backend, limits((10_000, 60), (5, 4))).await;
     let (rss_before, _) = memory_mib();
@@ -124,6 +136,7 @@ async fn a_flood_of_wrong_passwords_is_refused_and_the_account_still_opens(backe
 }
 
 async fn one_address_cannot_try_many_accounts(backend: Backend) {
+    let _shared = ALONE.read().await;
     let app = app_with_limits(backend, limits((10, 60), (100, 60))).await;
     let attempts = (0..30).map(|i| {
         let client = app.client();
@@ -158,6 +171,7 @@ async fn one_address_cannot_try_many_accounts(backend: Backend) {
 }
 
 async fn hostile_next_values_end_on_a_local_page(backend: Backend) {
+    let _shared = ALONE.read().await;
     let app = app_with_limits(backend, limits((1_000, 60), (1_000, 60))).await;
     let long = format!("/clients?q={}", "a".repeat(5_000));
     for next in [
@@ -211,6 +225,7 @@ fn nonce_of(policy: &str) -> &str {
 }
 
 async fn every_answer_carries_the_security_headers(backend: Backend) {
+    let _shared = ALONE.read().await;
     let app = spawn_app_with(backend, Options::default()).await;
     let admin = app.admin().await;
     let anonymous = app.client();
@@ -286,6 +301,7 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
 }
 
 async fn secure_cookies_come_with_hsts_and_the_host_prefix(backend: Backend) {
+    let _shared = ALONE.read().await;
     let app = spawn_app_with(
         backend,
         Options {
@@ -333,6 +349,7 @@ async fn keep_asking_for_login(app: &TestApp, done: &std::sync::atomic::AtomicBo
 }
 
 async fn a_file_of_unclosed_quotes_is_read_once_and_off_the_request_threads(backend: Backend) {
+    let _shared = ALONE.read().await;
     use std::sync::atomic::{AtomicBool, Ordering};
     let app = spawn_app_with(backend, Options::default()).await;
     let admin = app.admin().await;
@@ -404,6 +421,7 @@ async fn clients_up_to(app: &TestApp, total: i64) {
 }
 
 async fn slow_downloads_do_not_hold_the_database(backend: Backend) {
+    let _shared = ALONE.read().await;
     let app = spawn_app_with(backend, Options::default()).await;
     let admin = app.admin().await;
     let job = common::import(
@@ -463,6 +481,7 @@ async fn slow_downloads_do_not_hold_the_database(backend: Backend) {
 /// An admin change and its audit entry are one transaction: when the audit log cannot be
 /// written, nothing changes.
 async fn an_admin_change_without_its_audit_entry_does_not_happen(backend: Backend) {
+    let _shared = ALONE.read().await;
     use sea_orm::ConnectionTrait;
     let app = spawn_app_with(backend, Options::default()).await;
     let admin = app.admin().await;
@@ -576,6 +595,7 @@ async fn an_admin_change_without_its_audit_entry_does_not_happen(backend: Backen
 /// Two admins demoting each other at the same moment: one wins, the back office keeps an
 /// admin.
 async fn two_admins_cannot_demote_each_other_at_once(backend: Backend) {
+    let _shared = ALONE.read().await;
     let app = spawn_app_with(backend, Options::default()).await;
     let first = app.admin().await;
     let second = app.user(&first, "second@example.com", "admin").await;
@@ -625,6 +645,7 @@ async fn two_admins_cannot_demote_each_other_at_once(backend: Backend) {
 
 /// Every text of an upload has a limit, said in the refusal; a refused upload creates no job.
 async fn an_uploads_texts_have_limits(backend: Backend) {
+    let _shared = ALONE.read().await;
     use reqwest::multipart::{Form, Part};
     let app = spawn_app_with(backend, Options::default()).await;
     let admin = app.admin().await;
@@ -695,6 +716,7 @@ async fn an_uploads_texts_have_limits(backend: Backend) {
 /// A session ended on the server stays ended, even when a request that was still running
 /// saves it afterwards.
 async fn an_ended_session_is_not_brought_back_by_a_late_save(backend: Backend) {
+    let _shared = ALONE.read().await;
     use tower_sessions::SessionStore;
     use tower_sessions::session::{Id, Record};
     let app = spawn_app_with(backend, Options::default()).await;
@@ -721,6 +743,7 @@ async fn an_ended_session_is_not_brought_back_by_a_late_save(backend: Backend) {
 
 /// One user cannot pile up live event streams; others are not affected.
 async fn a_user_has_a_bounded_number_of_live_streams(backend: Backend) {
+    let _shared = ALONE.read().await;
     let app = spawn_app_with(backend, Options::default()).await;
     let admin = app.admin().await;
     let olga = app.user(&admin, "olga@example.com", "operator").await;
@@ -747,6 +770,7 @@ async fn a_user_has_a_bounded_number_of_live_streams(backend: Backend) {
 
 /// A password reset or disabling a user ends their API tokens too, for good.
 async fn tokens_end_with_a_password_reset_or_a_disabling(backend: Backend) {
+    let _shared = ALONE.read().await;
     let app = spawn_app_with(backend, Options::default()).await;
     let admin = app.admin().await;
     app.user(&admin, "olga@example.com", "operator").await;
@@ -816,6 +840,7 @@ async fn tokens_end_with_a_password_reset_or_a_disabling(backend: Backend) {
 
 /// Refusals of anonymous requests cannot grow the audit log without bound.
 async fn an_anonymous_flood_is_audited_within_an_allowance(backend: Backend) {
+    let _shared = ALONE.read().await;
     let app = spawn_app_with(backend, Options::default()).await;
     let client = app.client();
     for _ in 0..60 {
@@ -834,7 +859,382 @@ async fn an_anonymous_flood_is_audited_within_an_allowance(backend: Backend) {
     );
 }
 
+/// A job's messages come in pages everywhere: the API's list (with the total and the next
+/// page's address in headers), and the details page's errors and log.
+async fn message_lists_come_in_pages(backend: Backend) {
+    let _shared = ALONE.read().await;
+    let app = common::spawn_app(backend).await;
+    let admin = app.admin().await;
+    let mut csv = String::from("Email,First name,Last name,Country\n");
+    for i in 0..1201 {
+        csv.push_str(&format!("not-an-email-{i},Ann,Lee,GB\n"));
+    }
+    let job = common::import(&app, &admin, "import-users", &csv).await;
+    assert_eq!(job["errors"], 1201, "{job}");
+    let id = job["id"].as_i64().unwrap();
+
+    let mut lines = Vec::new();
+    let mut next = Some(format!("/api/v1/imports/{id}/messages?level=error"));
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        let res = admin.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["x-total-count"], "1201");
+        next = res.headers().get("link").map(|link| {
+            let link = link.to_str().unwrap();
+            assert!(link.ends_with(">; rel=\"next\""), "{link}");
+            link[1..link.find('>').unwrap()].to_owned()
+        });
+        let items: Vec<serde_json::Value> = res.json().await.unwrap();
+        assert!(items.len() <= 500, "a page holds at most 500 messages");
+        lines.extend(items.iter().map(|m| m["line"].as_i64().unwrap()));
+        pages += 1;
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(
+        lines,
+        (2..=1202).collect::<Vec<i64>>(),
+        "each error once, in order"
+    );
+
+    let (status, small) = common::get(
+        &app,
+        &admin,
+        &format!("/api/v1/imports/{id}/messages?level=error&page=2&per_page=1000"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(small.as_array().unwrap().len(), 500, "per_page is capped");
+
+    let res = app
+        .call(
+            &admin,
+            "imports/show",
+            &[("id", &id.to_string()), ("error_page", "25")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let details: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(details["errors"]["total"], 1201);
+    assert_eq!(details["errors"]["items"].as_array().unwrap().len(), 1);
+    assert_eq!(details["errors"]["items"][0]["line"], 1202);
+    assert_eq!(details["log"]["page"], 1);
+    assert_eq!(details["log"]["per_page"], 50);
+    let page = admin
+        .get(app.url(&format!("/imports/{id}?errors=2")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Page 2 of 25"),
+        "the error pager says where the reader is"
+    );
+}
+
+/// An upload that dribbles in is stopped at the request timeout (uploads get four times the
+/// limit) with a 408 and a message, and the server goes on answering meanwhile.
+async fn a_request_that_takes_too_long_is_stopped(backend: Backend) {
+    let _shared = ALONE.read().await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(
+        backend,
+        Options {
+            request_timeout: Duration::from_millis(500),
+            ..Options::default()
+        },
+    )
+    .await;
+    let anonymous = app.client();
+    let res = app.sign_in(&anonymous, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let cookie = common::session_cookie(res.headers()).expect("a session cookie");
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+
+    let mut socket = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let boundary = "slowslowslow";
+    let head = format!(
+        "POST /api/v1/imports HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: 100000\r\n\r\n--{boundary}\r\n\
+         Content-Disposition: form-data; name=\"title\"\r\n\r\nslow\r\n",
+        app.addr
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let admin = app.admin().await;
+    let mut answer = Vec::new();
+    let mut piece = [0u8; 4096];
+    loop {
+        // A byte every 100 ms: far slower than the file's size needs.
+        let _ = socket.write_all(b"x").await;
+        tokio::select! {
+            read = socket.read(&mut piece) => {
+                let n = read.unwrap_or(0);
+                answer.extend_from_slice(&piece[..n]);
+                if n == 0 || answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                    break;
+                }
+            }
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                // Meanwhile, other requests are answered.
+                let (status, _) = common::get(&app, &admin, "/api/v1/imports").await;
+                assert_eq!(status, StatusCode::OK);
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the upload was never stopped"
+        );
+    }
+    let took = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("took too long"), "{answer}");
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(5),
+        "an upload is allowed four times the limit: stopped after {took:?}"
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM import_job").await,
+        0,
+        "nothing of the stopped upload was kept"
+    );
+}
+
+/// A revert goes on by itself when the request that asked for it stops waiting: it is not
+/// rolled back with the request.
+async fn a_revert_outlives_its_request(backend: Backend) {
+    let _shared = ALONE.read().await;
+    let app = spawn_app_with(
+        backend,
+        Options {
+            revert_wait: Duration::ZERO,
+            ..Options::default()
+        },
+    )
+    .await;
+    let admin = app.admin().await;
+    let mut csv = String::from("Email,First name,Last name,Country\n");
+    for i in 0..2000 {
+        csv.push_str(&format!("client{i}@example.com,Ann,Lee,GB\n"));
+    }
+    let job = common::import(&app, &admin, "import-users", &csv).await;
+    assert_eq!(job["created"], 2000, "{job}");
+    let id = job["id"].as_i64().unwrap();
+    let (status, answer) =
+        common::post(&app, &admin, &format!("/api/v1/imports/{id}/revert")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["revert"], serde_json::Value::Null);
+    let mut ended = false;
+    for _ in 0..200 {
+        let (_, job) = common::get(&app, &admin, &format!("/api/v1/imports/{id}")).await;
+        if job["status"] == "reverted" {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ended, "the revert finished on its own");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM client").await, 0);
+
+    let res = app
+        .call(&admin, "imports/revert", &[("id", &id.to_string())])
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CONFLICT,
+        "a second revert is refused"
+    );
+}
+
+/// A token issued for some days stops working at its end; the number of days is checked.
+async fn a_token_ends_at_its_expiry(backend: Backend) {
+    let _shared = ALONE.read().await;
+    use app::entities::api_token;
+    use sea_orm::{EntityTrait, QueryFilter, sea_query::Expr};
+    let app = spawn_app_with(backend, Options::default()).await;
+    let admin = app.admin().await;
+    for (days, why) in [
+        ("0", "1 to 3650 days"),
+        ("3651", "1 to 3650 days"),
+        ("x", "number of days"),
+    ] {
+        let res = app
+            .call(
+                &admin,
+                "admin/tokens/create",
+                &[
+                    ("owner_email", ADMIN_EMAIL),
+                    ("name", "script"),
+                    ("days", days),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{days}");
+        assert!(res.text().await.unwrap().contains(why), "{days}");
+    }
+    let res = app
+        .call(
+            &admin,
+            "admin/tokens/create",
+            &[
+                ("owner_email", ADMIN_EMAIL),
+                ("name", "script"),
+                ("days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let issued: serde_json::Value = res.json().await.unwrap();
+    let secret = issued["secret"].as_str().unwrap().to_owned();
+    let works = async || {
+        app.client()
+            .get(app.url("/api/v1/clients"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(works().await, StatusCode::OK);
+    let listed: serde_json::Value = app
+        .call(&admin, "admin/tokens", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let end =
+        chrono::DateTime::parse_from_rfc3339(listed[0]["expires_at"].as_str().unwrap()).unwrap();
+    let days = (end.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
+    assert!(
+        (29 * 24..=30 * 24).contains(&days),
+        "valid for 30 days: {days} h"
+    );
+
+    api_token::Entity::update_many()
+        .col_expr(
+            api_token::Column::ExpiresAt,
+            Expr::value(Some(chrono::Utc::now() - chrono::Duration::seconds(1))),
+        )
+        .filter(sea_orm::ColumnTrait::eq(
+            &api_token::Column::Id,
+            issued["id"].as_i64().unwrap(),
+        ))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        works().await,
+        StatusCode::UNAUTHORIZED,
+        "an expired token is refused"
+    );
+}
+
+/// A user changes their own password: the current one is needed (and counted as sign-in
+/// attempts are), a weak or mistyped new one is refused, the other sessions end, this one
+/// stays.
+async fn a_user_changes_their_own_password(backend: Backend) {
+    let _shared = ALONE.read().await;
+    let app = spawn_app_with(backend, Options::default()).await;
+    let admin = app.admin().await;
+    let here = app.user(&admin, "olga@example.com", "operator").await;
+    let elsewhere = app.client();
+    let res = app
+        .sign_in(&elsewhere, "olga@example.com", "a-long-test-password")
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let change = async |current: &str, new: &str, repeat: &str| {
+        let res = app
+            .call(
+                &here,
+                "account/password",
+                &[("current", current), ("new", new), ("repeat", repeat)],
+            )
+            .await;
+        (res.status(), res.text().await.unwrap())
+    };
+    let good = "a new and long passphrase";
+    for (current, new, repeat, why) in [
+        (
+            "wrong-password-here",
+            good,
+            good,
+            "current password is not right",
+        ),
+        (
+            "a-long-test-password",
+            "qwertyuiop",
+            "qwertyuiop",
+            "most common",
+        ),
+        (
+            "a-long-test-password",
+            "Password123",
+            "Password123",
+            "most common",
+        ),
+        ("a-long-test-password", "short", "short", "at least 10"),
+        (
+            "a-long-test-password",
+            good,
+            "a new and long passphrasE",
+            "differ",
+        ),
+        (
+            "a-long-test-password",
+            "a-long-test-password",
+            "a-long-test-password",
+            "the same",
+        ),
+    ] {
+        let (status, body) = change(current, new, repeat).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{new}: {body}");
+        assert!(body.contains(why), "{new}: {body}");
+    }
+    assert_eq!(
+        app.audit_count("sign_in.failed").await,
+        1,
+        "a wrong current password counts"
+    );
+    let (status, body) = change("a-long-test-password", good, good).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("other session was ended"), "{body}");
+    assert_eq!(
+        app.whoami(&here).await["email"],
+        "olga@example.com",
+        "this session stays"
+    );
+    assert!(
+        app.whoami(&elsewhere).await.is_null(),
+        "the other session has ended"
+    );
+    assert_eq!(app.audit_count("user.password_changed").await, 1);
+    let again = app.client();
+    let old = app
+        .sign_in(&again, "olga@example.com", "a-long-test-password")
+        .await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    let new = app.sign_in(&again, "olga@example.com", good).await;
+    assert_eq!(new.status(), StatusCode::OK);
+
+    let res = app
+        .call(
+            &app.client(),
+            "account/password",
+            &[("current", good), ("new", "x"), ("repeat", "x")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "nobody signed in");
+}
+
 on_both_databases!(
+    a_token_ends_at_its_expiry,
+    a_user_changes_their_own_password,
+    a_request_that_takes_too_long_is_stopped,
+    a_revert_outlives_its_request,
+    message_lists_come_in_pages,
     an_anonymous_flood_is_audited_within_an_allowance,
     tokens_end_with_a_password_reset_or_a_disabling,
     a_user_has_a_bounded_number_of_live_streams,

@@ -59,10 +59,16 @@ pub async fn list_imports(
 
 /// Errors shown per page on a job's details.
 pub const ERRORS_PER_PAGE: u64 = 50;
+/// Log messages shown per page on a job's details.
+pub const LOG_PER_PAGE: u64 = 50;
 
-/// One job, its log and a page of its row errors, if the caller may see it.
+/// One job, a page of its log and a page of its row errors, if the caller may see it.
 #[server(endpoint = "imports/show")]
-pub async fn show_import(id: i64, error_page: Option<u64>) -> Result<ImportDetails, AppError> {
+pub async fn show_import(
+    id: i64,
+    error_page: Option<u64>,
+    log_page: Option<u64>,
+) -> Result<ImportDetails, AppError> {
     use crate::jobs as imports;
     use crate::model::Role;
     use crate::services::{browse::ListQuery, import_views};
@@ -70,13 +76,12 @@ pub async fn show_import(id: i64, error_page: Option<u64>) -> Result<ImportDetai
         let auth = super::authorize(&Role::ALL).await?;
         let job = imports::visible(&auth.ctx.db, &auth.caller, &auth.user, id, false).await?;
         let errors = ListQuery::new(None, error_page, Some(ERRORS_PER_PAGE));
+        let log = ListQuery::new(None, log_page, Some(LOG_PER_PAGE));
         Ok(ImportDetails {
             can_change: imports::may_change(&auth.user, &job),
             job: import_views::record(&auth.ctx.db, job.id).await?,
-            log: import_views::messages(&auth.ctx.db, job.id, Some("info"), None).await?,
-            errors: import_views::messages(&auth.ctx.db, job.id, Some("error"), Some(&errors))
-                .await?,
-            error_page: errors.page,
+            log: import_views::messages(&auth.ctx.db, job.id, Some("info"), &log).await?,
+            errors: import_views::messages(&auth.ctx.db, job.id, Some("error"), &errors).await?,
         })
     })
     .await
@@ -98,14 +103,22 @@ pub async fn confirm_import(id: i64) -> Result<(), AppError> {
 #[server(endpoint = "imports/revert")]
 pub async fn revert_import(id: i64) -> Result<String, AppError> {
     super::respond(async move {
+        use crate::jobs::{Reverting, revert_on_its_own};
         let auth = super::authorize(crate::model::policy::IMPORTERS).await?;
-        let (_, report) = crate::jobs::revert(&auth.ctx.db, &auth.caller, &auth.user, id).await?;
-        Ok(format!(
-            "Reverted: {} records deleted, {} restored, {} not reverted.",
-            report.deleted,
-            report.restored,
-            report.not_reverted.len()
-        ))
+        let wait = auth.ctx.settings.revert_wait;
+        Ok(
+            match revert_on_its_own(&auth.ctx.db, &auth.caller, &auth.user, id, wait).await? {
+                Reverting::Done(_, report) => format!(
+                    "Reverted: {} records deleted, {} restored, {} not reverted.",
+                    report.deleted,
+                    report.restored,
+                    report.not_reverted.len()
+                ),
+                Reverting::Running(_) => "The revert is under way; the import's status \
+                    changes to Reverted when it has finished."
+                    .to_owned(),
+            },
+        )
     })
     .await
 }

@@ -79,6 +79,45 @@ pub async fn logout() -> Result<(), AppError> {
     .await
 }
 
+/// The signed-in user changes their own password (from a page: a session is needed, not an
+/// API token); every other session of theirs ends. Says how many.
+#[server(endpoint = "account/password")]
+pub async fn change_password(
+    current: String,
+    new: String,
+    repeat: String,
+) -> Result<String, AppError> {
+    super::respond(async move {
+        let auth = super::authorize(&crate::model::Role::ALL).await?;
+        if new != repeat {
+            return Err(AppError::Invalid(
+                "The new password and its repetition differ.".into(),
+            ));
+        }
+        let session = super::session().await?;
+        let Some(id) = session.id() else {
+            return Err(AppError::Invalid(
+                "Sign in on the back office's pages to change your password.".into(),
+            ));
+        };
+        let ended = crate::services::sign_in::change_password(
+            &auth.ctx.db,
+            &auth.ctx.sign_in,
+            &auth.caller,
+            &id.to_string(),
+            &current,
+            &new,
+        )
+        .await?;
+        Ok(match ended {
+            0 => "Your password has been changed.".to_owned(),
+            1 => "Your password has been changed, and your other session was ended.".to_owned(),
+            n => format!("Your password has been changed, and your {n} other sessions were ended."),
+        })
+    })
+    .await
+}
+
 /// The signed-in user, or `None`.
 #[server(endpoint = "me")]
 pub async fn whoami() -> Result<Option<CurrentUser>, AppError> {

@@ -12,13 +12,25 @@ pub async fn list_tokens() -> Result<Vec<TokenView>, AppError> {
     .await
 }
 
-/// Issues a token acting as the user `owner_email`; its secret is returned only here.
+/// Issues a token acting as the user `owner_email`, valid for `days` days (until revoked
+/// when empty); its secret is returned only here.
 #[server(endpoint = "admin/tokens/create")]
-pub async fn create_token(owner_email: String, name: String) -> Result<IssuedTokenView, AppError> {
+pub async fn create_token(
+    owner_email: String,
+    name: String,
+    days: Option<String>,
+) -> Result<IssuedTokenView, AppError> {
     super::respond(async move {
         let auth = super::authorize(&[crate::model::Role::Admin]).await?;
+        let days = match days.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(d) => Some(
+                d.parse::<u32>()
+                    .map_err(|_| AppError::Invalid(format!("`{d}` is not a number of days.")))?,
+            ),
+        };
         let issued =
-            crate::services::tokens::create(&auth.ctx.db, &auth.caller, &owner_email, &name)
+            crate::services::tokens::create(&auth.ctx.db, &auth.caller, &owner_email, &name, days)
                 .await?;
         Ok(IssuedTokenView {
             id: issued.token.id,

@@ -105,6 +105,16 @@ pub async fn verify_off_thread(
     .await
 }
 
+/// The most common passwords long enough to pass [`MIN_LENGTH`], lower-cased: the first
+/// guesses of any attacker (`common-passwords.txt` says where the list comes from).
+static COMMON: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        include_str!("common-passwords.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect()
+    });
+
 /// Why a password chosen by a person is refused, if it is.
 pub fn weakness(password: &str) -> Option<String> {
     if password.chars().count() < MIN_LENGTH {
@@ -112,12 +122,30 @@ pub fn weakness(password: &str) -> Option<String> {
             "The password must be at least {MIN_LENGTH} characters long."
         ));
     }
+    if COMMON.contains(password.to_lowercase().as_str()) {
+        return Some(
+            "This password is one of the most common ones, which attackers try first. \
+             Choose another."
+                .into(),
+        );
+    }
     None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        assert_eq!(COMMON.len(), 10_000);
+        for common in ["qwertyuiop", "QwertyUiop", "1234567890", "supersecret"] {
+            let why = weakness(common).expect("refused");
+            assert!(why.contains("most common"), "{why}");
+        }
+        assert!(weakness("short").unwrap().contains("at least 10"));
+        assert_eq!(weakness("correct horse battery staple"), None);
+    }
 
     #[test]
     fn hashes_are_argon2id_with_the_required_costs() {

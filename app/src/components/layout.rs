@@ -37,7 +37,7 @@ pub fn Layout() -> impl IntoView {
                         match user.await {
                             Ok(Some(u)) => view! {
                                 <span class="whoami" data-testid="current-user">
-                                    <span class="email">{u.email.clone()}</span>
+                                    <a class="email" href="/account" title="My account">{u.email.clone()}</a>
                                     <span class="role-badge">{u.role.label()}</span>
                                 </span>
                                 <ActionForm action=logout attr:class="inline">

@@ -59,21 +59,25 @@ pub fn Pager(
     total: u64,
     page: u64,
     per_page: u64,
-    base: &'static str,
+    #[prop(into)] base: String,
     query: ParamsMap,
     /// `total` is a lower bound: there are more rows than it says.
     #[prop(optional)]
     more: bool,
+    /// The query key of the page number, for a page with more than one list.
+    #[prop(default = "page")]
+    param: &'static str,
+    #[prop(default = "Pages")] label: &'static str,
 ) -> impl IntoView {
     let last = total.div_ceil(per_page.max(1)).max(1);
-    let to = |n: u64| link(base, &query, &[("page", Some(n.to_string()))]);
+    let to = |n: u64| link(&base, &query, &[(param, Some(n.to_string()))]);
     let place = if more {
         format!("Page {page}")
     } else {
         format!("Page {page} of {last}")
     };
     view! {
-        <nav class="pager" aria-label="Pages">
+        <nav class="pager" aria-label=label>
             {(page > 1).then(|| view! { <a href=to(page - 1) rel="prev">"← Previous"</a> })}
             <span class="muted">{place}</span>
             {(more || page < last).then(|| view! { <a href=to(page + 1) rel="next">"Next →"</a> })}

@@ -201,6 +201,62 @@ pub async fn confirm(
     find_job(db, job.id).await
 }
 
+/// Refuses to revert a job that has not written, or is not finished, or is reverted.
+fn revertible(job: &import_job::Model) -> Result<(), AppError> {
+    if !job.status.is_revertible() || !writes(job) {
+        return Err(AppError::Conflict(format!(
+            "Import #{} cannot be reverted: it is {}.",
+            job.id,
+            job.status.as_str().replace('_', " ")
+        )));
+    }
+    Ok(())
+}
+
+/// Where a revert asked for by a request stands when the request answers.
+pub enum Reverting {
+    Done(import_job::Model, RevertReport),
+    /// Still running after the request's wait: it goes on and ends on its own.
+    Running(import_job::Model),
+}
+
+/// Reverts a job on a task of its own and waits for it at most `wait`. A revert of a large
+/// import can take longer than a request may (`REQUEST_TIMEOUT`), and it is one
+/// transaction: run inside the request, a timeout or a client that goes away would roll
+/// it back half-way and leave the import to revert again.
+pub async fn revert_on_its_own(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    user: &CurrentUser,
+    job_id: i64,
+    wait: std::time::Duration,
+) -> Result<Reverting, AppError> {
+    // What can be refused at once is, before anything runs on its own.
+    revertible(&visible(db, caller, user, job_id, true).await?)?;
+    let task = {
+        let (db, caller, user) = (db.clone(), caller.clone(), user.clone());
+        tokio::spawn(async move {
+            let reverted = revert(&db, &caller, &user, job_id).await;
+            if let Err(e) = &reverted {
+                // Nobody may be waiting any more: the job's log says it.
+                let text = format!("Revert asked for by {} did not happen: {e}", user.email);
+                if let Err(e) = info(job_id, text).insert(&db).await {
+                    tracing::error!(job_id, error = %e, "could not log a failed revert");
+                }
+            }
+            reverted
+        })
+    };
+    match tokio::time::timeout(wait, task).await {
+        Ok(Ok(done)) => done.map(|(job, report)| Reverting::Done(job, report)),
+        Ok(Err(failed)) => {
+            tracing::error!(job_id, error = %failed, "a revert task failed");
+            Err(AppError::Internal)
+        }
+        Err(_) => Ok(Reverting::Running(find_job(db, job_id).await?)),
+    }
+}
+
 /// Reverts a finished job in one transaction (SPEC §3.3) and logs what was left alone.
 pub async fn revert(
     db: &DatabaseConnection,
@@ -209,13 +265,7 @@ pub async fn revert(
     job_id: i64,
 ) -> Result<(import_job::Model, RevertReport), AppError> {
     let job = visible(db, caller, user, job_id, true).await?;
-    if !job.status.is_revertible() || !writes(&job) {
-        return Err(AppError::Conflict(format!(
-            "Import #{} cannot be reverted: it is {}.",
-            job.id,
-            job.status.as_str().replace('_', " ")
-        )));
-    }
+    revertible(&job)?;
     let txn = db.begin().await?;
     super::queue::lock_bulk(&txn).await?;
     let marked = import_job::Entity::update_many()

@@ -52,6 +52,12 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Request(value.to_string())
+        // The reason may quote the whole value it could not read: a line of it is enough.
+        let reason = value.to_string();
+        let mut short: String = reason.chars().take(300).collect();
+        if short.len() < reason.len() {
+            short.push('…');
+        }
+        AppError::Request(short)
     }
 }

@@ -8,7 +8,7 @@ use super::JobStatus;
 use serde::{Deserialize, Serialize};
 
 /// A page of a list.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: u64,
@@ -127,10 +127,10 @@ pub struct ImportDetails {
     pub job: JobRecord,
     /// Whether the viewer may confirm or revert it.
     pub can_change: bool,
-    pub log: Vec<MessageRecord>,
+    /// One page of the log, oldest first.
+    pub log: Page<MessageRecord>,
     /// One page of the row errors, in file order.
-    pub errors: Vec<MessageRecord>,
-    pub error_page: u64,
+    pub errors: Page<MessageRecord>,
 }
 
 /// A message under the bell: a job of the user's ended.

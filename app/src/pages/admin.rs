@@ -32,18 +32,22 @@ fn when(t: chrono::DateTime<chrono::Utc>) -> String {
 fn TokenRow(t: TokenView, revoke: ServerAction<RevokeToken>) -> impl IntoView {
     let id = t.id;
     let revoked = t.revoked_at.is_some();
+    let expired = t.expires_at.is_some_and(|end| end <= chrono::Utc::now());
     view! {
         <tr data-testid="token-row">
             <td>{t.name}</td>
             <td>{t.owner_email}</td>
             <td class="nowrap">{when(t.created_at)}</td>
             <td class="nowrap">{t.last_used_at.map(when).unwrap_or_else(|| "never".into())}</td>
+            <td class="nowrap">{t.expires_at.map(when).unwrap_or_else(|| "when revoked".into())}</td>
             <td>{if revoked {
                 view! { <span class="status status-off">"Revoked"</span> }.into_any()
+            } else if expired {
+                view! { <span class="status status-off">"Expired"</span> }.into_any()
             } else {
                 view! { <span class="status status-ok">"Active"</span> }.into_any()
             }}</td>
-            <td>{(!revoked).then(|| view! {
+            <td>{(!revoked && !expired).then(|| view! {
                 <ActionForm action=revoke attr:class="inline">
                     <input type="hidden" name="id" value=id/>
                     <button class="btn btn-small btn-danger" type="submit">"Revoke"</button>
@@ -84,7 +88,14 @@ pub fn AdminTokensPage() -> impl IntoView {
                 <label for="token-owner">"Acts as (email)"</label>
                 <input id="token-owner" name="owner_email" type="email" required/>
                 <label for="token-name">"Name"</label>
-                <input id="token-name" name="name" type="text" required placeholder="e.g. nightly CRM sync"/>
+                <input id="token-name" name="name" type="text" required maxlength="200" placeholder="e.g. nightly CRM sync"/>
+                <label for="token-days">"Valid for"</label>
+                <select id="token-days" name="days">
+                    <option value="30">"30 days"</option>
+                    <option value="90" selected>"90 days"</option>
+                    <option value="365">"1 year"</option>
+                    <option value="">"Until revoked"</option>
+                </select>
                 <button class="btn btn-primary" type="submit">"Issue token"</button>
             </ActionForm>
         </section>
@@ -97,7 +108,7 @@ pub fn AdminTokensPage() -> impl IntoView {
                     }.into_any(),
                     Ok(list) => view! {
                         <table class="data-table">
-                            <thead><tr><th>"Name"</th><th>"Acts as"</th><th>"Created"</th><th>"Last used"</th><th>"Status"</th><th></th></tr></thead>
+                            <thead><tr><th>"Name"</th><th>"Acts as"</th><th>"Created"</th><th>"Last used"</th><th>"Ends"</th><th>"Status"</th><th></th></tr></thead>
                             <tbody>{list.into_iter().map(|t| view! { <TokenRow t revoke/> }).collect_view()}</tbody>
                         </table>
                     }.into_any(),

@@ -1,8 +1,6 @@
 //! Import Data (SPEC §3.4): every job the user may see, and one job's details.
 
-use crate::api::imports::{
-    ConfirmImport, ERRORS_PER_PAGE, ImportList, RevertImport, list_imports, show_import,
-};
+use crate::api::imports::{ConfirmImport, ImportList, RevertImport, list_imports, show_import};
 use crate::components::listing::{Choice, Pager, when};
 use crate::components::live::LiveJobs;
 use crate::components::notice::ErrorNotice;
@@ -144,6 +142,8 @@ fn MessageRow(m: MessageRecord) -> impl IntoView {
 #[component]
 fn Details(
     details: ImportDetails,
+    /// The page's query, kept by the pagers' links.
+    query: leptos_router::params::ParamsMap,
     confirm: ServerAction<ConfirmImport>,
     revert: ServerAction<RevertImport>,
 ) -> impl IntoView {
@@ -152,7 +152,6 @@ fn Details(
         can_change,
         log,
         errors,
-        error_page,
     } = details;
     let may_confirm = can_change && job.status == JobStatus::AwaitingConfirmation;
     let may_revert = can_change
@@ -164,7 +163,6 @@ fn Details(
         0
     };
     let id = job.id;
-    let more_errors = errors.len() as u64 == ERRORS_PER_PAGE;
     let optional = |t: Option<String>| t.as_deref().map(when).unwrap_or_else(|| "—".into());
     view! {
         <Title text=format!("Import · {}", job.title)/>
@@ -229,28 +227,25 @@ fn Details(
         <section class="panel">
             <h2>"Log messages"</h2>
             <ul class="log" data-testid="log">
-                {log.into_iter().map(|m| view! { <li>{m.message}</li> }).collect_view()}
+                {log.items.iter().map(|m| view! { <li>{m.message.clone()}</li> }).collect_view()}
             </ul>
+            {(log.total > log.per_page).then(|| view! {
+                <Pager total=log.total page=log.page per_page=log.per_page
+                    base=format!("/imports/{id}") query=query.clone() param="log" label="Log pages"/>
+            })}
         </section>
         <section class="panel">
-            <h2>{format!("Error messages ({})", job.errors)}</h2>
-            {if errors.is_empty() {
+            <h2>{format!("Error messages ({})", errors.total)}</h2>
+            {if errors.items.is_empty() {
                 view! { <p class="muted">"No row errors."</p> }.into_any()
             } else {
                 view! {
                     <table class="data-table">
                         <thead><tr><th>"Line"</th><th>"Column"</th><th>"Value"</th><th>"Reason"</th></tr></thead>
-                        <tbody>{errors.into_iter().map(|m| view! { <MessageRow m/> }).collect_view()}</tbody>
+                        <tbody>{errors.items.into_iter().map(|m| view! { <MessageRow m/> }).collect_view()}</tbody>
                     </table>
-                    <nav class="pager" aria-label="Error pages">
-                        {(error_page > 1).then(|| view! {
-                            <a href=format!("/imports/{id}?errors={}", error_page - 1)>"← Previous"</a>
-                        })}
-                        <span class="muted">{format!("Page {error_page}")}</span>
-                        {more_errors.then(|| view! {
-                            <a href=format!("/imports/{id}?errors={}", error_page + 1)>"Next →"</a>
-                        })}
-                    </nav>
+                    <Pager total=errors.total page=errors.page per_page=errors.per_page
+                        base=format!("/imports/{id}") query=query param="errors" label="Error pages"/>
                 }.into_any()
             }}
         </section>
@@ -272,6 +267,7 @@ pub fn ImportDetailsPage() -> impl IntoView {
                 .read()
                 .get("errors")
                 .and_then(|p| p.parse::<u64>().ok()),
+            query.read().get("log").and_then(|p| p.parse::<u64>().ok()),
         )
     };
     let confirm = ServerAction::<ConfirmImport>::new();
@@ -286,9 +282,9 @@ pub fn ImportDetailsPage() -> impl IntoView {
             pushed.get(),
         )
     };
-    let details = Resource::new(key, |((id, page), _, _, _)| async move {
+    let details = Resource::new(key, |((id, errors, log), _, _, _)| async move {
         match id {
-            Some(id) => show_import(id, page).await,
+            Some(id) => show_import(id, errors, log).await,
             None => Err(crate::model::AppError::NotFound(
                 "There is no such import.".into(),
             )),
@@ -303,7 +299,10 @@ pub fn ImportDetailsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match details.await {
-                    Ok(details) => view! { <Details details confirm revert/> }.into_any(),
+                    Ok(details) => {
+                        let query = query.get_untracked();
+                        view! { <Details details query confirm revert/> }.into_any()
+                    }
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
             })}

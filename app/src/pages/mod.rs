@@ -1,5 +1,6 @@
 //! One file per page.
 
+pub mod account;
 pub mod accounts;
 pub mod admin;
 pub mod admin_users;

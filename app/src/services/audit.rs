@@ -17,6 +17,7 @@ pub mod action {
     pub const USER_DISABLED: &str = "user.disabled";
     pub const USER_ENABLED: &str = "user.enabled";
     pub const USER_PASSWORD_RESET: &str = "user.password_reset";
+    pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
     pub const TOKEN_CREATED: &str = "api_token.created";
     pub const IMPORT_CREATED: &str = "import.created";
     pub const IMPORT_CONFIRMED: &str = "import.confirmed";
@@ -28,7 +29,7 @@ pub mod action {
     pub const TOKEN_REVOKED: &str = "api_token.revoked";
 
     /// Every action, for the audit log's filter.
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 21] = [
         SIGN_IN_SUCCEEDED,
         SIGN_IN_FAILED,
         SIGN_IN_THROTTLED,
@@ -40,6 +41,7 @@ pub mod action {
         USER_DISABLED,
         USER_ENABLED,
         USER_PASSWORD_RESET,
+        USER_PASSWORD_CHANGED,
         TOKEN_CREATED,
         TOKEN_REVOKED,
         IMPORT_CREATED,

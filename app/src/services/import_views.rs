@@ -166,20 +166,20 @@ pub async fn messages(
     db: &DatabaseConnection,
     job_id: i64,
     level: Option<&str>,
-    q: Option<&ListQuery>,
-) -> Result<Vec<MessageRecord>, AppError> {
+    q: &ListQuery,
+) -> Result<Page<MessageRecord>, AppError> {
     let mut find = import_message::Entity::find().filter(import_message::Column::JobId.eq(job_id));
     if let Some(level) = level {
         find = find.filter(import_message::Column::Level.eq(level));
     }
+    let total = find.clone().count(db).await?;
     if level == Some("error") {
         find = find.order_by_asc(import_message::Column::Line);
     }
-    find = find.order_by_asc(import_message::Column::Id);
-    if let Some(q) = q {
-        find = find.offset(q.offset()).limit(q.per_page);
-    }
-    Ok(find
+    let items = find
+        .order_by_asc(import_message::Column::Id)
+        .offset(q.offset())
+        .limit(q.per_page)
         .all(db)
         .await?
         .into_iter()
@@ -190,7 +190,8 @@ pub async fn messages(
             level: m.level,
             message: m.message,
         })
-        .collect())
+        .collect();
+    Ok(q.page_of(items, total))
 }
 
 /// A cell as a spreadsheet program should show it: text that would start a formula is

@@ -17,9 +17,26 @@ use crate::model::AppError;
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(e: sea_orm::DbErr) -> Self {
+        if holds_a_nul(&e) {
+            return AppError::Request(
+                "The text contains a NUL character (\\0), which is not allowed.".into(),
+            );
+        }
         tracing::error!(error = %e, "database error");
         AppError::Internal
     }
+}
+
+/// PostgreSQL refuses text holding a NUL character wherever it meets it (SQLSTATE 22021), in a
+/// search term as in a value to store: the request's fault, not the server's.
+fn holds_a_nul(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let (DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e))) = e else {
+        return false;
+    };
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "22021")
 }
 
 /// Normalises an email address for comparison: trimmed and lower-case.

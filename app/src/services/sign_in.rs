@@ -193,6 +193,87 @@ pub async fn attempt(
     Ok(signed_in)
 }
 
+/// A signed-in user changes their own password. The current password is checked as a
+/// sign-in checks one (the same per-account allowance and audit entries, so the form cannot
+/// be used to guess it), the new one must not be weak, and every other session of the user
+/// ends; `keep_session` is the one the change was made from.
+pub async fn change_password(
+    db: &DatabaseConnection,
+    throttle: &SignInThrottle,
+    caller: &Caller,
+    keep_session: &str,
+    current: &str,
+    new: &str,
+) -> Result<u64, AppError> {
+    use crate::entities::session;
+    use sea_orm::TransactionTrait;
+    let Some(me) = caller.user.as_ref() else {
+        return Err(AppError::Unauthorized);
+    };
+    if new.len() > MAX_PASSWORD_LENGTH {
+        return Err(AppError::Invalid(format!(
+            "The new password is longer than {MAX_PASSWORD_LENGTH} characters."
+        )));
+    }
+    if let Some(weak) = password::weakness(new) {
+        return Err(AppError::Invalid(weak));
+    }
+    if new == current {
+        return Err(AppError::Invalid(
+            "The new password is the same as the current one.".into(),
+        ));
+    }
+    let key = email_key(&me.email);
+    let ticket = admit(db, throttle, caller, &key).await?;
+    let user = back_office_user::Entity::find_by_id(me.id)
+        .one(db)
+        .await?
+        .filter(|u| u.active)
+        .ok_or(AppError::Unauthorized)?;
+    let matches = current.len() <= MAX_PASSWORD_LENGTH
+        && password::verify_off_thread(current.to_owned(), Some(user.password_hash.clone()))
+            .await?;
+    if !matches {
+        audit::record(
+            db,
+            caller,
+            Entry {
+                action: action::SIGN_IN_FAILED,
+                subject: Some(key),
+                details: Some("wrong current password when changing it".into()),
+            },
+        )
+        .await?;
+        return Err(AppError::Invalid(
+            "The current password is not right.".into(),
+        ));
+    }
+    ticket.succeeded();
+    let phc = password::hash_off_thread(new.to_owned()).await?;
+    let txn = db.begin().await?;
+    let mut active: back_office_user::ActiveModel = user.into();
+    active.password_hash = Set(phc);
+    active.update(&txn).await?;
+    let ended = session::Entity::delete_many()
+        .filter(session::Column::UserId.eq(me.id))
+        .filter(session::Column::Id.ne(keep_session))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    audit::record(
+        &txn,
+        caller,
+        Entry {
+            action: action::USER_PASSWORD_CHANGED,
+            subject: Some(me.email.clone()),
+            details: Some(format!("{ended} other session(s) ended")),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(ended)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

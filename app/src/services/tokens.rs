@@ -32,12 +32,17 @@ pub struct IssuedToken {
     pub secret: String,
 }
 
-/// Issues a token named `name` for the user with `owner_email`.
+/// The longest a token can be issued for.
+pub const MAX_DAYS: u32 = 3650;
+
+/// Issues a token named `name` for the user with `owner_email`, valid for `days` days or,
+/// without them, until it is revoked.
 pub async fn create(
     db: &DatabaseConnection,
     caller: &Caller,
     owner_email: &str,
     name: &str,
+    days: Option<u32>,
 ) -> Result<IssuedToken, AppError> {
     let name = name.trim();
     if name.is_empty() {
@@ -45,6 +50,18 @@ pub async fn create(
             "Give the token a name that says what uses it.".into(),
         ));
     }
+    if name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(AppError::Invalid(
+            "A token's name is one line of at most 200 characters.".into(),
+        ));
+    }
+    if days.is_some_and(|d| !(1..=MAX_DAYS).contains(&d)) {
+        return Err(AppError::Invalid(format!(
+            "A token is valid for 1 to {MAX_DAYS} days, or until it is revoked."
+        )));
+    }
+    let now = chrono::Utc::now();
+    let expires_at = days.map(|d| now + chrono::Duration::days(i64::from(d)));
     let owner = super::users::find_by_email(db, owner_email)
         .await?
         .ok_or_else(|| {
@@ -59,7 +76,8 @@ pub async fn create(
         user_id: Set(owner.id),
         name: Set(name.to_owned()),
         token_hash: Set(digest(&secret)),
-        created_at: Set(chrono::Utc::now()),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
         ..Default::default()
     }
     .insert(&txn)
@@ -70,7 +88,10 @@ pub async fn create(
         Entry {
             action: action::TOKEN_CREATED,
             subject: Some(owner.email),
-            details: Some(name.to_owned()),
+            details: Some(match expires_at {
+                Some(end) => format!("{name}, valid until {}", end.format("%Y-%m-%d %H:%M UTC")),
+                None => name.to_owned(),
+            }),
         },
     )
     .await?;
@@ -94,6 +115,7 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<TokenView>, AppError> {
             created_at: t.created_at,
             last_used_at: t.last_used_at,
             revoked_at: t.revoked_at,
+            expires_at: t.expires_at,
         })
         .collect())
 }
@@ -126,7 +148,7 @@ pub async fn revoke(db: &DatabaseConnection, caller: &Caller, id: i64) -> Result
     Ok(())
 }
 
-/// The user a bearer token acts as: `None` for an unknown or revoked token, or a
+/// The user a bearer token acts as: `None` for an unknown, revoked or expired token, or a
 /// disabled owner. Marks the token as used (at most once a minute).
 pub async fn authenticate(
     db: &DatabaseConnection,
@@ -138,6 +160,11 @@ pub async fn authenticate(
     let Some((token, Some(owner))) = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(digest(secret)))
         .filter(api_token::Column::RevokedAt.is_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(api_token::Column::ExpiresAt.is_null())
+                .add(api_token::Column::ExpiresAt.gt(chrono::Utc::now())),
+        )
         .find_also_related(back_office_user::Entity)
         .one(db)
         .await?

@@ -133,6 +133,8 @@ pub struct Options {
     pub import_limits: app::import::prepare::Limits,
     pub sign_in_limits: app::auth::throttle::SignInLimits,
     pub cookie_secure: bool,
+    pub request_timeout: Duration,
+    pub revert_wait: Duration,
 }
 
 impl Default for Options {
@@ -143,6 +145,8 @@ impl Default for Options {
             import_limits: Default::default(),
             sign_in_limits: Default::default(),
             cookie_secure: false,
+            request_timeout: Duration::from_secs(30),
+            revert_wait: Duration::from_secs(15),
         }
     }
 }
@@ -167,6 +171,8 @@ pub fn test_config(database_url: &str, options: &Options) -> Config {
         import_stale_after: Duration::from_secs(30),
         import_bulk_min_rows: app::jobs::bulk::BULK_MIN_ROWS,
         sign_in_limits: options.sign_in_limits,
+        request_timeout: options.request_timeout,
+        revert_wait: options.revert_wait,
     }
 }
 
@@ -359,6 +365,24 @@ pub async fn get(app: &TestApp, client: &Client, path: &str) -> (StatusCode, Val
 /// `POST` without a body and its JSON answer.
 pub async fn post(app: &TestApp, client: &Client, path: &str) -> (StatusCode, Value) {
     let res = client.post(app.url(path)).send().await.expect("POST");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// `POST` with a JSON body and its JSON answer.
+pub async fn post_json(
+    app: &TestApp,
+    client: &Client,
+    path: &str,
+    body: &str,
+) -> (StatusCode, Value) {
+    let res = client
+        .post(app.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("POST");
     let status = res.status();
     (status, res.json().await.unwrap_or(Value::Null))
 }
