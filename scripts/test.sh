@@ -37,6 +37,5 @@ say "Load test (debug build, not recorded; the recorded one: bash scripts/load.s
 cargo build -p server -p bench --bins
 target/debug/bench --load --server target/debug/server --no-record --dir target/load-test
 
-
 say "Fuzzing the import engine for 60 s (longer runs: bash scripts/fuzz.sh SECONDS)"
 bash scripts/fuzz.sh 60

@@ -68,6 +68,21 @@ test("an admin creates an operator, who is not offered Admin and is refused its 
   await expect(page.getByTestId("users-table")).toHaveCount(0);
   await hydrated(page);
   await shot(page, "admin-refused");
+
+  // The operator changes their own password on My account (their email in the top bar).
+  await page.getByTestId("current-user").getByRole("link", { name: OPERATOR_EMAIL }).click();
+  await expect(page.getByRole("heading", { name: "My account" })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel("Current password").fill(OPERATOR_PASSWORD);
+  await page.getByLabel("New password", { exact: true }).fill("operator-passphrase-2");
+  await page.getByLabel("New password again").fill("operator-passphrase-2");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByTestId("password-changed")).toHaveText("Your password has been changed.");
+  await expect(page.getByLabel("Current password")).toHaveValue("");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await signIn(page, OPERATOR_EMAIL, "operator-passphrase-2");
+  await expect(page).toHaveURL(/\/clients$/);
 });
 
 test("a wrong password is refused with a message that does not say which part was wrong", async ({

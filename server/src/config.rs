@@ -38,6 +38,9 @@ pub struct Config {
     /// How long a request to revert waits for the revert, which goes on after it has
     /// answered (half the request timeout).
     pub revert_wait: Duration,
+    /// `HEADER_TIMEOUT`: a connection whose request headers have not all arrived within this
+    /// is closed (default 10s).
+    pub header_timeout: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/crm.db?mode=rwc";
@@ -199,6 +202,10 @@ impl Config {
             },
             request_timeout,
             revert_wait: request_timeout / 2,
+            header_timeout: var("HEADER_TIMEOUT")
+                .map(|v| parse_duration("HEADER_TIMEOUT", &v))
+                .transpose()?
+                .unwrap_or(Duration::from_secs(10)),
         })
     }
 

@@ -7,6 +7,7 @@ pub mod access;
 pub mod api;
 pub mod config;
 pub mod db;
+pub mod serve;
 pub mod web;
 
 use app::state::{AppContext, Settings};
@@ -47,6 +48,7 @@ pub struct Application {
     router: axum::Router,
     ctx: AppContext,
     import_workers: usize,
+    header_timeout: Duration,
 }
 
 impl Application {
@@ -105,6 +107,7 @@ impl Application {
             router,
             ctx,
             import_workers: config.import_workers,
+            header_timeout: config.header_timeout,
         })
     }
 
@@ -147,12 +150,12 @@ impl Application {
                 }
             }
         });
-        axum::serve(
+        serve::serve(
             self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.router,
+            self.header_timeout,
+            shutdown_signal(),
         )
-        .with_graceful_shutdown(shutdown_signal())
         .await
     }
 }

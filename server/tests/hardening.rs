@@ -1229,7 +1229,59 @@ async fn a_user_changes_their_own_password(backend: Backend) {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "nobody signed in");
 }
 
+/// A client that sends its request headers a byte at a time (slowloris) is cut off at the
+/// header time limit; the server answers others meanwhile.
+async fn slow_headers_are_cut_off(backend: Backend) {
+    let _shared = ALONE.read().await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(
+        backend,
+        Options {
+            header_timeout: Duration::from_millis(500),
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut socket = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    socket
+        .write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut piece = [0u8; 1024];
+    let closed = loop {
+        if socket.write_all(b"a").await.is_err() {
+            break true;
+        }
+        tokio::select! {
+            read = socket.read(&mut piece) => {
+                // The answer, if any, is a refusal; then the connection ends.
+                match read {
+                    Ok(0) | Err(_) => break true,
+                    Ok(n) => assert!(!String::from_utf8_lossy(&piece[..n]).starts_with("HTTP/1.1 200")),
+                }
+            }
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            break false;
+        }
+    };
+    assert!(
+        closed,
+        "the slow client still held its connection after 5 s"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let res = app.client().get(app.url("/login")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
 on_both_databases!(
+    slow_headers_are_cut_off,
     a_token_ends_at_its_expiry,
     a_user_changes_their_own_password,
     a_request_that_takes_too_long_is_stopped,

@@ -135,6 +135,7 @@ pub struct Options {
     pub cookie_secure: bool,
     pub request_timeout: Duration,
     pub revert_wait: Duration,
+    pub header_timeout: Duration,
 }
 
 impl Default for Options {
@@ -147,6 +148,7 @@ impl Default for Options {
             cookie_secure: false,
             request_timeout: Duration::from_secs(30),
             revert_wait: Duration::from_secs(15),
+            header_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -173,6 +175,7 @@ pub fn test_config(database_url: &str, options: &Options) -> Config {
         sign_in_limits: options.sign_in_limits,
         request_timeout: options.request_timeout,
         revert_wait: options.revert_wait,
+        header_timeout: options.header_timeout,
     }
 }
 
