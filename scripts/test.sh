@@ -10,6 +10,11 @@ cd "$ROOT"
 # A full run needs several GB for its build; say how much there is, so that a run that fails
 # for want of space is recognised as such.
 say "Free disk space: $(df -h --output=avail "$ROOT" | tail -n1 | tr -d ' ')"
+# CI builds once from a fresh clone: incremental compilation would only add about 12 GB of
+# files that no later build reads.
+if [ "${CI:-}" = "true" ]; then
+    export CARGO_INCREMENTAL=0
+fi
 
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 # Each integration test creates its own database; remove those of earlier runs.
