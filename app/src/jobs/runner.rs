@@ -556,13 +556,8 @@ async fn identical_earlier(
     let Some(role) = initiator.and_then(|u| u.role.parse::<crate::model::Role>().ok()) else {
         return Ok(None);
     };
-    let user = crate::model::CurrentUser {
-        id: job.initiated_by,
-        email: String::new(),
-        role,
-    };
     let mut find = import_job::Entity::find();
-    if let Some(own) = crate::model::policy::only_jobs_of(&user) {
+    if let Some(own) = crate::model::policy::only_jobs_of_role(role, job.initiated_by) {
         find = find.filter(import_job::Column::InitiatedBy.eq(own));
     }
     find.select_only()

@@ -17,7 +17,13 @@ pub fn may_import(role: Role) -> bool {
 
 /// The one initiator whose jobs `user` is limited to, if any: an operator sees only their own.
 pub fn only_jobs_of(user: &CurrentUser) -> Option<i64> {
-    (user.role == Role::Operator).then_some(user.id)
+    only_jobs_of_role(user.role, user.id)
+}
+
+/// [`only_jobs_of`] for the user `id` with `role`, when only those are at hand (a job's
+/// initiator, read by the worker).
+pub fn only_jobs_of_role(role: Role, id: i64) -> Option<i64> {
+    (role == Role::Operator).then_some(id)
 }
 
 /// Whether `user` may see a job started by `initiated_by`.
@@ -58,6 +64,7 @@ mod tests {
             assert_eq!(may_change_job(&u, own), change_own, "{role:?}");
             assert_eq!(may_change_job(&u, other), change_other, "{role:?}");
             assert_eq!(only_jobs_of(&u), (!see_other).then_some(own), "{role:?}");
+            assert_eq!(only_jobs_of_role(role, own), only_jobs_of(&u), "{role:?}");
         }
     }
 }
