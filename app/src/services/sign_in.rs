@@ -111,6 +111,27 @@ fn wait_text(secs: u64) -> String {
     }
 }
 
+/// A password check that failed, in the audit log under the email tried: what the
+/// per-account slow-down counts.
+async fn record_failure(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    key: String,
+    reason: &str,
+) -> Result<(), AppError> {
+    audit::record(
+        db,
+        caller,
+        Entry {
+            action: action::SIGN_IN_FAILED,
+            subject: Some(key),
+            details: Some(reason.to_owned()),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// Checks an email and password. On success the user's last sign-in time is updated; every
 /// attempt that is let through to the password check is written to the audit log with the
 /// email tried as its subject (refusals by the limits once a burst).
@@ -149,16 +170,7 @@ pub async fn attempt(
         Some(_) => None,
     };
     if let Some(reason) = refusal {
-        audit::record(
-            db,
-            caller,
-            Entry {
-                action: action::SIGN_IN_FAILED,
-                subject: Some(key),
-                details: Some(reason.to_owned()),
-            },
-        )
-        .await?;
+        record_failure(db, caller, key, reason).await?;
         return Err(AppError::InvalidCredentials);
     }
     let Some(user) = user else {
@@ -234,16 +246,7 @@ pub async fn change_password(
         && password::verify_off_thread(current.to_owned(), Some(user.password_hash.clone()))
             .await?;
     if !matches {
-        audit::record(
-            db,
-            caller,
-            Entry {
-                action: action::SIGN_IN_FAILED,
-                subject: Some(key),
-                details: Some("wrong current password when changing it".into()),
-            },
-        )
-        .await?;
+        record_failure(db, caller, key, "wrong current password when changing it").await?;
         return Err(AppError::Invalid(
             "The current password is not right.".into(),
         ));
