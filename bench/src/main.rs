@@ -114,12 +114,9 @@ fn run_load(args: Args) -> Result<bool> {
     if rows == 0 {
         return Err("--rows must be greater than 0".into());
     }
-    fs::create_dir_all(args.dir.join("logs"))
-        .map_err(|e| format!("cannot create {}: {e}", args.dir.display()))?;
-    let dir = fs::canonicalize(&args.dir)
-        .map_err(|e| format!("cannot resolve {}: {e}", args.dir.display()))?;
-    let server = fs::canonicalize(&args.server)
-        .map_err(|e| format!("no server binary at {}: {e}", args.server.display()))?;
+    let (dir, server) = folders(&args)?;
+    // Read before the runs: the commit that was just built.
+    let mut heading = heading_line(&args, "Load test · ");
     let file = dir.join(format!("clients-{rows}.csv"));
     write_clients(&file, 0..rows, Client::email)?;
     let ctx = Ctx {
@@ -130,13 +127,8 @@ fn run_load(args: Args) -> Result<bool> {
         max_rows: rows,
         max_bytes: file_size(&file)?.max(5 * 1024 * 1024),
     };
-    let kinds: Vec<Kind> = match args.db {
-        Only::Sqlite => vec![Kind::Sqlite],
-        Only::Postgres => vec![Kind::Postgres],
-        Only::Both => vec![Kind::Sqlite, Kind::Postgres],
-    };
     let mut runs = Vec::new();
-    for kind in kinds {
+    for kind in kinds(args.db) {
         progress(&format!("load test on {}", tag(kind)));
         let run = load::run(&ctx, kind, &file, rows);
         println!("{}", if run.passed() { "done" } else { "FAILED" });
@@ -146,15 +138,7 @@ fn run_load(args: Args) -> Result<bool> {
     println!("\n{table}");
     let passed = runs.iter().all(load::LoadRun::passed);
     if !args.no_record {
-        let mut heading = heading(rows, None, &args).replacen("## ", "## Load test · ", 1);
-        heading = heading.replace("\n\nNo memory run (--skip-memory-run).", "");
-        heading = heading.replace(
-            &format!(
-                "\n\nLarge import with {} rows instead of 1,000,000.",
-                thousands(rows)
-            ),
-            "",
-        );
+        heading.push_str(only_one_database(&args));
         let _ = write!(
             heading,
             "\n\n{} readers of the Clients page and {} wrong sign-ins for one account while {} \
@@ -171,6 +155,30 @@ fn run_load(args: Args) -> Result<bool> {
         record(&args.results, &heading, &table, &notes)?;
     }
     Ok(passed)
+}
+
+/// The working folder (created, with its `logs/`) and the server binary, as absolute paths.
+fn folders(args: &Args) -> Result<(PathBuf, PathBuf)> {
+    fs::create_dir_all(args.dir.join("logs"))
+        .map_err(|e| format!("cannot create {}: {e}", args.dir.display()))?;
+    let dir = fs::canonicalize(&args.dir)
+        .map_err(|e| format!("cannot resolve {}: {e}", args.dir.display()))?;
+    let server = fs::canonicalize(&args.server).map_err(|e| {
+        format!(
+            "no server binary at {} ({e}); build it with `cargo build --release -p server`",
+            args.server.display()
+        )
+    })?;
+    Ok((dir, server))
+}
+
+/// The databases `--db` asks for, in the order they run.
+fn kinds(only: Only) -> Vec<Kind> {
+    match only {
+        Only::Sqlite => vec![Kind::Sqlite],
+        Only::Postgres => vec![Kind::Postgres],
+        Only::Both => vec![Kind::Sqlite, Kind::Postgres],
+    }
 }
 
 /// Runs every scenario; `Ok(false)` when some run failed (targets missed are not failures).
@@ -202,16 +210,7 @@ fn run(args: Args) -> Result<bool> {
         }
         Some(rows)
     };
-    fs::create_dir_all(args.dir.join("logs"))
-        .map_err(|e| format!("cannot create {}: {e}", args.dir.display()))?;
-    let dir = fs::canonicalize(&args.dir)
-        .map_err(|e| format!("cannot resolve {}: {e}", args.dir.display()))?;
-    let server = fs::canonicalize(&args.server).map_err(|e| {
-        format!(
-            "no server binary at {} ({e}); build it with `cargo build --release -p server`",
-            args.server.display()
-        )
-    })?;
+    let (dir, server) = folders(&args)?;
 
     // Read before the runs: the commit that was just built.
     let heading = heading(large, memory_rows, &args);
@@ -231,11 +230,7 @@ fn run(args: Args) -> Result<bool> {
         max_rows: large.max(memory_rows.unwrap_or(0)).max(2_000_000),
         max_bytes: biggest.max(500_000_000),
     };
-    let kinds: Vec<Kind> = match args.db {
-        Only::Sqlite => vec![Kind::Sqlite],
-        Only::Postgres => vec![Kind::Postgres],
-        Only::Both => vec![Kind::Sqlite, Kind::Postgres],
-    };
+    let kinds = kinds(args.db);
 
     let mut rows = Vec::new();
     let mut page_rows = Vec::new();
@@ -1633,35 +1628,7 @@ fn failure_notes(rows: &[Row]) -> String {
 }
 
 fn heading(large: u64, memory_rows: Option<u64>, args: &Args) -> String {
-    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
-    let commit = run_quiet(Command::new("git").args(["rev-parse", "--short", "HEAD"]))
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".into());
-    let dirty =
-        run_quiet(Command::new("git").args(["status", "--porcelain", "--untracked-files=no"]))
-            .map(|s| !s.trim().is_empty())
-            .unwrap_or(false);
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, name)| name.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let mut heading = format!(
-        "## {now} · commit {commit}{} · {cores} cores ({cpu})",
-        if dirty {
-            " with uncommitted changes"
-        } else {
-            ""
-        }
-    );
-    if let Some(label) = &args.label {
-        let _ = write!(heading, "\n\n{label}");
-    }
+    let mut heading = heading_line(args, "");
     if large != 1_000_000 {
         let _ = write!(
             heading,
@@ -1681,12 +1648,49 @@ fn heading(large: u64, memory_rows: Option<u64>, args: &Args) -> String {
         }
         Some(_) => {}
     }
-    if args.db != Only::Both {
-        let only = match args.db {
-            Only::Sqlite => "SQLite",
-            _ => "PostgreSQL",
-        };
-        let _ = write!(heading, "\n\nOnly {only}.");
+    heading.push_str(only_one_database(args));
+    heading
+}
+
+/// The note of a heading when only one database runs.
+fn only_one_database(args: &Args) -> &'static str {
+    match args.db {
+        Only::Both => "",
+        Only::Sqlite => "\n\nOnly SQLite.",
+        Only::Postgres => "\n\nOnly PostgreSQL.",
+    }
+}
+
+/// A run's heading line: when, which commit, which machine, and `--label` under it.
+fn heading_line(args: &Args, kind: &str) -> String {
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
+    let commit = run_quiet(Command::new("git").args(["rev-parse", "--short", "HEAD"]))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into());
+    let dirty =
+        run_quiet(Command::new("git").args(["status", "--porcelain", "--untracked-files=no"]))
+            .map(|s| !s.trim().is_empty())
+            .unwrap_or(false);
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, name)| name.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mut heading = format!(
+        "## {kind}{now} · commit {commit}{} · {cores} cores ({cpu})",
+        if dirty {
+            " with uncommitted changes"
+        } else {
+            ""
+        }
+    );
+    if let Some(label) = &args.label {
+        let _ = write!(heading, "\n\n{label}");
     }
     heading
 }
