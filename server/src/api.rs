@@ -3,6 +3,7 @@
 
 use crate::web::AppState;
 use app::auth::Caller;
+use app::import::mapping::Mapping;
 use app::jobs::{self as imports, NewImport};
 use app::model::{
     AccountFilter, AppError, ClientFilter, CurrentUser, Delimiter, ImportAction, Role,
@@ -233,6 +234,7 @@ async fn list_imports(
 async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport> {
     let (mut title, mut description, mut action, mut delimiter, mut validate_only) =
         (None, None, None, Delimiter::Auto, false);
+    let mut mapping: Option<String> = None;
     let mut file: Option<(String, Vec<u8>)> = None;
     let multipart_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -263,6 +265,7 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport
         match name.as_str() {
             "title" => title = Some(value),
             "description" => description = Some(value),
+            "mapping" if !value.trim().is_empty() => mapping = Some(value),
             "action" => action = Some(value.parse::<ImportAction>().map_err(bad_request)?),
             "delimiter" if !value.trim().is_empty() => {
                 delimiter = value.parse().map_err(bad_request)?;
@@ -282,18 +285,22 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport
         }
     }
     let (file_name, bytes) = file.ok_or_else(|| bad_request("The `file` field is missing."))?;
+    let action = action.ok_or_else(|| {
+        bad_request("The `action` field is missing: import-users, import-accounts or import-ibs.")
+    })?;
+    let mapping = mapping
+        .map(|m| Mapping::from_json(action, &m))
+        .transpose()
+        .map_err(bad_request)?;
     Ok(NewImport {
         title: title.ok_or_else(|| bad_request("The `title` field is missing."))?,
         description,
-        action: action.ok_or_else(|| {
-            bad_request(
-                "The `action` field is missing: import-users, import-accounts or import-ibs.",
-            )
-        })?,
+        action,
         delimiter,
         file_name,
         file: bytes.into(),
         validate_only,
+        mapping,
     })
 }
 
@@ -640,7 +647,21 @@ async fn show_client(
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     require(&state, &caller, EVERYONE, "GET /api/v1/clients/{id}").await?;
-    Ok(Json(browse::client(&state.ctx.db, path_id(&id)?).await?))
+    let id = path_id(&id)?;
+    let client = browse::client(&state.ctx.db, id).await?;
+    let mut body = serde_json::to_value(client).map_err(|e| {
+        tracing::error!(error = %e, "a client could not be written as JSON");
+        ApiError(AppError::Internal)
+    })?;
+    // Extra attributes as an object from name to value.
+    let attributes: serde_json::Map<String, serde_json::Value> =
+        browse::client_attributes(&state.ctx.db, id)
+            .await?
+            .into_iter()
+            .map(|(name, value)| (name, serde_json::Value::from(value)))
+            .collect();
+    body["attributes"] = serde_json::Value::Object(attributes);
+    Ok(Json(body))
 }
 
 async fn list_accounts(
@@ -751,7 +772,8 @@ async fn spool(
     let _turn = EXPORTS.acquire().await.map_err(|_| AppError::Internal)?;
     let mut file = tokio::fs::File::from_std(tempfile::tempfile().map_err(io)?);
     let view = app::services::export::snapshot(db).await?;
-    file.write_all(&export.header()).await.map_err(io)?;
+    let header = export.header(&view).await?;
+    file.write_all(&header).await.map_err(io)?;
     while let Some(rows) = export.next_rows(&view).await? {
         file.write_all(&rows).await.map_err(io)?;
     }
@@ -774,7 +796,7 @@ async fn export_clients(
     Ok(csv_download(
         "attachment; filename=\"clients.csv\"",
         state.ctx.db.clone(),
-        browse::ClientChunks::new(filter, EXPORT_CHUNK),
+        app::services::export::ClientExport::new(browse::ClientChunks::new(filter, EXPORT_CHUNK)),
     ))
 }
 

@@ -108,6 +108,10 @@ enum Command {
         /// auto, comma, semicolon or tab.
         #[arg(long, default_value = "auto", value_parser = |s: &str| s.parse::<Delimiter>())]
         delimiter: Delimiter,
+        /// How the file's columns are used, as JSON: `{"file column": "field" | "extra:NAME"
+        /// | "ignore"}`. Columns it does not name follow the header rules.
+        #[arg(long)]
+        mapping: Option<String>,
     },
     /// Manage API tokens.
     Token {
@@ -206,7 +210,12 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             as_user,
             validate_only,
             delimiter,
+            mapping,
         } => {
+            let mapping = mapping
+                .map(|m| app::import::mapping::Mapping::from_json(action, &m))
+                .transpose()
+                .map_err(AppError::Invalid)?;
             let db = open_database(&config).await?;
             import_file(
                 &db,
@@ -214,8 +223,11 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
                 action,
                 &file,
                 &as_user,
-                validate_only,
-                delimiter,
+                FileOptions {
+                    validate_only,
+                    delimiter,
+                    mapping,
+                },
             )
             .await?;
         }
@@ -240,6 +252,13 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
     Ok(())
 }
 
+/// How `server import` reads its file.
+struct FileOptions {
+    validate_only: bool,
+    delimiter: Delimiter,
+    mapping: Option<app::import::mapping::Mapping>,
+}
+
 /// `server import`: creates the job, runs it here, and prints what it did.
 async fn import_file(
     db: &sea_orm::DatabaseConnection,
@@ -247,9 +266,13 @@ async fn import_file(
     action: ImportAction,
     path: &std::path::Path,
     as_user: &str,
-    validate_only: bool,
-    delimiter: Delimiter,
+    options: FileOptions,
 ) -> Result<(), StartupError> {
+    let FileOptions {
+        validate_only,
+        delimiter,
+        mapping,
+    } = options;
     let user = app::services::users::find_by_email(db, as_user)
         .await?
         .filter(|u| u.active)
@@ -289,6 +312,7 @@ async fn import_file(
         // Read a piece at a time: a file of millions of rows is never held in memory.
         file: app::jobs::UploadFile::Path(path.to_path_buf()),
         validate_only,
+        mapping,
     };
     let worker = format!("{}-cli", app::jobs::workers::process_name());
     let job = app::jobs::create(

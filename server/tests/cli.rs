@@ -243,6 +243,40 @@ async fn import_a_file_from_the_command_line(backend: Backend) {
         1
     );
 
+    // A mapping: a partner's own column names, one kept as an extra attribute.
+    let partner = folder.path().join("partner.csv");
+    std::fs::write(&partner, "Mail,Given,Ref\ncy@example.com,Cy,EXT-9\n").unwrap();
+    let mapped = [
+        "import",
+        "--action",
+        "import-users",
+        "--file",
+        partner.to_str().unwrap(),
+        "--as",
+        "ops@example.com",
+        "--mapping",
+        r#"{"Mail": "Email", "Given": "First name", "Ref": "extra:External ID"}"#,
+    ];
+    let (ok, out, err) = server(&url, &mapped, None);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("success — 1 rows: 1 created"), "{out}");
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let kept = app::entities::client_attribute::Entity::find()
+        .filter(app::entities::client_attribute::Column::Value.eq("EXT-9"))
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].name, "External ID");
+    let mut bad = mapped;
+    bad[8] = r#"{"Mail": "Fax"}"#;
+    let (ok, _, err) = server(&url, &bad, None);
+    assert!(!ok);
+    assert!(
+        err.contains("`Fax` is not a field of import-users"),
+        "{err}"
+    );
+
     // A bad file is refused with its reason, and an unknown user is named.
     std::fs::write(&file, b"PK\x03\x04binary").unwrap();
     let (ok, _, err) = server(&url, &import, None);

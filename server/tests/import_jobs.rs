@@ -48,6 +48,7 @@ fn upload(csv: &str, validate_only: bool) -> NewImport {
         file_name: "clients.csv".into(),
         file: csv.as_bytes().to_vec().into(),
         validate_only,
+        mapping: None,
     }
 }
 

@@ -99,6 +99,7 @@ fn users_upload(title: &str, csv: String) -> NewImport {
         file_name: "clients.csv".into(),
         file: csv.into_bytes().into(),
         validate_only: false,
+        mapping: None,
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Model {
     pub confirmed_by: Option<i64>,
     /// Runs in bulk mode: the non-unique `client` indexes are dropped while it loads.
     pub bulk: bool,
+    /// The column mapping chosen for the file (`[column, target]` pairs, see
+    /// `import::mapping`); none: the header rules of SPEC §3.1.
+    pub mapping: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

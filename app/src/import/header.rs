@@ -157,12 +157,65 @@ pub fn is_invisible(c: char) -> bool {
     )
 }
 
+/// Columns of our own exports that an import cannot set (they are shown, not imported):
+/// a file exported from a list and imported back keeps them, and they are set aside
+/// without a word of "unknown column".
+pub fn read_only(action: ImportAction) -> &'static [&'static str] {
+    match action {
+        ImportAction::Users => &["Updated"],
+        ImportAction::Accounts => &["First name", "Last name", "Created"],
+        ImportAction::Ibs => &[],
+    }
+}
+
+/// The column of `action` a header name means under the rules of SPEC §3.1.
+pub fn column_named(action: ImportAction, name: &str) -> Option<&'static Column> {
+    let name = normalize(name);
+    columns(action)
+        .iter()
+        .find(|c| normalize(c.label) == name || c.aliases.iter().any(|a| normalize(a) == name))
+}
+
+/// What one column of a file is used for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Assigned {
+    /// It fills a field of the action.
+    Field(ColumnKey),
+    /// It is kept, per client, as the extra attribute of this name.
+    Extra(String),
+    /// The operator chose to leave it out.
+    Ignore,
+    /// A read-only column of one of our exports ([`read_only`]).
+    ReadOnly,
+    /// Nothing: its name means no field and no mapping said what it is.
+    Unknown,
+}
+
+/// What a column is used for by the rules of SPEC §3.1 alone.
+pub fn by_rules(action: ImportAction, name: &str) -> Assigned {
+    if let Some(column) = column_named(action, name) {
+        return Assigned::Field(column.key);
+    }
+    let name = normalize(name);
+    if read_only(action).iter().any(|r| normalize(r) == name) {
+        Assigned::ReadOnly
+    } else {
+        Assigned::Unknown
+    }
+}
+
 /// Where each known column is in the file, and the header names that matched none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeaderMap {
     positions: Vec<(ColumnKey, usize)>,
+    /// Columns kept as extra attributes: the attribute's name and the column's index.
+    pub extras: Vec<(String, usize)>,
     /// Header names that are not columns of the action; listed once in the log.
     pub unknown: Vec<String>,
+    /// Header names the mapping said to ignore.
+    pub ignored: Vec<String>,
+    /// Read-only columns of an export, set aside.
+    pub read_only: Vec<String>,
     /// The number of fields of the header line; every row must have as many.
     pub width: usize,
 }
@@ -188,45 +241,73 @@ fn list(names: impl IntoIterator<Item = String>) -> String {
 /// Matches a header line to the columns of `action`. A duplicate column or a missing
 /// required column refuses the file, naming the columns expected and found.
 pub fn map_header(action: ImportAction, header: &[&str]) -> Result<HeaderMap, FileError> {
+    let assigned: Vec<Assigned> = header.iter().map(|h| by_rules(action, h)).collect();
+    assemble(action, header, &assigned, false)
+}
+
+/// Builds the map of a header line whose columns are used as `assigned` says (one entry
+/// per column). `mapped` says the operator chose the columns, which the message about a
+/// missing column then mentions.
+pub fn assemble(
+    action: ImportAction,
+    header: &[&str],
+    assigned: &[Assigned],
+    mapped: bool,
+) -> Result<HeaderMap, FileError> {
     let known = columns(action);
-    let mut positions: Vec<(ColumnKey, usize)> = Vec::new();
-    let mut unknown = Vec::new();
-    for (index, raw) in header.iter().enumerate() {
-        let name = normalize(raw);
-        if name.is_empty() {
+    let mut map = HeaderMap {
+        positions: Vec::new(),
+        extras: Vec::new(),
+        unknown: Vec::new(),
+        ignored: Vec::new(),
+        read_only: Vec::new(),
+        width: header.len(),
+    };
+    let label = |key: ColumnKey| known.iter().find(|c| c.key == key).map_or("?", |c| c.label);
+    for (index, (raw, target)) in header.iter().zip(assigned).enumerate() {
+        if normalize(raw).is_empty() && !matches!(target, Assigned::Ignore | Assigned::Extra(_)) {
             return Err(FileError::Header(format!(
                 "Column {} of the header line has no name. Every column needs a name.",
                 index + 1
             )));
         }
-        let column = known
-            .iter()
-            .find(|c| normalize(c.label) == name || c.aliases.iter().any(|a| normalize(a) == name));
-        match column {
-            Some(column) => {
-                if let Some((_, first)) = positions.iter().find(|(k, _)| *k == column.key) {
+        match target {
+            Assigned::Field(key) => {
+                if let Some((_, first)) = map.positions.iter().find(|(k, _)| k == key) {
                     return Err(FileError::Header(format!(
                         "Duplicate column: `{}` (column {}) and `{}` (column {}) are both `{}`. Keep one of them.",
                         header[*first].trim(),
                         first + 1,
                         raw.trim(),
                         index + 1,
-                        column.label
+                        label(*key)
                     )));
                 }
-                positions.push((column.key, index));
+                map.positions.push((*key, index));
             }
-            None => unknown.push(raw.trim().to_owned()),
+            Assigned::Extra(name) => {
+                if let Some((_, first)) = map.extras.iter().find(|(n, _)| n == name) {
+                    return Err(FileError::Header(format!(
+                        "Duplicate extra attribute: `{}` (column {}) and `{}` (column {}) are both kept as `{name}`. Give one of them another name.",
+                        header[*first].trim(),
+                        first + 1,
+                        raw.trim(),
+                        index + 1,
+                    )));
+                }
+                map.extras.push((name.clone(), index));
+            }
+            Assigned::Ignore => map.ignored.push(raw.trim().to_owned()),
+            Assigned::ReadOnly => map.read_only.push(raw.trim().to_owned()),
+            Assigned::Unknown => map.unknown.push(raw.trim().to_owned()),
         }
     }
     let missing: Vec<&Column> = known
         .iter()
-        .filter(|c| c.required && !positions.iter().any(|(k, _)| *k == c.key))
+        .filter(|c| c.required && !map.has(c.key))
         .collect();
-    let identifies_clients = action != ImportAction::Users
-        || positions
-            .iter()
-            .any(|(k, _)| matches!(k, ColumnKey::Id | ColumnKey::Email));
+    let identifies_clients =
+        action != ImportAction::Users || map.has(ColumnKey::Id) || map.has(ColumnKey::Email);
     if !missing.is_empty() || !identifies_clients {
         let what = if missing.is_empty() {
             "Missing column: a client file needs `Email` (or `ID` to update clients by id)."
@@ -238,8 +319,13 @@ pub fn map_header(action: ImportAction, header: &[&str]) -> Result<HeaderMap, Fi
                 list(missing.iter().map(|c| format!("`{}`", c.label)))
             )
         };
+        let how = if mapped {
+            " Map a column of the file to each of them."
+        } else {
+            ""
+        };
         return Err(FileError::Header(format!(
-            "{what} Expected: {}. Found: {}.",
+            "{what}{how} Expected: {}. Found: {}.",
             list(
                 known
                     .iter()
@@ -248,11 +334,7 @@ pub fn map_header(action: ImportAction, header: &[&str]) -> Result<HeaderMap, Fi
             list(header.iter().map(|h| h.trim().to_owned()))
         )));
     }
-    Ok(HeaderMap {
-        positions,
-        unknown,
-        width: header.len(),
-    })
+    Ok(map)
 }
 
 #[cfg(test)]
@@ -287,6 +369,82 @@ mod tests {
         assert_eq!(map.unknown, vec!["Shoe size".to_owned()]);
         assert_eq!(map.width, 7);
         assert!(!map.has(ColumnKey::Id));
+        assert!(map.extras.is_empty() && map.ignored.is_empty());
+    }
+
+    #[test]
+    fn read_only_columns_of_our_exports_are_set_aside_not_unknown() {
+        let map = map_header(ImportAction::Users, &["ID", "Email", "Updated", "Colour"]).unwrap();
+        assert_eq!(map.read_only, vec!["Updated".to_owned()]);
+        assert_eq!(map.unknown, vec!["Colour".to_owned()]);
+        let map = map_header(
+            ImportAction::Accounts,
+            &[
+                "Account number",
+                "Email",
+                "First name",
+                "Last name",
+                "Product ID",
+                "Product currency",
+                "Created",
+            ],
+        )
+        .unwrap();
+        assert_eq!(map.read_only, vec!["First name", "Last name", "Created"]);
+        assert!(map.unknown.is_empty());
+        let map = map_header(ImportAction::Ibs, &["IB Email", "IB Type ID", "Updated"]).unwrap();
+        assert_eq!(map.unknown, vec!["Updated".to_owned()], "no export has it");
+    }
+
+    #[test]
+    fn assigned_columns_fill_fields_and_extras_and_are_checked_alike() {
+        let header = ["Mail", "External ID", "Notes", "Nick"];
+        let map = assemble(
+            ImportAction::Users,
+            &header,
+            &[
+                Assigned::Field(ColumnKey::Email),
+                Assigned::Extra("External ID".into()),
+                Assigned::Ignore,
+                Assigned::Field(ColumnKey::Username),
+            ],
+            true,
+        )
+        .unwrap();
+        assert_eq!(map.position(ColumnKey::Email), Some(0));
+        assert_eq!(map.position(ColumnKey::Username), Some(3));
+        assert_eq!(map.extras, vec![("External ID".to_owned(), 1)]);
+        assert_eq!(map.ignored, vec!["Notes".to_owned()]);
+        assert!(map.unknown.is_empty());
+        let err = assemble(
+            ImportAction::Users,
+            &header,
+            &[
+                Assigned::Field(ColumnKey::Email),
+                Assigned::Extra("X".into()),
+                Assigned::Extra("X".into()),
+                Assigned::Ignore,
+            ],
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Duplicate extra attribute: `External ID` (column 2) and `Notes` (column 3) are both kept as `X`. Give one of them another name."
+        );
+        let err = assemble(
+            ImportAction::Accounts,
+            &["a", "b"],
+            &[Assigned::Field(ColumnKey::Email), Assigned::Ignore],
+            true,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "Missing required columns: `Account number`, `Product ID`, `Product currency`. Map a column of the file to each of them."
+            ),
+            "{err}"
+        );
     }
 
     #[test]

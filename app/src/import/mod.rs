@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod header;
+pub mod mapping;
 pub mod parse;
 pub mod prepare;
 pub mod sniff;

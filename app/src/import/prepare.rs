@@ -7,6 +7,7 @@
 use super::FileError;
 use super::decode::TextEncoding;
 use super::header::{HeaderMap, map_header};
+use super::mapping::Mapping;
 use super::parse::Row;
 use super::sniff::sniff_delimiter;
 use super::stream::{Inspector, Next, RecordReader, StreamError, TextReader};
@@ -97,6 +98,7 @@ pub fn check<R: Read>(
     size: u64,
     action: ImportAction,
     delimiter: Delimiter,
+    mapping: Option<&Mapping>,
     limits: Limits,
 ) -> Result<FileFacts, FileError> {
     if size > limits.max_bytes {
@@ -117,7 +119,7 @@ pub fn check<R: Read>(
     let delimiter = choose_delimiter(&prefix, encoding, delimiter);
     drop(prefix);
     let mut reader = RecordReader::new(TextReader::new(source(&mut open)?, encoding), delimiter);
-    let header = read_header(&mut reader, action)?;
+    let header = read_header(&mut reader, action, mapping)?;
     let mut rows = 0u64;
     let mut row = Row::default();
     loop {
@@ -145,10 +147,14 @@ pub fn check<R: Read>(
 fn read_header<R: Read>(
     reader: &mut RecordReader<R>,
     action: ImportAction,
+    mapping: Option<&Mapping>,
 ) -> Result<HeaderMap, FileError> {
     let names = reader.header().map_err(file_error)?;
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    map_header(action, &names)
+    match mapping {
+        Some(mapping) => mapping.apply(action, &names),
+        None => map_header(action, &names),
+    }
 }
 
 /// Checks a file held in memory.
@@ -158,7 +164,14 @@ pub fn prepare(
     delimiter: Delimiter,
     limits: Limits,
 ) -> Result<PreparedFile<'_>, FileError> {
-    let facts = check(|| Ok(bytes), bytes.len() as u64, action, delimiter, limits)?;
+    let facts = check(
+        || Ok(bytes),
+        bytes.len() as u64,
+        action,
+        delimiter,
+        None,
+        limits,
+    )?;
     Ok(PreparedFile {
         action,
         encoding: facts.encoding,
@@ -227,16 +240,18 @@ pub struct FileRows<R: Read> {
 
 impl<R: Read> FileRows<R> {
     /// Reads the header of `source`, a file in `encoding` with fields separated by
-    /// `delimiter`; `today` bounds dates of birth.
+    /// `delimiter`, whose columns are used as `mapping` says (or by the header rules);
+    /// `today` bounds dates of birth.
     pub fn open(
         source: R,
         encoding: TextEncoding,
         delimiter: u8,
         action: ImportAction,
+        mapping: Option<&Mapping>,
         today: NaiveDate,
     ) -> Result<Self, FileError> {
         let mut reader = RecordReader::new(TextReader::new(source, encoding), delimiter);
-        let header = read_header(&mut reader, action)?;
+        let header = read_header(&mut reader, action, mapping)?;
         Ok(FileRows {
             reader,
             header,
@@ -285,6 +300,7 @@ impl PreparedFile<'_> {
             self.encoding,
             self.delimiter,
             self.action,
+            None,
             today,
         )
         .ok();

@@ -121,6 +121,8 @@ pub struct ClientRow {
     pub active: Option<bool>,
     pub client_type: Option<ClientType>,
     pub created_at: Option<DateTime<Utc>>,
+    /// Extra attributes (name, value) of the columns kept as such, filled cells only.
+    pub extra: Vec<(String, String)>,
 }
 
 /// Validates a row of `import-users`. `today` bounds dates of birth.
@@ -162,6 +164,14 @@ pub fn client_row(
         active: c.parse(K::Active, parse_bool),
         client_type: c.parse(K::Type, ClientType::parse),
         created_at: c.parse(K::Created, parse_created),
+        extra: header
+            .extras
+            .iter()
+            .filter_map(|(name, index)| {
+                let value = clean(row.fields.get(*index)?);
+                (!value.is_empty()).then(|| (name.clone(), value.into_owned()))
+            })
+            .collect(),
     };
     c.finish(|| record)
 }

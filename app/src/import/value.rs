@@ -6,25 +6,60 @@ use super::header::is_invisible;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::borrow::Cow;
 
-/// A cell as stored: trimmed, without zero-width characters; otherwise exactly as given.
+/// A cell as stored: trimmed, without zero-width characters, and without the apostrophe
+/// that [`neutralise`] put before it in one of our own CSV files; otherwise exactly as given.
 ///
 /// ```
 /// use app::import::value::clean;
 /// assert_eq!(clean("  O'Brien\u{200B} "), "O'Brien");
+/// assert_eq!(clean("'+442079460958"), "+442079460958");
 /// ```
 pub fn clean(cell: &str) -> Cow<'_, str> {
     let trimmed = cell.trim();
     if trimmed.chars().any(is_invisible) {
-        Cow::Owned(
-            trimmed
-                .chars()
-                .filter(|c| !is_invisible(*c))
-                .collect::<String>()
-                .trim()
-                .to_owned(),
-        )
+        let visible: String = trimmed.chars().filter(|c| !is_invisible(*c)).collect();
+        Cow::Owned(unneutralise(visible.trim()).to_owned())
     } else {
-        Cow::Borrowed(trimmed)
+        Cow::Borrowed(unneutralise(trimmed))
+    }
+}
+
+/// The characters that make a spreadsheet program read a cell as a formula (OWASP CSV
+/// injection).
+const FORMULA_STARTS: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\n'];
+
+/// One or more apostrophes, then a formula start: what [`neutralise`] writes.
+fn looks_neutralised(cell: &str) -> bool {
+    let rest = cell.trim_start_matches('\'');
+    rest.len() < cell.len() && rest.starts_with(FORMULA_STARTS)
+}
+
+/// A cell as a CSV file we write holds it: text a spreadsheet would run as a formula gets
+/// an apostrophe before it, and so does text that already looks like that, so that
+/// [`unneutralise`] gives back exactly the cell (`=x` → `'=x`, `'=x` → `''=x`).
+///
+/// ```
+/// use app::import::value::{neutralise, unneutralise};
+/// for cell in ["=SUM(A1)", "'=SUM(A1)", "+44 20", "O'Brien", "'quoted'"] {
+///     assert_eq!(unneutralise(&neutralise(cell)), cell);
+/// }
+/// assert_eq!(neutralise("-5"), "'-5");
+/// ```
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(FORMULA_STARTS) || looks_neutralised(cell) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// A cell of a file with the apostrophe [`neutralise`] added taken off again; any other
+/// cell as it is.
+pub fn unneutralise(cell: &str) -> &str {
+    if looks_neutralised(cell) {
+        &cell[1..]
+    } else {
+        cell
     }
 }
 
@@ -304,6 +339,39 @@ mod tests {
         );
         assert_eq!(clean("<script>x</script>"), "<script>x</script>");
         assert!(matches!(clean("plain"), Cow::Borrowed(_)));
+        assert!(matches!(clean("'=x"), Cow::Borrowed("=x")));
+    }
+
+    #[test]
+    fn our_own_neutralising_apostrophe_is_taken_off_and_no_other() {
+        assert_eq!(clean("'+442079460958"), "+442079460958");
+        assert_eq!(clean(" '=Evil "), "=Evil");
+        assert_eq!(clean("''=Evil"), "'=Evil", "one apostrophe, not all");
+        assert_eq!(clean("'-5"), "-5");
+        assert_eq!(clean("'@home"), "@home");
+        assert_eq!(clean("\u{200B}'=x"), "=x");
+        assert_eq!(clean("'quoted'"), "'quoted'", "not before a formula start");
+        assert_eq!(clean("'"), "'");
+        assert_eq!(clean("O'Brien"), "O'Brien");
+    }
+
+    #[test]
+    fn neutralising_is_undone_exactly() {
+        let cells = [
+            "", "'", "''", "=1+1", "'=1+1", "''=1+1", "+44", "-", "@", "\tx", "\nx", "a=b", "'a",
+            "plain",
+        ];
+        for cell in cells {
+            let written = neutralise(cell);
+            assert!(
+                !written.starts_with(FORMULA_STARTS),
+                "{cell:?} is written as {written:?}"
+            );
+            assert_eq!(unneutralise(&written), cell, "{cell:?} via {written:?}");
+        }
+        assert_eq!(neutralise("=1"), "'=1");
+        assert_eq!(neutralise("'=1"), "''=1");
+        assert_eq!(neutralise("'a"), "'a");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! referrals: deleting the client would take them with it). Created rows are deleted a
 //! run of ids at a time, so a million-row import reverts in a few statements per run.
 
+use super::apply::extras;
 use super::changes::{AccountField, ChangeOp, ClientField, Entity, read_runs};
 use crate::entities::{account, client, import_change, import_job};
 use crate::model::JobStatus;
@@ -375,11 +376,33 @@ async fn restore<C: ConnectionTrait>(
             let mut update = client::Entity::update_many()
                 .col_expr(client::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
                 .filter(client::Column::Id.eq(change.entity_id));
+            let mut attributes = Vec::new();
             for (name, v) in &previous {
+                if let Some(attribute) = name.strip_prefix(extras::CHANGE_PREFIX) {
+                    attributes.push((attribute, v));
+                    continue;
+                }
                 let field = ClientField::parse(name).ok_or_else(|| unknown(name))?;
                 update = update.col_expr(field.column(), Expr::value(field.value(v)?));
             }
-            update.exec(txn).await?
+            let done = update.exec(txn).await?;
+            if done.rows_affected > 0 {
+                // An attribute the import added goes; one it changed gets its value back.
+                let mut put_back = Vec::new();
+                for (attribute, v) in attributes {
+                    match v {
+                        Value::Null => {
+                            extras::remove(txn, change.entity_id, attribute).await?;
+                        }
+                        Value::String(old) => {
+                            put_back.push((change.entity_id, attribute.to_owned(), old.clone()))
+                        }
+                        _ => return Err(unknown(attribute)),
+                    }
+                }
+                extras::write(txn, &put_back).await?;
+            }
+            done
         }
         Entity::Account => {
             let mut update =

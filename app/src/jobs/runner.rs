@@ -13,6 +13,7 @@ use super::write::insert_all;
 use super::{BATCH_ROWS, MAX_ATTEMPTS, RunError, Totals, find_job, info, message, writes};
 use crate::entities::{import_file_chunk, import_job, import_message};
 use crate::import::decode::TextEncoding;
+use crate::import::mapping::Mapping;
 use crate::import::prepare::{FileRows, RowOutcome, SNIFF_BYTES, choose_delimiter};
 use crate::model::JobStatus;
 use crate::model::{AppError, Delimiter, ImportAction};
@@ -267,11 +268,20 @@ async fn apply_file(
             "the file's encoding was not recorded when it was uploaded".into(),
         ));
     };
+    let mapping = match job.mapping.as_deref() {
+        Some(kept) => Some(Mapping::from_json(action, kept).map_err(|e| {
+            Stop::Failed(format!(
+                "the column mapping kept with the job is unreadable: {e}"
+            ))
+        })?),
+        None => None,
+    };
     let sizer = BatchSizer::new();
     let (pieces_tx, pieces_rx) = mpsc::channel(PIECES_IN_FLIGHT);
     let (tx, mut rx) = mpsc::channel(BATCHES_IN_FLIGHT);
     let reading = Reading {
         action,
+        mapping,
         encoding,
         delimiter: job.delimiter.parse().unwrap_or_default(),
         rows: job.total_rows as u64,
@@ -468,6 +478,7 @@ impl Read for StoredPieces {
 /// The reader thread's work: the file's rows, validated, in batches.
 struct Reading {
     action: ImportAction,
+    mapping: Option<Mapping>,
     encoding: TextEncoding,
     delimiter: Delimiter,
     rows: u64,
@@ -491,11 +502,17 @@ impl Reading {
         }
         let delimiter = choose_delimiter(&prefix, self.encoding, self.delimiter);
         let source = std::io::Cursor::new(prefix).chain(source);
-        let mut file =
-            match FileRows::open(source, self.encoding, delimiter, self.action, self.today) {
-                Ok(file) => file,
-                Err(e) => return unreadable(e.to_string()),
-            };
+        let mut file = match FileRows::open(
+            source,
+            self.encoding,
+            delimiter,
+            self.action,
+            self.mapping.as_ref(),
+            self.today,
+        ) {
+            Ok(file) => file,
+            Err(e) => return unreadable(e.to_string()),
+        };
         let mut intro = vec![format!(
             "Read as {} with {} separators: {} data rows.",
             self.encoding.label(),
@@ -506,10 +523,34 @@ impl Reading {
             },
             self.rows
         )];
-        if !file.header.unknown.is_empty() {
+        let header = &file.header;
+        if !header.extras.is_empty() {
+            intro.push(format!(
+                "Kept as extra attributes of each client: {}.",
+                header
+                    .extras
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !header.ignored.is_empty() {
+            intro.push(format!(
+                "Ignored as the mapping says: {}.",
+                header.ignored.join(", ")
+            ));
+        }
+        if !header.read_only.is_empty() {
+            intro.push(format!(
+                "Ignored read-only columns of an export: {}.",
+                header.read_only.join(", ")
+            ));
+        }
+        if !header.unknown.is_empty() {
             intro.push(format!(
                 "Ignored columns this import does not know: {}.",
-                file.header.unknown.join(", ")
+                header.unknown.join(", ")
             ));
         }
         if tx.blocking_send(Piece::Opened { intro }).is_err() {

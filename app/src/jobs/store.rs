@@ -4,6 +4,7 @@
 use crate::auth::Caller;
 use crate::entities::{import_file_chunk, import_job};
 use crate::import::FileError;
+use crate::import::mapping::Mapping;
 use crate::import::prepare::{Limits, check};
 use crate::model::JobStatus;
 use crate::model::{AppError, CurrentUser, Delimiter, ImportAction};
@@ -24,6 +25,8 @@ pub struct NewImport {
     pub file_name: String,
     pub file: UploadFile,
     pub validate_only: bool,
+    /// How the file's columns are used; none: by the header rules of SPEC §3.1.
+    pub mapping: Option<Mapping>,
 }
 
 /// Where an upload's bytes are: in memory (a web upload, under the size limit) or in a
@@ -138,7 +141,14 @@ pub async fn create(
     let size = upload.file.size().map_err(unreadable)?;
     let (action, delimiter) = (upload.action, upload.delimiter);
     let (facts, upload) = tokio::task::spawn_blocking(move || {
-        let facts = check(|| upload.file.open(), size, action, delimiter, limits);
+        let facts = check(
+            || upload.file.open(),
+            size,
+            action,
+            delimiter,
+            upload.mapping.as_ref(),
+            limits,
+        );
         (facts, upload)
     })
     .await
@@ -170,6 +180,7 @@ pub async fn create(
         attempts: Set(i32::from(run_here.is_some())),
         validate_only: Set(upload.validate_only),
         bulk: Set(false),
+        mapping: Set(upload.mapping.as_ref().map(|m| m.to_json(action))),
         initiated_by: Set(user.id),
         created_at: Set(now),
         total_rows: Set(rows as i64),

@@ -223,6 +223,8 @@ pub struct ClientDetails {
     pub referred_by: Vec<ReferralRecord>,
     pub referrals: Vec<ReferralRecord>,
     pub imports: Vec<TouchedBy>,
+    /// Extra attributes (name, value), by name.
+    pub attributes: Vec<(String, String)>,
 }
 
 /// A partner of a program, with their referral count.

@@ -109,6 +109,10 @@ pub struct JobRecord {
     pub updated: i64,
     pub unchanged: i64,
     pub errors: i64,
+    /// The column mapping the job was run with, `[file column, target]` in file order;
+    /// none when the header rules of SPEC §3.1 decided alone.
+    #[serde(default)]
+    pub mapping: Option<Vec<(String, String)>>,
 }
 
 /// A log or error message of a job.

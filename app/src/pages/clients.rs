@@ -236,6 +236,7 @@ fn Details(d: ClientDetails) -> impl IntoView {
         referred_by,
         referrals,
         imports,
+        attributes,
     } = d;
     let text = |v: Option<String>| v.filter(|s| !s.is_empty()).unwrap_or_else(|| "—".into());
     let name = full_name(&c.first_name, c.last_name.as_deref());
@@ -265,6 +266,20 @@ fn Details(d: ClientDetails) -> impl IntoView {
                 <dt>"Created"</dt><dd>{when(&c.created_at)}</dd>
                 <dt>"Updated"</dt><dd>{when(&c.updated_at)}</dd>
             </dl>
+        </section>
+        <section class="panel">
+            <h2>"Extra attributes"</h2>
+            {if attributes.is_empty() {
+                view! { <p class="muted">"None: no import kept a column of its own for this client."</p> }.into_any()
+            } else {
+                view! {
+                    <dl class="facts" data-testid="client-attributes">
+                        {attributes.into_iter().map(|(name, value)| view! {
+                            <dt>{name}</dt><dd>{value}</dd>
+                        }).collect_view()}
+                    </dl>
+                }.into_any()
+            }}
         </section>
         <section class="panel">
             <h2>"Accounts"</h2>

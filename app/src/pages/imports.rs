@@ -197,6 +197,19 @@ fn Details(
             {job.confirmed_at.clone().map(|t| view! { <dt>"Confirmed"</dt><dd>{when(&t)}</dd> })}
             {job.reverted_at.clone().map(|t| view! { <dt>"Reverted"</dt><dd>{when(&t)}</dd> })}
         </dl>
+        {job.mapping.clone().map(|mapping| view! {
+            <details class="mapping" data-testid="job-mapping">
+                <summary>{format!("Column mapping ({} columns chosen)", mapping.len())}</summary>
+                <table class="table compact">
+                    <thead><tr><th scope="col">"File column"</th><th scope="col">"Used as"</th></tr></thead>
+                    <tbody>
+                        {mapping.into_iter().map(|(column, target)| view! {
+                            <tr><td>{column}</td><td>{target}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </details>
+        })}
         <p class="downloads">
             <a class="btn btn-small" href=format!("/api/v1/imports/{id}/file") download="">"Original file"</a>
             " "

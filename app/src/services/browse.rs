@@ -3,7 +3,8 @@
 use super::audit::{self, Entry, action};
 use crate::auth::Caller;
 use crate::entities::{
-    account, client, desk, ib_program, import_change, introducing_broker, project, referral,
+    account, client, client_attribute, desk, ib_program, import_change, introducing_broker,
+    project, referral,
 };
 use crate::model::{
     ACCOUNT_SORTS, AccountFilter, AccountRecord, AppError, CLIENT_SORTS, ClientDetails,
@@ -127,10 +128,40 @@ fn prefix_range(subject: sea_orm::sea_query::SimpleExpr, prefix: &str) -> Condit
     range
 }
 
-/// Clients whose email, first or last name (ignoring case) or phone starts with `search`.
+/// The names of the extra attributes in use, read from the index on `(name, value)` by
+/// skipping from one name to the next (a handful of look-ups however many clients).
+pub const ATTRIBUTE_NAMES: &str = "WITH RECURSIVE n(name) AS (\
+    SELECT min(name) FROM client_attribute \
+    UNION ALL SELECT (SELECT min(name) FROM client_attribute WHERE name > n.name) \
+    FROM n WHERE n.name IS NOT NULL) \
+    SELECT name FROM n WHERE name IS NOT NULL";
+
+/// Clients with an extra attribute whose value is `search` exactly: one probe of the index
+/// on `(name, value)` per attribute name.
+fn attribute_search(search: &str, backend: DbBackend) -> sea_orm::sea_query::SimpleExpr {
+    let ids = |value: &str| {
+        format!(
+            "SELECT a.client_id FROM client_attribute a \
+             WHERE a.value = {value} AND a.name IN ({ATTRIBUTE_NAMES})"
+        )
+    };
+    // PostgreSQL: the ids as an array computed once, which its bitmap scan of the primary
+    // key ORs with the other conditions' indexes (`id IN (subquery)` would be checked row
+    // by row: 0.4 s over 300,000 clients against 0.5 ms). SQLite ORs the subquery's ids
+    // with the other indexes as it is.
+    let sql = match backend {
+        DbBackend::Postgres => format!("client.id = ANY(ARRAY({}))", ids("$1")),
+        _ => format!("client.id IN ({})", ids("?")),
+    };
+    Expr::cust_with_values(sql, [search.trim().to_owned()])
+}
+
+/// Clients whose email, first or last name (ignoring case) or phone starts with `search`,
+/// or with an extra attribute of exactly that value.
 fn client_search(search: &str, backend: DbBackend) -> Condition {
     let lower = search.to_lowercase();
     Condition::any()
+        .add(attribute_search(search, backend))
         .add(prefix_range(comparable("email", true, backend), &lower))
         .add(prefix_range(
             comparable("first_name", true, backend),
@@ -603,7 +634,23 @@ pub async fn client_details(
         referred_by: referral_records(db, referred_by).await?,
         referrals: referral_records(db, referrals).await?,
         imports,
+        attributes: client_attributes(db, id).await?,
     })
+}
+
+/// The extra attributes of client `id` (name, value), by name.
+pub async fn client_attributes(
+    db: &DatabaseConnection,
+    id: i64,
+) -> Result<Vec<(String, String)>, AppError> {
+    Ok(client_attribute::Entity::find()
+        .filter(client_attribute::Column::ClientId.eq(id))
+        .order_by_asc(client_attribute::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.name, a.value))
+        .collect())
 }
 
 fn account_record(a: account::Model, client: ClientRef) -> AccountRecord {

@@ -5,18 +5,19 @@ use super::browse::{AccountChunks, ClientChunks};
 use super::import_views::neutralise;
 use crate::model::{AccountRecord, AppError, ClientRecord};
 use sea_orm::{
-    AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel,
-    TransactionTrait,
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    IsolationLevel, Statement, TransactionTrait,
 };
+use std::collections::HashMap;
 
 /// The byte-order mark that makes spreadsheet programs read the file as UTF-8.
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-fn csv_lines<const N: usize>(rows: impl IntoIterator<Item = [String; N]>) -> Vec<u8> {
+fn csv_lines<R: AsRef<[String]>>(rows: impl IntoIterator<Item = R>) -> Vec<u8> {
     let mut out = csv::Writer::from_writer(Vec::new());
     for row in rows {
         // Writing into memory cannot fail; a failure would only drop that row's bytes.
-        let _ = out.write_record(row.iter().map(|c| neutralise(c)));
+        let _ = out.write_record(row.as_ref().iter().map(|c| neutralise(c).into_owned()));
     }
     out.into_inner().unwrap_or_default()
 }
@@ -43,19 +44,27 @@ pub const CLIENT_HEADER: [&str; 19] = [
     "Updated",
 ];
 
-/// The header line of a client export, after the BOM.
-pub fn client_header() -> Vec<u8> {
+/// The header line of a client export, after the BOM: [`CLIENT_HEADER`], then a column
+/// per extra attribute name (`extra_names`).
+pub fn client_header(extra_names: &[String]) -> Vec<u8> {
     let mut out = BOM.to_vec();
-    out.extend(csv_lines([CLIENT_HEADER.map(str::to_owned)]));
+    let mut header: Vec<String> = CLIENT_HEADER.map(str::to_owned).to_vec();
+    header.extend(extra_names.iter().cloned());
+    out.extend(csv_lines([header]));
     out
 }
 
-/// Client rows, in the columns of [`CLIENT_HEADER`]: the columns of an import file, so
-/// an export can be edited and imported again.
-pub fn client_rows(rows: &[ClientRecord]) -> Vec<u8> {
+/// Client rows, in the columns of [`CLIENT_HEADER`] and then the values of their extra
+/// attributes `extra_names` (from `attributes`, by client): the columns of an import
+/// file, so an export can be edited and imported again.
+pub fn client_rows(
+    rows: &[ClientRecord],
+    extra_names: &[String],
+    attributes: &HashMap<i64, HashMap<String, String>>,
+) -> Vec<u8> {
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     csv_lines(rows.iter().map(|c| {
-        [
+        let mut cells = vec![
             c.id.to_string(),
             c.email.clone(),
             c.username.clone(),
@@ -75,7 +84,14 @@ pub fn client_rows(rows: &[ClientRecord]) -> Vec<u8> {
             c.client_type.as_str().to_owned(),
             c.created_at.clone(),
             c.updated_at.clone(),
-        ]
+        ];
+        let own = attributes.get(&c.id);
+        cells.extend(
+            extra_names
+                .iter()
+                .map(|n| own.and_then(|a| a.get(n)).cloned().unwrap_or_default()),
+        );
+        cells
     }))
 }
 
@@ -111,7 +127,11 @@ pub fn account_rows(rows: &[AccountRecord]) -> Vec<u8> {
 
 /// A list read for an export: its header line, then its rows a piece at a time.
 pub trait CsvExport: Send + 'static {
-    fn header(&self) -> Vec<u8>;
+    /// The header line, read in the export's view.
+    fn header(
+        &mut self,
+        db: &DatabaseTransaction,
+    ) -> impl Future<Output = Result<Vec<u8>, AppError>> + Send;
     /// The next rows as CSV, or `None` after the last.
     fn next_rows(
         &mut self,
@@ -135,19 +155,59 @@ pub async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, Ap
     })
 }
 
-impl CsvExport for ClientChunks {
-    fn header(&self) -> Vec<u8> {
-        client_header()
-    }
+/// A client export: the clients, a piece at a time, with the extra attributes in use.
+pub struct ClientExport {
+    pub chunks: ClientChunks,
+    extra_names: Vec<String>,
+}
 
-    async fn next_rows(&mut self, db: &DatabaseTransaction) -> Result<Option<Vec<u8>>, AppError> {
-        Ok(self.next(db).await?.map(|rows| client_rows(&rows)))
+impl ClientExport {
+    pub fn new(chunks: ClientChunks) -> Self {
+        ClientExport {
+            chunks,
+            extra_names: Vec::new(),
+        }
     }
 }
 
+impl CsvExport for ClientExport {
+    async fn header(&mut self, db: &DatabaseTransaction) -> Result<Vec<u8>, AppError> {
+        self.extra_names = attribute_names(db).await?;
+        Ok(client_header(&self.extra_names))
+    }
+
+    async fn next_rows(&mut self, db: &DatabaseTransaction) -> Result<Option<Vec<u8>>, AppError> {
+        let Some(rows) = self.chunks.next(db).await? else {
+            return Ok(None);
+        };
+        let attributes = if self.extra_names.is_empty() {
+            HashMap::new()
+        } else {
+            let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+            crate::jobs::apply::extras::of_clients(db, &ids).await?
+        };
+        Ok(Some(client_rows(&rows, &self.extra_names, &attributes)))
+    }
+}
+
+/// The names of the extra attributes in use, in order.
+pub async fn attribute_names<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, AppError> {
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            super::browse::ATTRIBUTE_NAMES.to_owned(),
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "name"))
+        .collect::<Result<_, _>>()?)
+}
+
 impl CsvExport for AccountChunks {
-    fn header(&self) -> Vec<u8> {
-        account_header()
+    async fn header(&mut self, _db: &DatabaseTransaction) -> Result<Vec<u8>, AppError> {
+        Ok(account_header())
     }
 
     async fn next_rows(&mut self, db: &DatabaseTransaction) -> Result<Option<Vec<u8>>, AppError> {

@@ -40,6 +40,7 @@ pub struct JobRow {
     pub updated_rows: i64,
     pub unchanged_rows: i64,
     pub error_rows: i64,
+    pub mapping: Option<String>,
 }
 
 impl From<JobRow> for JobRecord {
@@ -71,6 +72,10 @@ impl From<JobRow> for JobRecord {
             updated: j.updated_rows,
             unchanged: j.unchanged_rows,
             errors: j.error_rows,
+            mapping: j
+                .mapping
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok()),
         }
     }
 }
@@ -102,6 +107,7 @@ fn job_rows() -> sea_orm::Select<import_job::Entity> {
             J::UpdatedRows,
             J::UnchangedRows,
             J::ErrorRows,
+            J::Mapping,
         ])
         .column_as(back_office_user::Column::Email, "initiator_email")
         .join(JoinType::InnerJoin, import_job::Relation::Initiator.def())
@@ -194,15 +200,7 @@ pub async fn messages(
     Ok(q.page_of(items, total))
 }
 
-/// A cell as a spreadsheet program should show it: text that would start a formula is
-/// prefixed with an apostrophe (OWASP CSV injection).
-pub fn neutralise(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) {
-        format!("'{cell}")
-    } else {
-        cell.to_owned()
-    }
-}
+pub use crate::import::value::neutralise;
 
 /// The error report: every failed row of the file as it was, after a `line` and an
 /// `error` column, UTF-8 with a byte-order mark so spreadsheet programs read it right.
@@ -258,7 +256,7 @@ fn write_error_report(
     let mut reader = RecordReader::new(TextReader::new(bytes, encoding), delimiter);
     let header = reader.header().unwrap_or_default();
     let mut head = vec!["line".to_owned(), "error".to_owned()];
-    head.extend(header.iter().map(|h| neutralise(h)));
+    head.extend(header.iter().map(|h| neutralise(h).into_owned()));
     out.write_record(&head).map_err(internal)?;
     let mut row = Row::default();
     loop {
@@ -270,8 +268,8 @@ fn write_error_report(
         let Some(why) = reasons.get(&line) else {
             continue;
         };
-        let mut record = vec![line.to_string(), neutralise(&why.join("; "))];
-        record.extend(fields.iter().map(|f| neutralise(f)));
+        let mut record = vec![line.to_string(), neutralise(&why.join("; ")).into_owned()];
+        record.extend(fields.iter().map(|f| neutralise(f).into_owned()));
         out.write_record(&record).map_err(internal)?;
     }
     out.into_inner().map_err(|e| {

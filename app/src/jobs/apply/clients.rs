@@ -7,6 +7,7 @@
 //! Statements are written by hand with a fixed text for a given number of rows, so the
 //! driver prepares each once per connection and reuses it for every batch.
 
+use super::extras::{self, CHANGE_PREFIX};
 use super::{ApplyError, BatchReport, Directory, refuse};
 use crate::entities::{client, desk, import_change, project};
 use crate::import::validate::ClientRow;
@@ -121,6 +122,8 @@ struct Rewrite {
     line: u64,
     id: i64,
     columns: Vec<(ClientField, DbValue)>,
+    /// Extra attributes that are new or change: name and value.
+    extras: Vec<(String, String)>,
     change: Change,
 }
 
@@ -217,6 +220,17 @@ impl ClientImport {
             .filter_map(|(r, _)| r.email.as_ref().map(|e| e.key()))
             .collect();
         let by_email = clients_by_email_keys(txn, &keys).await?;
+        // The extra attributes of the clients that rows with extra attributes update.
+        let with_extras: Vec<i64> = accepted
+            .iter()
+            .filter(|(r, _)| !r.extra.is_empty())
+            .filter_map(|(r, _)| match (r.id, &r.email) {
+                (Some(id), _) => by_id.get(&id).map(|c| c.id),
+                (None, Some(email)) => by_email.get(&email.key()).map(|c| c.id),
+                (None, None) => None,
+            })
+            .collect();
+        let attributes = extras::of_clients(txn, &with_extras).await?;
 
         let mut creates: Vec<(ClientRow, (i64, i64))> = Vec::new();
         let mut updates: Vec<Rewrite> = Vec::new();
@@ -265,7 +279,8 @@ impl ClientImport {
             {
                 usernames_wanted.insert(u.clone());
             }
-            let rewrite = diff(existing, &row, placement, row.id.is_some());
+            let mut rewrite = diff(existing, &row, placement, row.id.is_some());
+            diff_extras(&mut rewrite, attributes.get(&existing.id), row.extra);
             if rewrite.change.is_empty() {
                 report.unchanged += 1;
             } else {
@@ -294,7 +309,9 @@ impl ClientImport {
         let now = chrono::Utc::now();
         let mut changes: Vec<import_change::ActiveModel> = Vec::new();
         if !new_clients.is_empty() {
-            let ids = insert_clients(txn, backend, &new_clients, now).await?;
+            let mut new_extras = Vec::new();
+            let ids = insert_clients(txn, backend, &new_clients, now, &mut new_extras).await?;
+            extras::write(txn, &new_extras).await?;
             report.created += ids.len() as u64;
             changes.extend(created_records(self.job_id, Entity::Client, ids));
         }
@@ -311,6 +328,16 @@ impl ClientImport {
             rewritten.push(rewrite);
         }
         update_clients(txn, backend, &mut rewritten, now).await?;
+        let changed_extras: Vec<(i64, String, String)> = rewritten
+            .iter_mut()
+            .flat_map(|r| {
+                let id = r.id;
+                r.extras
+                    .drain(..)
+                    .map(move |(name, value)| (id, name, value))
+            })
+            .collect();
+        extras::write(txn, &changed_extras).await?;
         let updated = clock.elapsed();
         if !changes.is_empty() {
             insert_all(txn, changes).await?;
@@ -369,13 +396,15 @@ impl ClientImport {
             }
         }
         let now = chrono::Utc::now();
-        let ids = match insert_clients(txn, backend, &new_clients, now).await {
+        let mut new_extras = Vec::new();
+        let ids = match insert_clients(txn, backend, &new_clients, now, &mut new_extras).await {
             Ok(ids) => ids,
             Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
                 return Ok(None);
             }
             Err(e) => return Err(e),
         };
+        extras::write(txn, &new_extras).await?;
         report.created = ids.len() as u64;
         insert_all(txn, created_records(self.job_id, Entity::Client, ids)).await?;
         Ok(Some(report))
@@ -468,6 +497,29 @@ impl ClientImport {
             }
             n += SUFFIXES_PER_LOOKUP;
         }
+    }
+}
+
+/// Adds to `rewrite` the extra attributes of a row that are new or differ from the
+/// client's (`existing`), each recorded in the change under `extra:NAME` (previously
+/// absent: `null`, which a revert turns into removing it). An empty cell changes nothing.
+fn diff_extras(
+    rewrite: &mut Rewrite,
+    existing: Option<&HashMap<String, String>>,
+    extra: Vec<(String, String)>,
+) {
+    for (name, value) in extra {
+        let old = existing.and_then(|e| e.get(&name));
+        if old == Some(&value) {
+            continue;
+        }
+        let key = format!("{CHANGE_PREFIX}{name}");
+        rewrite.change.before.insert(
+            key.clone(),
+            old.map_or(Value::Null, |o| Value::from(o.clone())),
+        );
+        rewrite.change.after.insert(key, Value::from(value.clone()));
+        rewrite.extras.push((name, value));
     }
 }
 
@@ -585,6 +637,7 @@ fn diff(
         line: row.line,
         id: existing.id,
         columns,
+        extras: Vec::new(),
         change,
     }
 }
@@ -674,7 +727,7 @@ async fn taken_usernames<C: ConnectionTrait>(
 /// for the rest a power of two. The database keeps every statement it prepared (each
 /// statement of a thousand rows takes a megabyte or two): with sizes from this short list a
 /// job prepares at most a dozen, whatever the sizes of its batches.
-fn statement_rows(left: usize) -> usize {
+pub(super) fn statement_rows(left: usize) -> usize {
     if left >= ROWS_PER_STATEMENT {
         ROWS_PER_STATEMENT
     } else {
@@ -859,12 +912,14 @@ fn client_values(c: &NewClient, now: chrono::DateTime<chrono::Utc>, values: &mut
 }
 
 /// Inserts the clients in multi-row statements and gives their new ids. A taken email or
-/// username fails the statement with the database's unique violation.
+/// username fails the statement with the database's unique violation. The extra
+/// attributes of the new clients are added to `extras`, with their ids.
 async fn insert_clients<C: ConnectionTrait>(
     txn: &C,
     backend: DbBackend,
     clients: &[NewClient<'_>],
     now: chrono::DateTime<chrono::Utc>,
+    extras: &mut Vec<(i64, String, String)>,
 ) -> Result<Vec<i64>, DbErr> {
     let mut ids = Vec::with_capacity(clients.len());
     // In the order of the unique email index (and so, nearly, of the username index,
@@ -881,14 +936,30 @@ async fn insert_clients<C: ConnectionTrait>(
         let (piece, after) = rest.split_at(take);
         rest = after;
         let before = ids.len();
+        let with_extras = piece.iter().any(|c| !c.row.extra.is_empty());
         if backend == DbBackend::Postgres {
-            let statement = Statement::from_sql_and_values(
-                backend,
-                postgres_insert_sql(),
-                postgres_insert_values(piece, now),
-            );
+            // The new rows come back in no promised order: with extra attributes to
+            // write, each id comes with its email (unique in the file) to pair them.
+            let mut sql = postgres_insert_sql();
+            if with_extras {
+                sql.push_str(", email");
+            }
+            let statement =
+                Statement::from_sql_and_values(backend, sql, postgres_insert_values(piece, now));
+            let by_email: HashMap<&str, &NewClient<'_>> = if with_extras {
+                piece.iter().map(|c| (c.email.as_str(), *c)).collect()
+            } else {
+                HashMap::new()
+            };
             for r in txn.query_all_raw(statement).await? {
-                ids.push(r.try_get::<i64>("", "id")?);
+                let id = r.try_get::<i64>("", "id")?;
+                ids.push(id);
+                if with_extras {
+                    let email = r.try_get::<String>("", "email")?;
+                    if let Some(c) = by_email.get(email.as_str()) {
+                        extras.extend(c.row.extra.iter().map(|(n, v)| (id, n.clone(), v.clone())));
+                    }
+                }
             }
         } else {
             let sql = insert_sql(backend, piece.len());
@@ -902,6 +973,12 @@ async fn insert_clients<C: ConnectionTrait>(
                 .map_err(|_| DbErr::Custom("a new client id out of range".into()))?;
             let n = done.rows_affected() as i64;
             ids.extend(last - n + 1..=last);
+            if with_extras && n == piece.len() as i64 {
+                // Numbered in the order of the `VALUES` list.
+                for (id, c) in (last - n + 1..).zip(piece) {
+                    extras.extend(c.row.extra.iter().map(|(k, v)| (id, k.clone(), v.clone())));
+                }
+            }
         }
         if ids.len() - before < piece.len() {
             return Err(DbErr::Custom(format!(

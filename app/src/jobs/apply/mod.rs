@@ -5,6 +5,7 @@
 
 mod accounts;
 mod clients;
+pub mod extras;
 mod ibs;
 
 pub use accounts::AccountImport;

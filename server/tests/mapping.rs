@@ -1,0 +1,373 @@
+//! Column mappings, extra attributes and the export round trip (SPEC §3.5, issue "import
+//! wizard") through the HTTP API with the server's own workers, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{Backend, TestApp, get, post, spawn_app, wait};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+
+fn counts(job: &Value) -> [i64; 4] {
+    ["created", "updated", "unchanged", "errors"].map(|k| job[k].as_i64().unwrap())
+}
+
+/// Uploads `csv` for `import-users` with an optional `mapping` field.
+async fn upload_mapped(
+    app: &TestApp,
+    client: &Client,
+    csv: &str,
+    mapping: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut form = Form::new()
+        .text("title", "mapped")
+        .text("action", "import-users")
+        .part(
+            "file",
+            Part::bytes(csv.as_bytes().to_vec()).file_name("partner.csv"),
+        );
+    if let Some(m) = mapping {
+        form = form.text("mapping", m.to_owned());
+    }
+    let res = client
+        .post(app.url("/api/v1/imports"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn import_mapped(app: &TestApp, client: &Client, csv: &str, mapping: Option<&str>) -> Value {
+    let (status, job) = upload_mapped(app, client, csv, mapping).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    wait(app, client, job["id"].as_i64().unwrap()).await
+}
+
+async fn log(app: &TestApp, client: &Client, id: i64) -> Vec<String> {
+    let (status, list) = get(
+        app,
+        client,
+        &format!("/api/v1/imports/{id}/messages?level=info"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The clients a search finds, by email.
+async fn search(app: &TestApp, client: &Client, term: &str) -> Vec<String> {
+    let (status, page) = get(
+        app,
+        client,
+        &format!("/api/v1/clients?search={}", urlencode(term)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let mut emails: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["email"].as_str().unwrap().to_owned())
+        .collect();
+    emails.sort();
+    emails
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The client with `email`, with its extra attributes.
+async fn client_named(app: &TestApp, client: &Client, email: &str) -> Value {
+    let (status, page) = get(
+        app,
+        client,
+        &format!("/api/v1/clients?search={}", urlencode(email)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let id = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["email"] == email)
+        .unwrap_or_else(|| panic!("{email} in {page}"))["id"]
+        .as_i64()
+        .unwrap();
+    let (status, found) = get(app, client, &format!("/api/v1/clients/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    found
+}
+
+const PARTNER: &str = "\
+Mail,Given,Surname,External ID,AffiliateID,Notes,Colour
+ann@example.com,Ann,Lee,EXT-77,AFF-1,call back,red
+bob@example.com,Bob,Ma,EXT-78,,,blue
+";
+
+const PARTNER_MAPPING: &str = r#"{"Mail": "Email", "Given": "First name",
+    "Surname": "Last name", "External ID": "extra:External ID",
+    "AffiliateID": "extra:AffiliateID", "Notes": "ignore"}"#;
+
+async fn a_mapping_fills_fields_and_extra_attributes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let job = import_mapped(&app, &admin, PARTNER, Some(PARTNER_MAPPING)).await;
+    assert_eq!(job["status"], "success", "{job}");
+    assert_eq!(counts(&job), [2, 0, 0, 0]);
+    let mapping = job["mapping"]
+        .as_array()
+        .expect("the job keeps its mapping");
+    assert_eq!(mapping.len(), 6, "{job}");
+    assert!(
+        mapping.contains(&serde_json::json!(["Mail", "Email"])),
+        "{job}"
+    );
+    assert!(
+        mapping.contains(&serde_json::json!(["AffiliateID", "extra:AffiliateID"])),
+        "{job}"
+    );
+    let id = job["id"].as_i64().unwrap();
+    let log = log(&app, &admin, id).await;
+    assert!(
+        log.contains(&"Kept as extra attributes of each client: External ID, AffiliateID.".into()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"Ignored as the mapping says: Notes.".into()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"Ignored columns this import does not know: Colour.".into()),
+        "a column the mapping leaves out follows the header rules: {log:?}"
+    );
+
+    let ann = client_named(&app, &admin, "ann@example.com").await;
+    assert_eq!(ann["first_name"], "Ann");
+    assert_eq!(ann["last_name"], "Lee");
+    assert_eq!(
+        ann["attributes"],
+        serde_json::json!({"AffiliateID": "AFF-1", "External ID": "EXT-77"})
+    );
+    let bob = client_named(&app, &admin, "bob@example.com").await;
+    assert_eq!(
+        bob["attributes"],
+        serde_json::json!({"External ID": "EXT-78"}),
+        "an empty cell keeps no attribute"
+    );
+    assert_eq!(search(&app, &admin, "EXT-77").await, ["ann@example.com"]);
+    assert_eq!(search(&app, &admin, "AFF-1").await, ["ann@example.com"]);
+    assert!(
+        search(&app, &admin, "EXT-7").await.is_empty(),
+        "attributes are found by their exact value"
+    );
+    assert!(
+        search(&app, &admin, "call back").await.is_empty(),
+        "ignored"
+    );
+
+    // The same file without a mapping: the header rules alone, as before.
+    let (status, body) = upload_mapped(&app, &admin, PARTNER, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Missing column: a client file needs `Email`"),
+        "{body}"
+    );
+    let plain = import_mapped(
+        &app,
+        &admin,
+        "Email,First name
+cy@example.com,Cy
+",
+        None,
+    )
+    .await;
+    assert_eq!(plain["status"], "success", "{plain}");
+    assert!(plain["mapping"].is_null(), "{plain}");
+}
+
+async fn a_bad_mapping_is_refused_with_its_reason(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    for (mapping, says) in [
+        (
+            r#"{"Mail": "Shoe size"}"#,
+            "`Shoe size` is not a field of import-users",
+        ),
+        ("{not json", "The mapping is not valid JSON"),
+        (r#"{"Mail": "extra:"}"#, "An extra attribute needs a name"),
+        (
+            r#"{"Fax": "Phone number"}"#,
+            "The mapping names a column `Fax` that the file does not have",
+        ),
+        (
+            r#"{"Mail": "Email", "Given": "Email"}"#,
+            "Duplicate column: `Mail` (column 1) and `Given` (column 2) are both `Email`",
+        ),
+        (
+            r#"{"Mail": "ignore"}"#,
+            "Missing column: a client file needs `Email`",
+        ),
+    ] {
+        let (status, body) = upload_mapped(&app, &admin, PARTNER, Some(mapping)).await;
+        assert!(
+            [StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY].contains(&status),
+            "{mapping}: {status} {body}"
+        );
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(says), "{mapping}: {body}");
+    }
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM import_job").await, 0);
+}
+
+async fn extra_attributes_are_updated_and_reverted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let mapping = r#"{"Ref": "extra:External ID", "Tier": "extra:Tier", "Region": "extra:Region"}"#;
+    let first = import_mapped(
+        &app,
+        &admin,
+        "Email,First name,Ref,Tier\nann@example.com,Ann,EXT-1,gold\n",
+        Some(r#"{"Ref": "extra:External ID", "Tier": "extra:Tier"}"#),
+    )
+    .await;
+    assert_eq!(counts(&first), [1, 0, 0, 0], "{first}");
+    let second = import_mapped(
+        &app,
+        &admin,
+        "Email,Ref,Tier,Region\nann@example.com,EXT-2,gold,EU\n",
+        Some(mapping),
+    )
+    .await;
+    assert_eq!(counts(&second), [0, 1, 0, 0], "{second}");
+    let ann = client_named(&app, &admin, "ann@example.com").await;
+    assert_eq!(
+        ann["attributes"],
+        serde_json::json!({"External ID": "EXT-2", "Region": "EU", "Tier": "gold"})
+    );
+    // Importing it again changes nothing.
+    let again = import_mapped(
+        &app,
+        &admin,
+        "Email,Ref,Tier,Region\nann@example.com,EXT-2,gold,EU\n",
+        Some(mapping),
+    )
+    .await;
+    assert_eq!(counts(&again), [0, 0, 1, 0], "{again}");
+
+    let second_id = second["id"].as_i64().unwrap();
+    let (status, body) = post(&app, &admin, &format!("/api/v1/imports/{second_id}/revert")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ann = client_named(&app, &admin, "ann@example.com").await;
+    assert_eq!(
+        ann["attributes"],
+        serde_json::json!({"External ID": "EXT-1", "Tier": "gold"}),
+        "the changed value is back and the added one gone"
+    );
+    assert!(search(&app, &admin, "EXT-2").await.is_empty());
+    assert_eq!(search(&app, &admin, "EXT-1").await, ["ann@example.com"]);
+
+    let first_id = first["id"].as_i64().unwrap();
+    let (status, body) = post(&app, &admin, &format!("/api/v1/imports/{first_id}/revert")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM client").await, 0);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM client_attribute")
+            .await,
+        0,
+        "a deleted client's attributes go with it"
+    );
+}
+
+const TWO_CLIENTS: &str = "\
+Email,First name,Last name,Phone,City,Country,Date of birth,Ref
+ann@example.com,Ann,=Evil,+44 20 7946 0958,London,GB,1980-02-03,EXT-1
+bob@example.com,Bob,-Minus,+1 555 0100 200,Paris,FR,,
+";
+
+async fn an_export_edited_and_imported_back_changes_only_the_edited_cells(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let job = import_mapped(
+        &app,
+        &admin,
+        TWO_CLIENTS,
+        Some(r#"{"Ref": "extra:External ID"}"#),
+    )
+    .await;
+    assert_eq!(counts(&job), [2, 0, 0, 0], "{job}");
+    let before_bob = client_named(&app, &admin, "bob@example.com").await;
+
+    let res = admin
+        .get(app.url("/api/v1/clients.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let exported = res.text().await.unwrap();
+    assert!(exported.contains(",'=Evil,"), "neutralised: {exported}");
+    assert!(
+        exported.contains(",'+442079460958,"),
+        "neutralised: {exported}"
+    );
+    let header = exported.lines().next().unwrap();
+    assert!(header.ends_with(",Updated,External ID"), "{header}");
+
+    let edited = exported.replace(",London,", ",Leeds,");
+    assert_ne!(edited, exported);
+    let back = import_mapped(&app, &admin, &edited, None).await;
+    assert_eq!(back["status"], "success", "{back}");
+    assert_eq!(
+        counts(&back),
+        [0, 1, 1, 0],
+        "only Ann's city changed: {back}"
+    );
+    let log = log(&app, &admin, back["id"].as_i64().unwrap()).await;
+    assert!(
+        log.contains(&"Ignored read-only columns of an export: Updated.".into()),
+        "{log:?}"
+    );
+
+    let ann = client_named(&app, &admin, "ann@example.com").await;
+    assert_eq!(ann["city"], "Leeds");
+    assert_eq!(ann["last_name"], "=Evil", "the apostrophe is not kept");
+    assert_eq!(ann["phone"], "+442079460958");
+    assert_eq!(ann["date_of_birth"], "1980-02-03");
+    assert_eq!(ann["attributes"]["External ID"], "EXT-1");
+    let bob = client_named(&app, &admin, "bob@example.com").await;
+    assert_eq!(
+        bob, before_bob,
+        "Bob's row was not edited: nothing of his changed"
+    );
+
+    // The whole change is in the import's change record: one field.
+    let changed = app
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM import_change WHERE job_id = {} \
+             AND previous_values = '{{\"city\":\"London\"}}'",
+            back["id"]
+        ))
+        .await;
+    assert_eq!(changed, 1);
+}
+
+on_both_databases!(
+    a_mapping_fills_fields_and_extra_attributes,
+    a_bad_mapping_is_refused_with_its_reason,
+    extra_attributes_are_updated_and_reverted,
+    an_export_edited_and_imported_back_changes_only_the_edited_cells,
+);
