@@ -25,32 +25,31 @@ mod guard {
     /// Runs a server function's body and, when it fails, gives the response the HTTP
     /// status of the error. A plain HTML form post (no JavaScript) is left alone: it is
     /// answered with a redirect back to the form, which a status would replace.
+    ///
+    /// The request's contexts are read before the body is awaited, never after: a page's
+    /// resource may still run when its page has been answered and its reactive owners are
+    /// being dropped, and a context look-up then can drop the last handle of an owner
+    /// while it holds its parent's lock, which blocks that thread for good.
     pub async fn respond<T>(
         body: impl Future<Output = Result<T, AppError>>,
     ) -> Result<T, AppError> {
+        // A page being rendered (a GET) takes the status; a form post without
+        // JavaScript is redirected back to its page, which a status would stop.
+        let from_plain_form = use_context::<http::request::Parts>().is_some_and(|parts| {
+            parts.method == http::Method::POST
+                && parts
+                    .headers
+                    .get(http::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("text/html"))
+        });
+        let options = use_context::<leptos_axum::ResponseOptions>();
         let result = body.await;
-        if let Err(error) = &result {
-            // A page being rendered (a GET) takes the status; a form post without
-            // JavaScript is redirected back to its page, which a status would stop.
-            let from_plain_form = use_context::<http::request::Parts>().is_some_and(|parts| {
-                parts.method == http::Method::POST
-                    && parts
-                        .headers
-                        .get(http::header::ACCEPT)
-                        .and_then(|v| v.to_str().ok())
-                        .is_some_and(|v| v.contains("text/html"))
-            });
-            if !from_plain_form
-                && let (Some(options), Ok(status)) = (
-                    use_context::<leptos_axum::ResponseOptions>(),
-                    http::StatusCode::from_u16(error.status()),
-                )
-            {
+        if let (Err(error), Some(options)) = (&result, options) {
+            if !from_plain_form && let Ok(status) = http::StatusCode::from_u16(error.status()) {
                 options.set_status(status);
             }
-            if let (Some(options), AppError::TooManyRequests { retry_after, .. }) =
-                (use_context::<leptos_axum::ResponseOptions>(), error)
-            {
+            if let AppError::TooManyRequests { retry_after, .. } = error {
                 options.insert_header(http::header::RETRY_AFTER, (*retry_after).into());
             }
         }
