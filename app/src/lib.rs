@@ -37,6 +37,7 @@ use pages::{
     clients::{ClientPage, ClientsPage},
     ib_programs::{IbProgramPage, IbProgramsPage},
     imports::ImportDetailsPage,
+    imports::ImportMappingPage,
     imports::ImportsPage,
     login::LoginPage,
     not_found::NotFound,
@@ -110,6 +111,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("imports/new") view=CreateImport/>
                     // Rendered whole before it is sent, so a refused job answers 403.
                     <Route path=path!("imports/:id") view=ImportDetailsPage ssr=SsrMode::Async/>
+                    <Route path=path!("imports/:id/mapping") view=ImportMappingPage ssr=SsrMode::Async/>
                     <Route path=path!("admin") view=|| view! { <Redirect path="/admin/users"/> }/>
                     <Route path=path!("admin/users") view=AdminUsersPage/>
                     <Route path=path!("admin/tokens") view=AdminTokensPage/>

@@ -84,6 +84,8 @@ pub const SERVER_FUNCTIONS: &[Endpoint] = &[
     row("POST", "/api/imports/list", SignedIn),
     row("POST", "/api/imports/rules", SignedIn),
     row("POST", "/api/imports/show", SeesJob),
+    row("POST", "/api/imports/mapping", SeesJob),
+    row("POST", "/api/imports/mapping/choose", ChangesJob),
     row("POST", "/api/imports/confirm", ChangesJob),
     row("POST", "/api/imports/revert", ChangesJob),
     row("POST", "/api/admin/users", Admins),
@@ -113,6 +115,7 @@ pub const PAGES: &[Endpoint] = &[
     row("GET", "/imports", SignedIn),
     row("GET", "/imports/new", Importers),
     row("GET", "/imports/{id}", SeesJob),
+    row("GET", "/imports/{id}/mapping", SeesJob),
     row("GET", "/admin", Admins),
     row("GET", "/admin/users", Admins),
     row("GET", "/admin/tokens", Admins),
@@ -160,6 +163,7 @@ mod tests {
         assert_eq!(page_rule("/clients/12"), Some(Allowed::SignedIn));
         assert_eq!(page_rule("/imports/new"), Some(Allowed::Importers));
         assert_eq!(page_rule("/imports/7"), Some(Allowed::SeesJob));
+        assert_eq!(page_rule("/imports/7/mapping"), Some(Allowed::SeesJob));
         assert_eq!(page_rule("/admin"), Some(Allowed::Admins));
         assert_eq!(page_rule("/admin/users/"), Some(Allowed::Admins));
         assert_eq!(page_rule("/admin/anything/else"), Some(Allowed::Admins));

@@ -230,11 +230,23 @@ async fn list_imports(
     ))
 }
 
+/// A yes/no field of a form: `true`, `on` or `1`; `false`, `0` or empty.
+fn flag(name: &str, value: &str) -> ApiResult<bool> {
+    match value.trim() {
+        "true" | "on" | "1" => Ok(true),
+        "false" | "" | "0" => Ok(false),
+        other => Err(bad_request(format!(
+            "`{name}` must be true or false, not `{other}`."
+        ))),
+    }
+}
+
 /// Reads the upload field by field; the file is refused as soon as it passes the limit.
 async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport> {
     let (mut title, mut description, mut action, mut delimiter, mut validate_only) =
         (None, None, None, Delimiter::Auto, false);
     let mut mapping: Option<String> = None;
+    let mut review_mapping = false;
     let mut file: Option<(String, Vec<u8>)> = None;
     let multipart_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -270,17 +282,8 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport
             "delimiter" if !value.trim().is_empty() => {
                 delimiter = value.parse().map_err(bad_request)?;
             }
-            "validate_only" => {
-                validate_only = match value.trim() {
-                    "true" | "on" | "1" => true,
-                    "false" | "" | "0" => false,
-                    other => {
-                        return Err(bad_request(format!(
-                            "`validate_only` must be true or false, not `{other}`."
-                        )));
-                    }
-                }
-            }
+            "validate_only" => validate_only = flag("validate_only", &value)?,
+            "review_mapping" => review_mapping = flag("review_mapping", &value)?,
             _ => {}
         }
     }
@@ -301,6 +304,7 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport
         file: bytes.into(),
         validate_only,
         mapping,
+        review_mapping,
     })
 }
 
@@ -312,7 +316,7 @@ async fn start_import(
     headers: &HeaderMap,
     form: Multipart,
     what: &str,
-) -> ApiResult<i64> {
+) -> ApiResult<app::entities::import_job::Model> {
     let user = require(state, caller, IMPORTERS, what).await?;
     let limits = state.ctx.settings.import_limits;
     let announced = headers
@@ -328,7 +332,7 @@ async fn start_import(
     let upload = read_upload(form, limits.max_bytes).await?;
     let job = imports::create(&state.ctx.db, caller, &user, upload, limits, None).await?;
     state.ctx.import_queue.notify_one();
-    Ok(job.id)
+    Ok(job)
 }
 
 async fn create_import(
@@ -337,8 +341,8 @@ async fn create_import(
     headers: HeaderMap,
     form: Multipart,
 ) -> ApiResult<impl IntoResponse> {
-    let id = start_import(&state, &caller, &headers, form, "POST /api/v1/imports").await?;
-    accepted(&state, id).await
+    let job = start_import(&state, &caller, &headers, form, "POST /api/v1/imports").await?;
+    accepted(&state, job.id).await
 }
 
 /// The pages an upload form is on; a refused upload goes back there with the reason.
@@ -368,7 +372,11 @@ async fn upload_form(
     form: Multipart,
 ) -> Response {
     match start_import(&state, &caller, &headers, form, "POST /imports/upload").await {
-        Ok(id) => axum::response::Redirect::to(&format!("/imports/{id}")).into_response(),
+        // The wizard goes on with the mapping step.
+        Ok(job) if job.status == app::model::JobStatus::AwaitingMapping => {
+            axum::response::Redirect::to(&format!("/imports/{}/mapping", job.id)).into_response()
+        }
+        Ok(job) => axum::response::Redirect::to(&format!("/imports/{}", job.id)).into_response(),
         Err(ApiError(AppError::Unauthorized)) => {
             axum::response::Redirect::to("/login").into_response()
         }

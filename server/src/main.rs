@@ -313,6 +313,7 @@ async fn import_file(
         file: app::jobs::UploadFile::Path(path.to_path_buf()),
         validate_only,
         mapping,
+        review_mapping: false,
     };
     let worker = format!("{}-cli", app::jobs::workers::process_name());
     let job = app::jobs::create(

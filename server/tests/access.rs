@@ -238,6 +238,23 @@ fn samples() -> HashMap<&'static str, (Sample, Option<u16>)> {
         None,
     );
     add(
+        "POST /api/imports/mapping",
+        Form("/api/imports/mapping", &[("id", "{drafted}")]),
+        None,
+    );
+    add(
+        "POST /api/imports/mapping/choose",
+        Form(
+            "/api/imports/mapping/choose",
+            &[
+                ("id", "{drafted}"),
+                ("targets[0]", "Email"),
+                ("targets[1]", "First name"),
+            ],
+        ),
+        None,
+    );
+    add(
         "POST /api/imports/confirm",
         Form("/api/imports/confirm", &[("id", "{awaiting}")]),
         None,
@@ -323,6 +340,7 @@ fn samples() -> HashMap<&'static str, (Sample, Option<u16>)> {
             "/clients/{id}" => "/clients/{client}",
             "/ib-programs/{id}" => "/ib-programs/{program}",
             "/imports/{id}" => "/imports/{job}",
+            "/imports/{id}/mapping" => "/imports/{drafted}/mapping",
             other => other,
         };
         add(key_of(page), Get(path), None);
@@ -497,6 +515,24 @@ async fn setup(backend: Backend) -> World {
     let awaiting: serde_json::Value = res.json().await.unwrap();
     let awaiting = common::wait(&app, &owner, awaiting["id"].as_i64().unwrap()).await;
     assert_eq!(awaiting["status"], "awaiting_confirmation");
+    // Uploaded through the wizard: waits for its columns to be mapped.
+    let form = Form::new()
+        .text("title", "partner file")
+        .text("action", "import-users")
+        .text("review_mapping", "true")
+        .part(
+            "file",
+            Part::bytes(b"Mail,Given\neve@example.com,Eve\n".to_vec()).file_name("p.csv"),
+        );
+    let res = owner
+        .post(app.url("/api/v1/imports"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let drafted: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(drafted["status"], "awaiting_mapping", "{drafted}");
     let client = app
         .scalar_i64("SELECT id FROM client WHERE email = 'ann@example.com'")
         .await;
@@ -522,6 +558,7 @@ async fn setup(backend: Backend) -> World {
         ("job", job["id"].to_string()),
         ("to_revert", to_revert["id"].to_string()),
         ("awaiting", awaiting["id"].to_string()),
+        ("drafted", drafted["id"].to_string()),
         ("client", client.to_string()),
         ("program", "10".to_owned()),
         ("project", project.to_string()),

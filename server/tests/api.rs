@@ -131,8 +131,9 @@ async fn each_action_end_to_end(backend: Backend) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["error"],
-        "The request could not be completed: Unknown status `done`: expected one of new, \
-         in_progress, awaiting_confirmation, success, success_with_errors, failed, reverted."
+        "The request could not be completed: Unknown status `done`: expected one of \
+         awaiting_mapping, new, in_progress, awaiting_confirmation, success, \
+         success_with_errors, failed, reverted."
     );
     let (_, all) = get(&app, &admin, "/api/v1/imports").await;
     let first = all["items"][0]["status"]

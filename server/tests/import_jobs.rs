@@ -49,6 +49,7 @@ fn upload(csv: &str, validate_only: bool) -> NewImport {
         file: csv.as_bytes().to_vec().into(),
         validate_only,
         mapping: None,
+        review_mapping: false,
     }
 }
 

@@ -365,9 +365,228 @@ async fn an_export_edited_and_imported_back_changes_only_the_edited_cells(backen
     assert_eq!(changed, 1);
 }
 
+/// Uploads `csv` through the wizard: the job waits for its mapping.
+async fn upload_for_review(app: &TestApp, client: &Client, csv: &str) -> Value {
+    let form = Form::new()
+        .text("title", "partner file")
+        .text("action", "import-users")
+        .text("review_mapping", "on")
+        .part(
+            "file",
+            Part::bytes(csv.as_bytes().to_vec()).file_name("wifox.csv"),
+        );
+    let res = client
+        .post(app.url("/api/v1/imports"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    res.json().await.unwrap()
+}
+
+/// The mapping step of job `id`, as its page gets it.
+async fn mapping_step(app: &TestApp, client: &Client, id: i64) -> Value {
+    let res = app
+        .call(client, "imports/mapping", &[("id", &id.to_string())])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+/// Chooses `targets` (one per column, in order) for job `id`.
+async fn choose(app: &TestApp, client: &Client, id: i64, targets: &[&str]) -> (StatusCode, String) {
+    let id = id.to_string();
+    let keys: Vec<String> = (0..targets.len())
+        .map(|i| format!("targets[{i}]"))
+        .collect();
+    let mut form: Vec<(&str, &str)> = vec![("id", id.as_str())];
+    form.extend(keys.iter().map(String::as_str).zip(targets.iter().copied()));
+    let res = app.call(client, "imports/mapping/choose", &form).await;
+    (res.status(), res.text().await.unwrap())
+}
+
+fn proposed(step: &Value) -> Vec<(String, String)> {
+    step["proposal"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["column"].as_str().unwrap().to_owned(),
+                c["target"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+const WIFOX: &str = "\
+E-mail Address,Given name,Surname,Mobile,Zip,DOB,External ID,Updated
+ann@example.com,Ann,Lee,+44 20 7946 0958,SW1A 1AA,1980-02-03,EXT-1,2026-01-01
+bob@example.com,Bob,Ma,+1 555 0100 200,10001,1990-05-06,EXT-2,2026-01-01
+";
+
+async fn the_wizard_maps_then_reviews_and_remembers_the_mapping(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let job = upload_for_review(&app, &admin, WIFOX).await;
+    assert_eq!(job["status"], "awaiting_mapping", "{job}");
+    assert_eq!(
+        job["validate_only"], true,
+        "the wizard reviews before it writes"
+    );
+    let id = job["id"].as_i64().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (_, still) = get(&app, &admin, &format!("/api/v1/imports/{id}")).await;
+    assert_eq!(
+        still["status"], "awaiting_mapping",
+        "no worker takes it: {still}"
+    );
+
+    let step = mapping_step(&app, &admin, id).await;
+    assert_eq!(step["proposal"]["saved"], false);
+    let columns = step["proposal"]["columns"].as_array().unwrap();
+    assert_eq!(
+        columns[0]["samples"],
+        serde_json::json!(["ann@example.com", "bob@example.com"])
+    );
+    assert_eq!(
+        proposed(&step),
+        [
+            ("E-mail Address", "Email"),
+            ("Given name", "First name"),
+            ("Surname", "Last name"),
+            ("Mobile", "Phone number"),
+            ("Zip", "Postal code"),
+            ("DOB", "Date of birth"),
+            ("External ID", "extra:External ID"),
+            ("Updated", "ignore"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+
+    // Email left out: refused, saying which, and the job still waits.
+    let (status, body) = choose(
+        &app,
+        &admin,
+        id,
+        &[
+            "ignore",
+            "First name",
+            "Last name",
+            "Phone number",
+            "ignore",
+            "Date of birth",
+            "extra:External ID",
+            "ignore",
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("a client file needs `Email`"), "{body}");
+    let (status, body) = choose(&app, &admin, id, &["Email"]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.contains("The file has 8 columns; 1 were mapped"),
+        "{body}"
+    );
+
+    let chosen = [
+        "Email",
+        "First name",
+        "Last name",
+        "Phone number",
+        "ignore",
+        "Date of birth",
+        "extra:External ID",
+        "ignore",
+    ];
+    let (status, body) = choose(&app, &admin, id, &chosen).await;
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status} {body}"
+    );
+    let job = wait(&app, &admin, id).await;
+    assert_eq!(job["status"], "awaiting_confirmation", "{job}");
+    assert_eq!(counts(&job), [2, 0, 0, 0], "{job}");
+    assert_eq!(
+        job["mapping"][4],
+        serde_json::json!(["Zip", "ignore"]),
+        "{job}"
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM client").await,
+        0,
+        "reviewed, not written"
+    );
+    assert_eq!(app.audit_count("import.mapped").await, 1);
+    let (status, body) = choose(&app, &admin, id, &chosen).await;
+    assert_eq!(status, StatusCode::CONFLICT, "mapped once: {body}");
+
+    let (status, body) = post(&app, &admin, &format!("/api/v1/imports/{id}/confirm")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let job = wait(&app, &admin, id).await;
+    assert_eq!(job["status"], "success", "{job}");
+    let ann = client_named(&app, &admin, "ann@example.com").await;
+    assert_eq!(ann["postal_code"], Value::Null, "Zip was ignored");
+    assert_eq!(ann["attributes"]["External ID"], "EXT-1");
+
+    // The next file with these columns, in another order: the saved mapping is proposed.
+    let reordered = "Zip,E-mail Address,Given name,Surname,Mobile,DOB,External ID,Updated\n\
+        E1,cy@example.com,Cy,Oh,,,EXT-3,\n";
+    let next = upload_for_review(&app, &admin, reordered).await;
+    let step = mapping_step(&app, &admin, next["id"].as_i64().unwrap()).await;
+    assert_eq!(step["proposal"]["saved"], true, "{step}");
+    let again = proposed(&step);
+    assert_eq!(again[0], ("Zip".to_owned(), "ignore".to_owned()));
+    assert_eq!(again[1], ("E-mail Address".to_owned(), "Email".to_owned()));
+    assert!(
+        step["proposal"]["columns"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("saved"),
+        "{step}"
+    );
+}
+
+async fn only_the_initiator_or_an_admin_maps_an_import(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let owner = app.user(&admin, "ops@example.com", "operator").await;
+    let other = app.user(&admin, "other@example.com", "operator").await;
+    let job = upload_for_review(&app, &owner, WIFOX).await;
+    let id = job["id"].as_i64().unwrap();
+    let res = app
+        .call(&other, "imports/mapping", &[("id", &id.to_string())])
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let (status, _) = choose(&app, &other, id, &["Email"; 8]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let page = other
+        .get(app.url(&format!("/imports/{id}/mapping")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    let page = owner
+        .get(app.url(&format!("/imports/{id}/mapping")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("name=\"targets[6]\""),
+        "one choice per column"
+    );
+    assert!(html.contains("Keep as extra attribute"));
+}
+
 on_both_databases!(
     a_mapping_fills_fields_and_extra_attributes,
     a_bad_mapping_is_refused_with_its_reason,
     extra_attributes_are_updated_and_reverted,
     an_export_edited_and_imported_back_changes_only_the_edited_cells,
+    the_wizard_maps_then_reviews_and_remembers_the_mapping,
+    only_the_initiator_or_an_admin_maps_an_import,
 );

@@ -100,6 +100,7 @@ fn users_upload(title: &str, csv: String) -> NewImport {
         file: csv.into_bytes().into(),
         validate_only: false,
         mapping: None,
+        review_mapping: false,
     }
 }
 

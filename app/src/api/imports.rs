@@ -87,6 +87,49 @@ pub async fn show_import(
     .await
 }
 
+/// The mapping step of a job uploaded through the wizard (SPEC §3.5).
+#[server(endpoint = "imports/mapping")]
+pub async fn mapping_step(id: i64) -> Result<crate::model::MappingStep, AppError> {
+    use crate::import::header::columns;
+    use crate::model::{ImportAction, Role};
+    super::respond(async move {
+        let auth = super::authorize(&Role::ALL).await?;
+        let job = crate::jobs::visible(&auth.ctx.db, &auth.caller, &auth.user, id, false).await?;
+        let action: ImportAction = job.action.parse().map_err(AppError::Invalid)?;
+        let proposal = crate::services::mapping::for_job(&auth.ctx.db, &job).await?;
+        Ok(crate::model::MappingStep {
+            job: crate::services::import_views::record(&auth.ctx.db, job.id).await?,
+            proposal,
+            fields: columns(action).iter().map(|c| c.label.to_owned()).collect(),
+            required: match action {
+                ImportAction::Users => vec!["Email".to_owned()],
+                _ => columns(action)
+                    .iter()
+                    .filter(|c| c.required)
+                    .map(|c| c.label.to_owned())
+                    .collect(),
+            },
+            extras: action == ImportAction::Users,
+        })
+    })
+    .await
+}
+
+/// The operator's mapping for a job waiting for one: a target per file column, in order.
+/// The job then runs as a review (validate-only) and shows what it would do.
+#[server(endpoint = "imports/mapping/choose")]
+pub async fn choose_mapping(id: i64, targets: Vec<String>) -> Result<(), AppError> {
+    super::respond(async move {
+        let auth = super::authorize(crate::model::policy::IMPORTERS).await?;
+        crate::services::mapping::choose(&auth.ctx.db, &auth.caller, &auth.user, id, &targets)
+            .await?;
+        auth.ctx.import_queue.notify_one();
+        leptos_axum::redirect(&format!("/imports/{id}"));
+        Ok(())
+    })
+    .await
+}
+
 /// Runs a validate-only import for real (its initiator or an admin).
 #[server(endpoint = "imports/confirm")]
 pub async fn confirm_import(id: i64) -> Result<(), AppError> {

@@ -112,6 +112,11 @@ pub fn ImportForm(
             <label for=format!("{from}-file")>"File"</label>
             <input id=format!("{from}-file") name="file" type="file" required accept=".csv,.tsv,.txt,text/csv,text/plain"/>
             <label class="check">
+                <input type="checkbox" name="review_mapping" value="true" data-testid="review-mapping"/>
+                " Review the mapping: see each column with its values and choose what it fills (other \
+                systems' column names, extra columns kept per client), then review the result before anything is written"
+            </label>
+            <label class="check">
                 <input type="checkbox" name="validate_only" value="true"/>
                 " Validate only: check every row and show what would change, write nothing until confirmed"
             </label>

@@ -144,6 +144,78 @@ pub fn check<R: Read>(
     })
 }
 
+/// What checking a file for the mapping step found: everything [`check`] checks but
+/// whether its columns fit the action, which the mapping is about to decide.
+#[derive(Clone, Debug)]
+pub struct LooseFacts {
+    pub encoding: TextEncoding,
+    pub delimiter: u8,
+    /// The header line's names, as read.
+    pub header: Vec<String>,
+    /// The first `samples` data rows that could be read.
+    pub samples: Vec<Vec<String>>,
+    /// Data rows, blank lines not counted (rows with errors are counted).
+    pub rows: u64,
+}
+
+/// Like [`check`], without matching the header to the action's columns: the file's size,
+/// encoding, delimiter and number of rows, its header names and its first `samples` rows.
+pub fn check_loose<R: Read>(
+    mut open: impl FnMut() -> std::io::Result<R>,
+    size: u64,
+    delimiter: Delimiter,
+    limits: Limits,
+    samples: usize,
+) -> Result<LooseFacts, FileError> {
+    if size > limits.max_bytes {
+        return Err(FileError::TooLarge {
+            size,
+            limit: limits.max_bytes,
+        });
+    }
+    let mut source = || open().map_err(|e| file_error(StreamError::Source(e)));
+    let encoding = Inspector::read_all(source()?).map_err(file_error)?;
+    let mut prefix = Vec::with_capacity(SNIFF_BYTES.min(size as usize));
+    source()?
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut prefix)
+        .map_err(|e| file_error(e.into()))?;
+    let delimiter = choose_delimiter(&prefix, encoding, delimiter);
+    drop(prefix);
+    let mut reader = RecordReader::new(TextReader::new(source()?, encoding), delimiter);
+    let header = reader.header().map_err(file_error)?;
+    let mut kept = Vec::new();
+    let mut rows = 0u64;
+    let mut row = Row::default();
+    loop {
+        match reader.read_into(&mut row).map_err(file_error)? {
+            Next::End => break,
+            Next::Row => {
+                rows += 1;
+                if kept.len() < samples {
+                    kept.push(row.fields.clone());
+                }
+            }
+            Next::Invalid(_) => rows += 1,
+        }
+        if rows > limits.max_rows {
+            return Err(FileError::TooManyRows {
+                limit: limits.max_rows,
+            });
+        }
+    }
+    if rows == 0 {
+        return Err(FileError::NoDataRows);
+    }
+    Ok(LooseFacts {
+        encoding,
+        delimiter,
+        header,
+        samples: kept,
+        rows,
+    })
+}
+
 fn read_header<R: Read>(
     reader: &mut RecordReader<R>,
     action: ImportAction,

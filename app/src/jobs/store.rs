@@ -4,8 +4,8 @@
 use crate::auth::Caller;
 use crate::entities::{import_file_chunk, import_job};
 use crate::import::FileError;
-use crate::import::mapping::Mapping;
-use crate::import::prepare::{Limits, check};
+use crate::import::mapping::{Mapping, mapping_of, propose};
+use crate::import::prepare::{FileFacts, Limits, LooseFacts, check, check_loose};
 use crate::model::JobStatus;
 use crate::model::{AppError, CurrentUser, Delimiter, ImportAction};
 use crate::services::audit::action;
@@ -27,6 +27,9 @@ pub struct NewImport {
     pub validate_only: bool,
     /// How the file's columns are used; none: by the header rules of SPEC §3.1.
     pub mapping: Option<Mapping>,
+    /// The operator maps the columns first (the wizard, SPEC §3.5): the job waits for its
+    /// mapping, with a proposal, and then runs as a review (validate-only).
+    pub review_mapping: bool,
 }
 
 /// Where an upload's bytes are: in memory (a web upload, under the size limit) or in a
@@ -119,6 +122,13 @@ fn check_texts(upload: &NewImport) -> Result<(), AppError> {
     Ok(())
 }
 
+/// What checking an upload found: with its columns matched, or (for the mapping step)
+/// without.
+enum Checked {
+    Strict(FileFacts),
+    Loose(LooseFacts),
+}
+
 /// Checks the file and stores it as a new job. A file refused here creates no job.
 /// With `run_here`, the job is created already claimed by that worker (the command line
 /// runs its import itself); otherwise it waits for the server's workers.
@@ -141,14 +151,27 @@ pub async fn create(
     let size = upload.file.size().map_err(unreadable)?;
     let (action, delimiter) = (upload.action, upload.delimiter);
     let (facts, upload) = tokio::task::spawn_blocking(move || {
-        let facts = check(
-            || upload.file.open(),
-            size,
-            action,
-            delimiter,
-            upload.mapping.as_ref(),
-            limits,
-        );
+        let facts = if upload.review_mapping {
+            // Whether the columns fit is for the mapping step to settle.
+            check_loose(
+                || upload.file.open(),
+                size,
+                delimiter,
+                limits,
+                crate::services::mapping::SAMPLE_ROWS,
+            )
+            .map(Checked::Loose)
+        } else {
+            check(
+                || upload.file.open(),
+                size,
+                action,
+                delimiter,
+                upload.mapping.as_ref(),
+                limits,
+            )
+            .map(Checked::Strict)
+        };
         (facts, upload)
     })
     .await
@@ -158,7 +181,20 @@ pub async fn create(
     })?;
     let facts = facts?;
     let checked = started.elapsed();
-    let (encoding, rows) = (facts.encoding.label(), facts.rows);
+    let (encoding, rows) = match &facts {
+        Checked::Strict(f) => (f.encoding.label(), f.rows),
+        Checked::Loose(f) => (f.encoding.label(), f.rows),
+    };
+    // The wizard's first proposal: the mapping saved for these columns, or one made from
+    // their names and values.
+    let mapping = match &facts {
+        Checked::Loose(f) => {
+            let saved = crate::services::mapping::saved_for(db, action, &f.header).await?;
+            let names: Vec<&str> = f.header.iter().map(String::as_str).collect();
+            Some(mapping_of(&propose(action, &names, &f.samples, saved.as_ref())).to_json(action))
+        }
+        Checked::Strict(_) => upload.mapping.as_ref().map(|m| m.to_json(action)),
+    };
     let now = chrono::Utc::now();
     let job = import_job::ActiveModel {
         title: Set(title),
@@ -172,15 +208,16 @@ pub async fn create(
         file_sha256: Set(String::new()),
         status: Set(match run_here {
             Some(_) => JobStatus::InProgress,
+            None if upload.review_mapping => JobStatus::AwaitingMapping,
             None => JobStatus::New,
         }),
         worker_id: Set(run_here.map(str::to_owned)),
         heartbeat_at: Set(run_here.map(|_| now)),
         started_at: Set(run_here.map(|_| now)),
         attempts: Set(i32::from(run_here.is_some())),
-        validate_only: Set(upload.validate_only),
+        validate_only: Set(upload.validate_only || upload.review_mapping),
         bulk: Set(false),
-        mapping: Set(upload.mapping.as_ref().map(|m| m.to_json(action))),
+        mapping: Set(mapping),
         initiated_by: Set(user.id),
         created_at: Set(now),
         total_rows: Set(rows as i64),

@@ -65,6 +65,10 @@ impl FromStr for ImportAction {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
+    /// Uploaded through the wizard: waiting for the operator to choose its column mapping
+    /// (SPEC §3.5). No worker takes it.
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "awaiting_mapping"))]
+    AwaitingMapping,
     #[cfg_attr(feature = "ssr", sea_orm(string_value = "new"))]
     New,
     #[cfg_attr(feature = "ssr", sea_orm(string_value = "in_progress"))]
@@ -83,7 +87,8 @@ pub enum JobStatus {
 
 impl JobStatus {
     /// Every status, in the order of a job's life.
-    pub const ALL: [JobStatus; 7] = [
+    pub const ALL: [JobStatus; 8] = [
+        JobStatus::AwaitingMapping,
         JobStatus::New,
         JobStatus::InProgress,
         JobStatus::AwaitingConfirmation,
@@ -96,6 +101,7 @@ impl JobStatus {
     /// The name it is stored and sent as.
     pub fn as_str(self) -> &'static str {
         match self {
+            JobStatus::AwaitingMapping => "awaiting_mapping",
             JobStatus::New => "new",
             JobStatus::InProgress => "in_progress",
             JobStatus::AwaitingConfirmation => "awaiting_confirmation",
@@ -109,6 +115,7 @@ impl JobStatus {
     /// How the pages name it.
     pub fn label(self) -> &'static str {
         match self {
+            JobStatus::AwaitingMapping => "Awaiting mapping",
             JobStatus::New => "New",
             JobStatus::InProgress => "In Progress",
             JobStatus::AwaitingConfirmation => "Awaiting confirmation",
@@ -258,4 +265,38 @@ mod tests {
         );
         assert_eq!("Tab".parse::<Delimiter>(), Ok(Delimiter::Tab));
     }
+}
+
+/// One column of a file, as the mapping step shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnProposal {
+    pub column: String,
+    /// A few filled values of the column, as read.
+    pub samples: Vec<String>,
+    /// The proposed target: a field's name, `extra:NAME` or `ignore`.
+    pub target: String,
+    /// Why it is proposed.
+    pub reason: String,
+}
+
+/// The proposed mapping of a file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingProposal {
+    pub columns: Vec<ColumnProposal>,
+    /// The proposal is the mapping saved for files with these columns.
+    pub saved: bool,
+}
+
+/// The mapping step of the import wizard: the job, its columns with their proposals, and
+/// the targets a column may be given (besides an extra attribute of its own name).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingStep {
+    pub job: super::JobRecord,
+    pub proposal: MappingProposal,
+    /// The action's fields, as targets are written.
+    pub fields: Vec<String>,
+    /// The fields a file of the action must fill.
+    pub required: Vec<String>,
+    /// Whether columns may be kept as extra attributes (client files).
+    pub extras: bool,
 }

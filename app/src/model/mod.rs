@@ -13,7 +13,9 @@ pub use browse::{
     param, plain_date,
 };
 pub use error::AppError;
-pub use import::{Delimiter, ImportAction, JobStatus};
+pub use import::{
+    ColumnProposal, Delimiter, ImportAction, JobStatus, MappingProposal, MappingStep,
+};
 pub use records::{
     AccountRecord, ActionColumns, AuditRecord, ClientRecord, ClientRef, ClientType, ImportDetails,
     ImportRules, JobRecord, MessageRecord, Named, NotificationRecord, Notifications, Page,

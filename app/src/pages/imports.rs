@@ -1,11 +1,13 @@
 //! Import Data (SPEC §3.4): every job the user may see, and one job's details.
 
-use crate::api::imports::{ConfirmImport, ImportList, RevertImport, list_imports, show_import};
+use crate::api::imports::{
+    ChooseMapping, ConfirmImport, ImportList, RevertImport, list_imports, mapping_step, show_import,
+};
 use crate::components::listing::{Choice, Pager, when};
 use crate::components::live::LiveJobs;
 use crate::components::notice::ErrorNotice;
 use crate::components::notice::action_error;
-use crate::model::{ImportAction, ImportDetails, JobRecord, JobStatus, MessageRecord};
+use crate::model::{ImportAction, ImportDetails, JobRecord, JobStatus, MappingStep, MessageRecord};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -13,7 +15,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 fn status_class(status: JobStatus) -> &'static str {
     match status {
         JobStatus::Success => "status status-ok",
-        JobStatus::SuccessWithErrors | JobStatus::AwaitingConfirmation => "status status-warn",
+        JobStatus::SuccessWithErrors
+        | JobStatus::AwaitingConfirmation
+        | JobStatus::AwaitingMapping => "status status-warn",
         JobStatus::Failed => "status status-bad",
         JobStatus::New | JobStatus::InProgress => "status status-busy",
         JobStatus::Reverted => "status status-off",
@@ -320,5 +324,133 @@ pub fn ImportDetailsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// The mapping step of the import wizard (SPEC §3.5): every column of the file with a few
+/// of its values and what it will fill, proposed and changeable. A plain form: it works
+/// without JavaScript, and the server checks the choice (a required field left out, or one
+/// chosen twice, comes back as the reason).
+#[component]
+pub fn ImportMappingPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|id| id.parse::<i64>().ok())
+    };
+    let choose = ServerAction::<ChooseMapping>::new();
+    let step = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => mapping_step(id).await,
+            None => Err(crate::model::AppError::NotFound(
+                "There is no such import.".into(),
+            )),
+        }
+    });
+    view! {
+        {action_error(move || choose.value().get())}
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match step.await {
+                    Ok(step) => view! { <MappingForm step choose/> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn MappingForm(step: MappingStep, choose: ServerAction<ChooseMapping>) -> impl IntoView {
+    let MappingStep {
+        job,
+        proposal,
+        fields,
+        required,
+        extras,
+    } = step;
+    let id = job.id;
+    let waiting = job.status == JobStatus::AwaitingMapping;
+    view! {
+        <Title text=format!("Map columns · {}", job.title)/>
+        <div class="page-head">
+            <p><a href=format!("/imports/{id}")>{format!("← {}", job.title)}</a></p>
+            <h1>"Map the file's columns " <StatusBadge status=job.status/></h1>
+            <p class="muted">
+                {format!(
+                    "{} · {} columns, {} rows. Choose what each column fills; nothing is written \
+                     until you have reviewed the result and confirmed it.",
+                    job.file_name,
+                    proposal.columns.len(),
+                    job.total_rows
+                )}
+            </p>
+            {proposal.saved.then(|| view! {
+                <p class="notice notice-info" role="status" data-testid="saved-mapping">
+                    "These columns were mapped the same way last time: that mapping is proposed."
+                </p>
+            })}
+            <p class="muted">{format!("Required: {}.", required.join(", "))}</p>
+        </div>
+        {if waiting {
+            view! {
+                <ActionForm action=choose attr:class="panel" attr:data-testid="mapping-form">
+                    <input type="hidden" name="id" value=id/>
+                    <table class="table" data-testid="mapping-table">
+                        <thead>
+                            <tr>
+                                <th scope="col">"File column"</th>
+                                <th scope="col">"Sample values"</th>
+                                <th scope="col">"Fills"</th>
+                                <th scope="col">"Why"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {proposal.columns.into_iter().enumerate().map(|(i, c)| {
+                                let own_extra = format!("extra:{}", c.column.trim());
+                                let mut options: Vec<(String, String)> = fields
+                                    .iter()
+                                    .map(|f| (f.clone(), f.clone()))
+                                    .collect();
+                                if extras {
+                                    options.push((own_extra.clone(), "Keep as extra attribute".into()));
+                                }
+                                // A proposed attribute of another name stays a choice.
+                                if c.target.starts_with("extra:") && c.target != own_extra {
+                                    options.push((c.target.clone(), format!("Extra attribute `{}`", &c.target[6..])));
+                                }
+                                options.push(("ignore".into(), "Ignore".into()));
+                                let label = format!("What column {} fills", c.column);
+                                view! {
+                                    <tr data-column=c.column.clone()>
+                                        <th scope="row">{c.column.clone()}</th>
+                                        <td class="samples">{c.samples.join(" · ")}</td>
+                                        <td>
+                                            <select name=format!("targets[{i}]") aria-label=label>
+                                                {options.into_iter().map(|(value, text)| {
+                                                    let selected = value == c.target;
+                                                    view! { <option value=value selected=selected>{text}</option> }
+                                                }).collect_view()}
+                                            </select>
+                                        </td>
+                                        <td class="muted small">{c.reason}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    <button class="btn btn-primary" type="submit">"Review the import"</button>
+                </ActionForm>
+            }.into_any()
+        } else {
+            view! {
+                <p class="notice" role="status">
+                    "This import's columns are mapped already. "
+                    <a href=format!("/imports/{id}")>"See the import"</a>
+                </p>
+            }.into_any()
+        }}
     }
 }

@@ -7,6 +7,7 @@ pub mod browse;
 pub mod export;
 pub mod import_views;
 pub mod live;
+pub mod mapping;
 pub mod notifications;
 pub mod overview;
 pub mod sign_in;
