@@ -66,7 +66,10 @@ test("the admin sets up the people and the IB program of these scenarios", async
   for (const label of ["Title", "Description (optional)", "Action", "Delimiter", "File"]) {
     await expect(page.getByLabel(label, { exact: true })).toBeVisible();
   }
-  await expect(page.getByRole("checkbox")).not.toBeChecked();
+  // Both options start off: a file in our own column names goes straight in.
+  await expect(page.getByRole("checkbox")).toHaveCount(2);
+  await expect(page.getByRole("checkbox", { name: /^Review the mapping/ })).not.toBeChecked();
+  await expect(page.getByRole("checkbox", { name: /^Validate only/ })).not.toBeChecked();
   await expect(page.getByTestId("template")).toHaveCount(3);
   await hydrated(page);
   await shot(page, "import-create");
