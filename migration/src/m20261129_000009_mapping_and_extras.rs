@@ -57,79 +57,44 @@ enum BackOfficeUser {
     Id,
 }
 
-/// PostgreSQL: the foreign key gives way to the statement-level checks of migration
-/// 000007, which now cover `client_attribute` too.
-const POSTGRES_UP: &[&str] = &[
-    "ALTER TABLE client_attribute DROP CONSTRAINT client_attribute_client_id_fkey",
-    "CREATE TRIGGER client_attribute_client_on_insert AFTER INSERT ON client_attribute \
-     REFERENCING NEW TABLE AS new_rows \
-     FOR EACH STATEMENT EXECUTE FUNCTION client_of_rows_exists()",
-    "CREATE TRIGGER client_attribute_client_on_update AFTER UPDATE ON client_attribute \
-     REFERENCING NEW TABLE AS new_rows \
-     FOR EACH STATEMENT EXECUTE FUNCTION client_of_rows_exists()",
-    r#"CREATE OR REPLACE FUNCTION client_dependents_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM referral r USING old_clients o WHERE r.client_id = o.id;
-    DELETE FROM introducing_broker b USING old_clients o WHERE b.client_id = o.id;
-    DELETE FROM account a USING old_clients o WHERE a.client_id = o.id;
-    DELETE FROM client_attribute x USING old_clients o WHERE x.client_id = o.id;
-    RETURN NULL;
-END
-$$"#,
-    r#"CREATE OR REPLACE FUNCTION client_id_unused() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    used_by text;
-BEGIN
-    IF NEW.id = OLD.id THEN
-        RETURN NEW;
-    END IF;
-    SELECT t INTO used_by FROM (VALUES
-        ('account', EXISTS (SELECT 1 FROM account WHERE client_id = OLD.id)),
-        ('introducing_broker', EXISTS (SELECT 1 FROM introducing_broker WHERE client_id = OLD.id)),
-        ('referral', EXISTS (SELECT 1 FROM referral WHERE client_id = OLD.id)),
-        ('client_attribute', EXISTS (SELECT 1 FROM client_attribute WHERE client_id = OLD.id))) AS u(t, used)
-        WHERE used LIMIT 1;
-    IF FOUND THEN
-        RAISE foreign_key_violation USING
-            MESSAGE = format('update or delete on table "client" violates foreign key constraint "%s_client_id_fkey" on table "%s"', used_by, used_by),
-            DETAIL = format('Key (id)=(%s) is still referenced from table "%s".', OLD.id, used_by),
-            TABLE = used_by, CONSTRAINT = used_by || '_client_id_fkey';
-    END IF;
-    RETURN NEW;
-END
-$$"#,
-    "DROP TRIGGER client_truncate_guard ON client",
-    "CREATE TRIGGER client_truncate_guard BEFORE TRUNCATE ON client \
-     FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate_while_referenced(\
-     'account', 'introducing_broker', 'referral', 'client_attribute')",
+/// The tables (besides `referral`'s partner column) whose `client_id` refers to `client`
+/// through the statement-level checks, before and after this migration.
+const BEFORE: &[&str] = &["account", "introducing_broker", "referral"];
+const AFTER: &[&str] = &[
+    "account",
+    "introducing_broker",
+    "referral",
+    "client_attribute",
 ];
 
-/// PostgreSQL: the functions and the guard of migration 000007 as they were (the table and
-/// its triggers go with `DROP TABLE`).
-const POSTGRES_DOWN: &[&str] = &[
-    "DROP TRIGGER client_truncate_guard ON client",
-    "CREATE TRIGGER client_truncate_guard BEFORE TRUNCATE ON client \
-     FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate_while_referenced(\
-     'account', 'introducing_broker', 'referral')",
-    r#"CREATE OR REPLACE FUNCTION client_dependents_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM referral r USING old_clients o WHERE r.client_id = o.id;
-    DELETE FROM introducing_broker b USING old_clients o WHERE b.client_id = o.id;
-    DELETE FROM account a USING old_clients o WHERE a.client_id = o.id;
-    RETURN NULL;
-END
-$$"#,
-    r#"CREATE OR REPLACE FUNCTION client_id_unused() RETURNS trigger LANGUAGE plpgsql AS $$
+/// The trigger function that deletes the rows of `tables` whose client a statement deleted.
+fn dependents_delete(tables: &[&str]) -> String {
+    let deletes: String = tables
+        .iter()
+        .rev()
+        .map(|t| format!("    DELETE FROM {t} d USING old_clients o WHERE d.client_id = o.id;\n"))
+        .collect();
+    format!(
+        "CREATE OR REPLACE FUNCTION client_dependents_delete() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+         BEGIN\n{deletes}    RETURN NULL;\nEND\n$$"
+    )
+}
+
+/// The trigger function that refuses to change the id of a client rows of `tables` refer to.
+fn id_unused(tables: &[&str]) -> String {
+    let uses: Vec<String> = tables
+        .iter()
+        .map(|t| format!("('{t}', EXISTS (SELECT 1 FROM {t} WHERE client_id = OLD.id))"))
+        .collect();
+    format!(
+        r#"CREATE OR REPLACE FUNCTION client_id_unused() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     used_by text;
 BEGIN
     IF NEW.id = OLD.id THEN
         RETURN NEW;
     END IF;
-    SELECT t INTO used_by FROM (VALUES
-        ('account', EXISTS (SELECT 1 FROM account WHERE client_id = OLD.id)),
-        ('introducing_broker', EXISTS (SELECT 1 FROM introducing_broker WHERE client_id = OLD.id)),
-        ('referral', EXISTS (SELECT 1 FROM referral WHERE client_id = OLD.id))) AS u(t, used)
+    SELECT t INTO used_by FROM (VALUES {}) AS u(t, used)
         WHERE used LIMIT 1;
     IF FOUND THEN
         RAISE foreign_key_violation USING
@@ -140,7 +105,51 @@ BEGIN
     RETURN NEW;
 END
 $$"#,
-];
+        uses.join(", ")
+    )
+}
+
+/// The guard that refuses to `TRUNCATE client` while rows of `tables` refer to it.
+fn truncate_guard(tables: &[&str]) -> [String; 2] {
+    let names: Vec<String> = tables.iter().map(|t| format!("'{t}'")).collect();
+    [
+        "DROP TRIGGER client_truncate_guard ON client".to_owned(),
+        format!(
+            "CREATE TRIGGER client_truncate_guard BEFORE TRUNCATE ON client \
+             FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate_while_referenced({})",
+            names.join(", ")
+        ),
+    ]
+}
+
+/// PostgreSQL: the foreign key gives way to the statement-level checks of migration
+/// 000007, which now cover `client_attribute` too.
+fn postgres_up() -> Vec<String> {
+    let mut sql = vec![
+        "ALTER TABLE client_attribute DROP CONSTRAINT client_attribute_client_id_fkey".to_owned(),
+    ];
+    for event in ["insert", "update"] {
+        sql.push(format!(
+            "CREATE TRIGGER client_attribute_client_on_{event} AFTER {} ON client_attribute \
+             REFERENCING NEW TABLE AS new_rows \
+             FOR EACH STATEMENT EXECUTE FUNCTION client_of_rows_exists()",
+            event.to_uppercase()
+        ));
+    }
+    sql.push(dependents_delete(AFTER));
+    sql.push(id_unused(AFTER));
+    sql.extend(truncate_guard(AFTER));
+    sql
+}
+
+/// PostgreSQL: the functions and the guard as migration 000007 left them (the table and its
+/// triggers go with `DROP TABLE`).
+fn postgres_down() -> Vec<String> {
+    let mut sql: Vec<String> = truncate_guard(BEFORE).into();
+    sql.push(dependents_delete(BEFORE));
+    sql.push(id_unused(BEFORE));
+    sql
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -229,11 +238,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        crate::on_postgres(manager, POSTGRES_UP).await
+        crate::on_postgres(manager, &postgres_up()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::on_postgres(manager, POSTGRES_DOWN).await?;
+        crate::on_postgres(manager, &postgres_down()).await?;
         manager
             .drop_table(Table::drop().table(ClientAttribute::Table).to_owned())
             .await?;
