@@ -12,6 +12,7 @@ mod m20261127_000006_client_placement_checks;
 mod m20261128_000007_client_dependents_checks;
 mod m20261128_000008_api_token_expiry;
 mod m20261129_000009_mapping_and_extras;
+mod m20261129_000010_import_corrections;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_client_dependents_checks::Migration),
             Box::new(m20261128_000008_api_token_expiry::Migration),
             Box::new(m20261129_000009_mapping_and_extras::Migration),
+            Box::new(m20261129_000010_import_corrections::Migration),
         ]
     }
 }

@@ -86,6 +86,8 @@ pub const SERVER_FUNCTIONS: &[Endpoint] = &[
     row("POST", "/api/imports/show", SeesJob),
     row("POST", "/api/imports/mapping", SeesJob),
     row("POST", "/api/imports/mapping/choose", ChangesJob),
+    row("POST", "/api/imports/correct", ChangesJob),
+    row("POST", "/api/imports/drop", ChangesJob),
     row("POST", "/api/imports/confirm", ChangesJob),
     row("POST", "/api/imports/revert", ChangesJob),
     row("POST", "/api/admin/users", Admins),

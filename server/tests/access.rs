@@ -255,6 +255,24 @@ fn samples() -> HashMap<&'static str, (Sample, Option<u16>)> {
         None,
     );
     add(
+        "POST /api/imports/correct",
+        Form(
+            "/api/imports/correct",
+            &[
+                ("id", "{reviewed}"),
+                ("line", "3"),
+                ("column", "Country"),
+                ("value", "FR"),
+            ],
+        ),
+        None,
+    );
+    add(
+        "POST /api/imports/drop",
+        Form("/api/imports/drop", &[("id", "{reviewed}"), ("line", "3")]),
+        None,
+    );
+    add(
         "POST /api/imports/confirm",
         Form("/api/imports/confirm", &[("id", "{awaiting}")]),
         None,
@@ -533,6 +551,18 @@ async fn setup(backend: Backend) -> World {
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let drafted: serde_json::Value = res.json().await.unwrap();
     assert_eq!(drafted["status"], "awaiting_mapping", "{drafted}");
+    // Under review, with a bad line 3 to correct or drop.
+    let res = common::upload(
+        &app,
+        &owner,
+        "import-users",
+        "Email,First name,Country\nfay@example.com,Fay,GB\ngus@example.com,Gus,Atlantis\n",
+        true,
+    )
+    .await;
+    let reviewed: serde_json::Value = res.json().await.unwrap();
+    let reviewed = common::wait(&app, &owner, reviewed["id"].as_i64().unwrap()).await;
+    assert_eq!(reviewed["status"], "awaiting_confirmation");
     let client = app
         .scalar_i64("SELECT id FROM client WHERE email = 'ann@example.com'")
         .await;
@@ -559,6 +589,7 @@ async fn setup(backend: Backend) -> World {
         ("to_revert", to_revert["id"].to_string()),
         ("awaiting", awaiting["id"].to_string()),
         ("drafted", drafted["id"].to_string()),
+        ("reviewed", reviewed["id"].to_string()),
         ("client", client.to_string()),
         ("program", "10".to_owned()),
         ("project", project.to_string()),

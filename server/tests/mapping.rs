@@ -582,6 +582,136 @@ async fn only_the_initiator_or_an_admin_maps_an_import(backend: Backend) {
     assert!(html.contains("Keep as extra attribute"));
 }
 
+const TO_REVIEW: &str = "\
+Email,First name,Country,Date of birth
+rev.ann@example.com,Ann,GB,1980-01-02
+rev.bob@example.com,Bob,Atlantis,1981-02-03
+rev.cy@example.com,Cy,DE,31/02/1990
+rev.dee@example.com,Dee,Neverland,
+";
+
+async fn failing_rows_are_corrected_or_dropped_in_the_review(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let res = common::upload(&app, &admin, "import-users", TO_REVIEW, true).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let job = wait(&app, &admin, id).await;
+    assert_eq!(job["status"], "awaiting_confirmation", "{job}");
+    assert_eq!(counts(&job), [1, 0, 0, 3], "{job}");
+    let sid = id.to_string();
+    let correct = |line: &'static str, column: &'static str, value: &'static str| {
+        let (app, admin, sid) = (&app, &admin, sid.clone());
+        async move {
+            let res = app
+                .call(
+                    admin,
+                    "imports/correct",
+                    &[
+                        ("id", &sid),
+                        ("line", line),
+                        ("column", column),
+                        ("value", value),
+                    ],
+                )
+                .await;
+            (res.status(), res.text().await.unwrap())
+        }
+    };
+
+    // A value that still breaks the rules is refused at once, and nothing is kept.
+    let (status, body) = correct("3", "Country", "Atlantis2").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.contains("Line 3, Country: `Atlantis2` is not a country"),
+        "{body}"
+    );
+    let (status, body) = correct("3", "Shoe size", "42").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.contains("The file has no column `Shoe size`"),
+        "{body}"
+    );
+    let (status, body) = correct("9", "Country", "FR").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (_, same) = get(&app, &admin, &format!("/api/v1/imports/{id}")).await;
+    assert_eq!(same["status"], "awaiting_confirmation", "{same}");
+
+    // Kept: validated again through the correction.
+    let (status, body) = correct("3", "Country", "FR").await;
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status} {body}"
+    );
+    let job = wait(&app, &admin, id).await;
+    assert_eq!(job["status"], "awaiting_confirmation", "{job}");
+    assert_eq!(counts(&job), [2, 0, 0, 2], "{job}");
+    let res = app
+        .call(&admin, "imports/drop", &[("id", &sid), ("line", "5")])
+        .await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    let job = wait(&app, &admin, id).await;
+    assert_eq!(counts(&job), [2, 0, 0, 1], "{job}");
+    assert_eq!(job["total_rows"], 3, "the dropped line is left out: {job}");
+    let log = log(&app, &admin, id).await;
+    assert!(
+        log.contains(
+            &"Line 3, Country: `Atlantis` → `FR` (corrected by admin@example.com).".into()
+        ),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"Line 5 dropped (by admin@example.com).".into()),
+        "{log:?}"
+    );
+    assert_eq!(app.audit_count("import.corrected").await, 2);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM client").await,
+        0,
+        "nothing written yet"
+    );
+
+    let (status, body) = post(&app, &admin, &format!("/api/v1/imports/{id}/confirm")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let job = wait(&app, &admin, id).await;
+    assert_eq!(job["status"], "success_with_errors", "{job}");
+    assert_eq!(counts(&job), [2, 0, 0, 1], "{job}");
+    let bob = client_named(&app, &admin, "rev.bob@example.com").await;
+    assert_eq!(bob["country"], "FR");
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM client WHERE email = 'rev.dee@example.com'")
+            .await,
+        0
+    );
+    let report = admin
+        .get(app.url(&format!("/api/v1/imports/{id}/errors.csv")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = report.lines().skip(1).collect();
+    assert_eq!(lines.len(), 1, "{report}");
+    assert!(lines[0].starts_with("4,"), "{report}");
+    let original = admin
+        .get(app.url(&format!("/api/v1/imports/{id}/file")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(original, TO_REVIEW, "the file is kept as uploaded");
+
+    // After the confirmation, nothing more is corrected; a revert takes it all back.
+    let (status, _) = correct("4", "Date of birth", "1990-02-28").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) = post(&app, &admin, &format!("/api/v1/imports/{id}/revert")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM client").await, 0);
+}
+
 on_both_databases!(
     a_mapping_fills_fields_and_extra_attributes,
     a_bad_mapping_is_refused_with_its_reason,
@@ -589,4 +719,5 @@ on_both_databases!(
     an_export_edited_and_imported_back_changes_only_the_edited_cells,
     the_wizard_maps_then_reviews_and_remembers_the_mapping,
     only_the_initiator_or_an_admin_maps_an_import,
+    failing_rows_are_corrected_or_dropped_in_the_review,
 );

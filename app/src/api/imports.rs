@@ -130,6 +130,46 @@ pub async fn choose_mapping(id: i64, targets: Vec<String>) -> Result<(), AppErro
     .await
 }
 
+/// Corrects a cell of a line of an import under review (SPEC §3.5): `column` as the file's
+/// header names it. The job is validated again through its corrections.
+#[server(endpoint = "imports/correct")]
+pub async fn correct_cell(
+    id: i64,
+    line: u64,
+    column: String,
+    value: String,
+) -> Result<(), AppError> {
+    super::respond(async move {
+        let auth = super::authorize(crate::model::policy::IMPORTERS).await?;
+        crate::services::review::correct(
+            &auth.ctx.db,
+            &auth.caller,
+            &auth.user,
+            id,
+            line,
+            &column,
+            &value,
+        )
+        .await?;
+        auth.ctx.import_queue.notify_one();
+        Ok(())
+    })
+    .await
+}
+
+/// Drops a line of an import under review: it is left out of the import.
+#[server(endpoint = "imports/drop")]
+pub async fn drop_line(id: i64, line: u64) -> Result<(), AppError> {
+    super::respond(async move {
+        let auth = super::authorize(crate::model::policy::IMPORTERS).await?;
+        crate::services::review::drop_line(&auth.ctx.db, &auth.caller, &auth.user, id, line)
+            .await?;
+        auth.ctx.import_queue.notify_one();
+        Ok(())
+    })
+    .await
+}
+
 /// Runs a validate-only import for real (its initiator or an admin).
 #[server(endpoint = "imports/confirm")]
 pub async fn confirm_import(id: i64) -> Result<(), AppError> {

@@ -38,6 +38,8 @@ pub struct Model {
     /// The column mapping chosen for the file (`[column, target]` pairs, see
     /// `import::mapping`); none: the header rules of SPEC §3.1.
     pub mapping: Option<String>,
+    /// The operator's corrections made while reviewing it (see `import::corrections`).
+    pub corrections: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@
 //! The layers here know nothing of HTTP or Leptos: they take bytes and return typed
 //! values or errors that say what is wrong and where, so they are tested on their own.
 
+pub mod corrections;
 pub mod decode;
 pub mod header;
 pub mod mapping;

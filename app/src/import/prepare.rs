@@ -5,6 +5,7 @@
 //! then its rows) and holds no more than a piece of it at a time.
 
 use super::FileError;
+use super::corrections::{Corrections, Resolved};
 use super::decode::TextEncoding;
 use super::header::{HeaderMap, map_header};
 use super::mapping::Mapping;
@@ -221,12 +222,22 @@ fn read_header<R: Read>(
     action: ImportAction,
     mapping: Option<&Mapping>,
 ) -> Result<HeaderMap, FileError> {
+    read_names_and_header(reader, action, mapping).map(|(_, header)| header)
+}
+
+/// The header line's names, and how they match the action's columns.
+fn read_names_and_header<R: Read>(
+    reader: &mut RecordReader<R>,
+    action: ImportAction,
+    mapping: Option<&Mapping>,
+) -> Result<(Vec<String>, HeaderMap), FileError> {
     let names = reader.header().map_err(file_error)?;
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    match mapping {
-        Some(mapping) => mapping.apply(action, &names),
-        None => map_header(action, &names),
-    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let header = match mapping {
+        Some(mapping) => mapping.apply(action, &refs),
+        None => map_header(action, &refs),
+    }?;
+    Ok((names, header))
 }
 
 /// Checks a file held in memory.
@@ -305,6 +316,10 @@ impl RowOutcome {
 pub struct FileRows<R: Read> {
     reader: RecordReader<TextReader<R>>,
     pub header: HeaderMap,
+    /// The header line's names, as read.
+    pub names: Vec<String>,
+    /// The operator's corrections, applied to each line as it is read.
+    corrections: Resolved,
     action: ImportAction,
     today: NaiveDate,
     row: Row,
@@ -323,28 +338,68 @@ impl<R: Read> FileRows<R> {
         today: NaiveDate,
     ) -> Result<Self, FileError> {
         let mut reader = RecordReader::new(TextReader::new(source, encoding), delimiter);
-        let header = read_header(&mut reader, action, mapping)?;
+        let (names, header) = read_names_and_header(&mut reader, action, mapping)?;
         Ok(FileRows {
             reader,
             header,
+            names,
+            corrections: Resolved::default(),
             action,
             today,
             row: Row::default(),
         })
     }
 
-    /// The next data row, validated; `None` at the end of the file.
+    /// Reads the file through `corrections`: dropped lines are skipped, corrected cells
+    /// replaced. A correction of a column the file lacks refuses the file.
+    pub fn with_corrections(mut self, corrections: &Corrections) -> Result<Self, FileError> {
+        self.corrections = corrections
+            .resolve(&self.names)
+            .map_err(FileError::Header)?;
+        Ok(self)
+    }
+
+    /// The last row read, as the file has it (after corrections).
+    pub fn raw(&self) -> &Row {
+        &self.row
+    }
+
+    /// The next data row, validated; `None` at the end of the file. Dropped lines are
+    /// skipped.
     pub fn next_row(&mut self) -> Result<Option<RowOutcome>, StreamError> {
-        match self.reader.read_into(&mut self.row)? {
-            Next::End => Ok(None),
-            Next::Invalid(e) => Ok(Some(RowOutcome::Invalid {
+        loop {
+            let next = self.reader.read_into(&mut self.row)?;
+            let line = match &next {
+                Next::End => return Ok(None),
+                Next::Invalid(e) => e.line,
+                Next::Row => self.row.line,
+            };
+            match self.corrections.get(line) {
+                Some(fix) if fix.dropped => continue,
+                Some(fix) if matches!(next, Next::Row) => {
+                    for (index, value) in &fix.cells {
+                        if let Some(field) = self.row.fields.get_mut(*index) {
+                            field.clone_from(value);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            return Ok(Some(self.outcome(next)));
+        }
+    }
+
+    fn outcome(&self, next: Next) -> RowOutcome {
+        match next {
+            Next::End => unreachable!("the end of the file is not a row"),
+            Next::Invalid(e) => RowOutcome::Invalid {
                 line: e.line,
                 errors: vec![CellError {
                     column: e.column,
                     value: e.value,
                     message: e.message,
                 }],
-            })),
+            },
             Next::Row => {
                 let row = &self.row;
                 let checked = match self.action {
@@ -355,10 +410,10 @@ impl<R: Read> FileRows<R> {
                     }
                     ImportAction::Ibs => ib_row(&self.header, row).map(RowOutcome::Ib),
                 };
-                Ok(Some(checked.unwrap_or_else(|errors| RowOutcome::Invalid {
+                checked.unwrap_or_else(|errors| RowOutcome::Invalid {
                     line: row.line,
                     errors,
-                })))
+                })
             }
         }
     }

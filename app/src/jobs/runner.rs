@@ -12,6 +12,7 @@ use super::queue::{self, Heartbeat, fence, save_progress};
 use super::write::insert_all;
 use super::{BATCH_ROWS, MAX_ATTEMPTS, RunError, Totals, find_job, info, message, writes};
 use crate::entities::{import_file_chunk, import_job, import_message};
+use crate::import::corrections::Corrections;
 use crate::import::decode::TextEncoding;
 use crate::import::mapping::Mapping;
 use crate::import::prepare::{FileRows, RowOutcome, SNIFF_BYTES, choose_delimiter};
@@ -276,12 +277,21 @@ async fn apply_file(
         })?),
         None => None,
     };
+    let corrections = match job.corrections.as_deref() {
+        Some(kept) => Corrections::from_json(kept).map_err(|e| {
+            Stop::Failed(format!(
+                "the corrections kept with the job are unreadable: {e}"
+            ))
+        })?,
+        None => Corrections::default(),
+    };
     let sizer = BatchSizer::new();
     let (pieces_tx, pieces_rx) = mpsc::channel(PIECES_IN_FLIGHT);
     let (tx, mut rx) = mpsc::channel(BATCHES_IN_FLIGHT);
     let reading = Reading {
         action,
         mapping,
+        corrections,
         encoding,
         delimiter: job.delimiter.parse().unwrap_or_default(),
         rows: job.total_rows as u64,
@@ -479,6 +489,7 @@ impl Read for StoredPieces {
 struct Reading {
     action: ImportAction,
     mapping: Option<Mapping>,
+    corrections: Corrections,
     encoding: TextEncoding,
     delimiter: Delimiter,
     rows: u64,
@@ -509,7 +520,9 @@ impl Reading {
             self.action,
             self.mapping.as_ref(),
             self.today,
-        ) {
+        )
+        .and_then(|file| file.with_corrections(&self.corrections))
+        {
             Ok(file) => file,
             Err(e) => return unreadable(e.to_string()),
         };

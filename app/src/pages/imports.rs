@@ -1,7 +1,8 @@
 //! Import Data (SPEC §3.4): every job the user may see, and one job's details.
 
 use crate::api::imports::{
-    ChooseMapping, ConfirmImport, ImportList, RevertImport, list_imports, mapping_step, show_import,
+    ChooseMapping, ConfirmImport, CorrectCell, DropLine, ImportList, RevertImport, list_imports,
+    mapping_step, show_import,
 };
 use crate::components::listing::{Choice, Pager, when};
 use crate::components::live::LiveJobs;
@@ -131,14 +132,50 @@ pub fn ImportsPage() -> impl IntoView {
     }
 }
 
+/// The review's actions on a failing row: correct a cell, drop the line.
+#[derive(Clone, Copy)]
+struct Review {
+    job: i64,
+    correct: ServerAction<CorrectCell>,
+    drop: ServerAction<DropLine>,
+}
+
 #[component]
-fn MessageRow(m: MessageRecord) -> impl IntoView {
+fn MessageRow(m: MessageRecord, review: Option<Review>) -> impl IntoView {
+    let current = m.value.clone().unwrap_or_default();
+    let fix = review.zip(m.line).map(|(r, line)| {
+        let correct = m.column.clone().map(|column| {
+            let label = format!("New value of {column} on line {line}");
+            view! {
+                <ActionForm action=r.correct attr:class="inline fix">
+                    <input type="hidden" name="id" value=r.job/>
+                    <input type="hidden" name="line" value=line/>
+                    <input type="hidden" name="column" value=column/>
+                    <input type="text" name="value" value=current
+                        aria-label=label maxlength="1000"/>
+                    <button class="btn btn-small" type="submit">"Fix"</button>
+                </ActionForm>
+            }
+        });
+        view! {
+            <td class="review">
+                {correct}
+                <ActionForm action=r.drop attr:class="inline">
+                    <input type="hidden" name="id" value=r.job/>
+                    <input type="hidden" name="line" value=line/>
+                    <button class="btn btn-small" type="submit"
+                        aria-label=format!("Drop line {line}")>"Drop row"</button>
+                </ActionForm>
+            </td>
+        }
+    });
     view! {
         <tr data-testid="error-row">
             <td class="num">{m.line.map(|l| l.to_string()).unwrap_or_default()}</td>
             <td>{m.column.unwrap_or_default()}</td>
             <td class="value">{m.value.unwrap_or_default()}</td>
             <td>{m.message}</td>
+            {fix}
         </tr>
     }
 }
@@ -150,6 +187,8 @@ fn Details(
     query: leptos_router::params::ParamsMap,
     confirm: ServerAction<ConfirmImport>,
     revert: ServerAction<RevertImport>,
+    correct: ServerAction<CorrectCell>,
+    drop: ServerAction<DropLine>,
 ) -> impl IntoView {
     let ImportDetails {
         job,
@@ -158,6 +197,11 @@ fn Details(
         errors,
     } = details;
     let may_confirm = can_change && job.status == JobStatus::AwaitingConfirmation;
+    let review = may_confirm.then_some(Review {
+        job: job.id,
+        correct,
+        drop,
+    });
     let may_revert = can_change
         && (!job.validate_only || job.confirmed_at.is_some())
         && job.status.is_revertible();
@@ -257,9 +301,18 @@ fn Details(
                 view! { <p class="muted">"No row errors."</p> }.into_any()
             } else {
                 view! {
+                    {review.map(|_| view! {
+                        <p class="muted" data-testid="review-help">
+                            "Correct a failing cell or drop its row: the import is checked again at once, \
+                             and nothing is written until you confirm. The original file is kept as uploaded."
+                        </p>
+                    })}
                     <table class="data-table">
-                        <thead><tr><th>"Line"</th><th>"Column"</th><th>"Value"</th><th>"Reason"</th></tr></thead>
-                        <tbody>{errors.items.into_iter().map(|m| view! { <MessageRow m/> }).collect_view()}</tbody>
+                        <thead><tr>
+                            <th>"Line"</th><th>"Column"</th><th>"Value"</th><th>"Reason"</th>
+                            {review.map(|_| view! { <th>"Fix"</th> })}
+                        </tr></thead>
+                        <tbody>{errors.items.into_iter().map(|m| view! { <MessageRow m review/> }).collect_view()}</tbody>
                     </table>
                     <Pager total=errors.total page=errors.page per_page=errors.per_page
                         base=format!("/imports/{id}") query=query param="errors" label="Error pages"/>
@@ -289,6 +342,8 @@ pub fn ImportDetailsPage() -> impl IntoView {
     };
     let confirm = ServerAction::<ConfirmImport>::new();
     let revert = ServerAction::<RevertImport>::new();
+    let correct = ServerAction::<CorrectCell>::new();
+    let drop = ServerAction::<DropLine>::new();
     let live = LiveJobs::get();
     let pushed = Memo::new(move |_| live.job(key().0));
     let key = move || {
@@ -296,10 +351,11 @@ pub fn ImportDetailsPage() -> impl IntoView {
             key(),
             confirm.version().get(),
             revert.version().get(),
+            (correct.version().get(), drop.version().get()),
             pushed.get(),
         )
     };
-    let details = Resource::new(key, |((id, errors, log), _, _, _)| async move {
+    let details = Resource::new(key, |((id, errors, log), _, _, _, _)| async move {
         match id {
             Some(id) => show_import(id, errors, log).await,
             None => Err(crate::model::AppError::NotFound(
@@ -310,6 +366,8 @@ pub fn ImportDetailsPage() -> impl IntoView {
     view! {
         {action_error(move || confirm.value().get())}
         {action_error(move || revert.value().get())}
+        {action_error(move || correct.value().get())}
+        {action_error(move || drop.value().get())}
         {move || revert.value().get().and_then(Result::ok).map(|done| view! {
             <div class="notice notice-success" role="status">{done}</div>
         })}
@@ -318,7 +376,7 @@ pub fn ImportDetailsPage() -> impl IntoView {
                 match details.await {
                     Ok(details) => {
                         let query = query.get_untracked();
-                        view! { <Details details query confirm revert/> }.into_any()
+                        view! { <Details details query confirm revert correct drop/> }.into_any()
                     }
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }

@@ -21,6 +21,7 @@ pub mod action {
     pub const TOKEN_CREATED: &str = "api_token.created";
     pub const IMPORT_CREATED: &str = "import.created";
     pub const IMPORT_MAPPED: &str = "import.mapped";
+    pub const IMPORT_CORRECTED: &str = "import.corrected";
     pub const IMPORT_CONFIRMED: &str = "import.confirmed";
     pub const IMPORT_REVERTED: &str = "import.reverted";
     pub const PROGRAM_CREATED: &str = "ib_program.created";
@@ -30,7 +31,7 @@ pub mod action {
     pub const TOKEN_REVOKED: &str = "api_token.revoked";
 
     /// Every action, for the audit log's filter.
-    pub const ALL: [&str; 22] = [
+    pub const ALL: [&str; 23] = [
         SIGN_IN_SUCCEEDED,
         SIGN_IN_FAILED,
         SIGN_IN_THROTTLED,
@@ -47,6 +48,7 @@ pub mod action {
         TOKEN_REVOKED,
         IMPORT_CREATED,
         IMPORT_MAPPED,
+        IMPORT_CORRECTED,
         IMPORT_CONFIRMED,
         IMPORT_REVERTED,
         PROGRAM_CREATED,

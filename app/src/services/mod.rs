@@ -10,6 +10,7 @@ pub mod live;
 pub mod mapping;
 pub mod notifications;
 pub mod overview;
+pub mod review;
 pub mod sign_in;
 pub mod tokens;
 pub mod users;
