@@ -78,3 +78,64 @@ test("a partner's file is mapped column by column from the Clients dialog, revie
   await hydrated(page);
   await shot(page, "client-attributes");
 });
+
+test("failing rows are corrected in place or dropped in the review, then the import is confirmed", async ({
+  page,
+  expectedConsoleErrors,
+}) => {
+  // The refused correction below is answered 422, which the browser logs.
+  expectedConsoleErrors.push(/Failed to load resource: the server responded with a status of 422/);
+  await page.goto("/login");
+  await hydrated(page);
+  await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+  await expect(page.getByTestId("current-user")).toContainText(ADMIN_EMAIL);
+  const file = [
+    "Email,First name,Country",
+    "fix.ann@example.com,Ann,GB",
+    "fix.bob@example.com,Bob,Atlantis",
+    "fix.cy@example.com,Cy,Neverland",
+    "fix.dee@example.com,Dee,Utopia",
+    "",
+  ].join("\n");
+  const res = await page.request.post("/api/v1/imports", {
+    multipart: {
+      title: `Review ${Date.now()}`,
+      action: "import-users",
+      validate_only: "true",
+      file: { name: "review.csv", mimeType: "text/csv", buffer: Buffer.from(file) },
+    },
+  });
+  expect(res.status()).toBe(202);
+  const job = await res.json();
+  const status = page.locator("h1").getByTestId("status");
+  await expect(async () => {
+    await page.goto(`/imports/${job.id}`);
+    await expect(status).toHaveText("Awaiting confirmation", { timeout: 1000 });
+  }).toPass({ timeout: 20_000 });
+  await expect(page.getByTestId("error-row")).toHaveCount(3);
+  await hydrated(page);
+
+  // A value that is still wrong is refused with the reason; a right one is kept.
+  const bob = page.getByLabel("New value of Country on line 3");
+  await bob.fill("Atlantis2");
+  await page.getByTestId("error-row").filter({ hasText: "Atlantis" }).getByRole("button", { name: "Fix" }).click();
+  await expect(page.getByRole("alert")).toContainText("Line 3, Country: `Atlantis2` is not a country");
+  await bob.fill("FR");
+  await page.getByTestId("error-row").filter({ hasText: "Atlantis" }).getByRole("button", { name: "Fix" }).click();
+  await expect(page.getByTestId("error-row")).toHaveCount(2, { timeout: 20_000 });
+  await expect(page.getByTestId("import-counts")).toContainText("2 created");
+
+  await page.getByRole("button", { name: "Drop line 5" }).click();
+  await expect(page.getByTestId("error-row")).toHaveCount(1, { timeout: 20_000 });
+  await expect(page.getByTestId("import-counts")).toHaveText(
+    "3 of 3 rows processed: 2 created, 0 updated, 0 unchanged, 1 errors.",
+  );
+  await expect(page.getByTestId("log")).toContainText("Line 3, Country: `Atlantis` → `FR` (corrected by");
+  await expect(page.getByTestId("log")).toContainText("Line 5 dropped");
+  await shot(page, "import-review");
+
+  await page.getByRole("button", { name: "Confirm: import these rows" }).click();
+  await expect(status).toHaveText("Success with errors", { timeout: 20_000 });
+  const found = await page.request.get("/api/v1/clients?search=fix.");
+  expect((await found.json()).total).toBe(2);
+});
