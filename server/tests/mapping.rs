@@ -712,6 +712,81 @@ async fn failing_rows_are_corrected_or_dropped_in_the_review(backend: Backend) {
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM client").await, 0);
 }
 
+async fn a_corrected_import_with_extra_attributes_reports_and_reverts_as_corrected(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let csv = "Email,First name,Country,Project,Ref\n\
+        ext.ann@example.com,Ann,GB,,EXT-1\n\
+        ext.bob@example.com,Bob,Atlantis,Nowhere,EXT-2\n";
+    let form = Form::new()
+        .text("title", "reviewed partner file")
+        .text("action", "import-users")
+        .text("validate_only", "true")
+        .text("mapping", r#"{"Ref": "extra:External ID"}"#)
+        .part(
+            "file",
+            Part::bytes(csv.as_bytes().to_vec()).file_name("p.csv"),
+        );
+    let res = admin
+        .post(app.url("/api/v1/imports"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    assert_eq!(counts(&wait(&app, &admin, id).await), [1, 0, 0, 1]);
+    let res = app
+        .call(
+            &admin,
+            "imports/correct",
+            &[
+                ("id", &id.to_string()),
+                ("line", "3"),
+                ("column", "Country"),
+                ("value", "FR"),
+            ],
+        )
+        .await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    // The country is right now; the project is found missing only when the row is applied.
+    let job = wait(&app, &admin, id).await;
+    assert_eq!(counts(&job), [1, 0, 0, 1], "{job}");
+    let (status, _) = post(&app, &admin, &format!("/api/v1/imports/{id}/confirm")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let job = wait(&app, &admin, id).await;
+    assert_eq!(job["status"], "success_with_errors", "{job}");
+    let report = admin
+        .get(app.url(&format!("/api/v1/imports/{id}/errors.csv")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = report.lines().nth(1).unwrap();
+    assert!(row.starts_with("3,"), "{report}");
+    assert!(
+        row.ends_with(",ext.bob@example.com,Bob,FR,Nowhere,EXT-2"),
+        "the row as the import read it, corrected: {report}"
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM client_attribute")
+            .await,
+        1
+    );
+    let (status, body) = post(&app, &admin, &format!("/api/v1/imports/{id}/revert")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM client").await, 0);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM client_attribute")
+            .await,
+        0
+    );
+}
+
 on_both_databases!(
     a_mapping_fills_fields_and_extra_attributes,
     a_bad_mapping_is_refused_with_its_reason,
@@ -720,4 +795,5 @@ on_both_databases!(
     the_wizard_maps_then_reviews_and_remembers_the_mapping,
     only_the_initiator_or_an_admin_maps_an_import,
     failing_rows_are_corrected_or_dropped_in_the_review,
+    a_corrected_import_with_extra_attributes_reports_and_reverts_as_corrected,
 );

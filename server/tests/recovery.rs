@@ -343,6 +343,135 @@ async fn a_killed_server_resumes_its_import_after_the_last_batch(backend: Backen
     drop(dir);
 }
 
+/// Runs job `id`'s next step here (the review's validation), as a worker would.
+async fn validate_here(db: &DatabaseConnection, id: i64) -> import_job::Model {
+    let claimed = imports::claim_next(db, "reviewer", chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(claimed, Some(id));
+    imports::run(
+        db,
+        id,
+        "reviewer",
+        &imports::RunOptions {
+            heartbeat_every: Duration::from_secs(5),
+            bulk_min_rows: app::jobs::bulk::BULK_MIN_ROWS,
+            stale_after: Duration::from_secs(30),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// A reviewed import (a cell corrected near the start and near the end, the last line
+/// dropped) is confirmed, and its server is killed half-way: the resumed run reads the
+/// file through the same corrections, so each is applied exactly once.
+async fn corrections_hold_when_a_confirmed_review_resumes_after_a_crash(backend: Backend) {
+    let (url, dir) = fresh_database(backend).await;
+    let logs = tempfile::tempdir().unwrap();
+    let db = server::db::connect(&url).await.unwrap();
+    server::db::migrate(&db).await.unwrap();
+    let user = operator(&db).await;
+    let caller = app::auth::Caller {
+        user: Some(user.clone()),
+        remote_addr: None,
+    };
+    let mut csv = String::from("Email,First name,Country\n");
+    for i in 0..ROWS {
+        let country = if i == 1 || i == ROWS - 2 {
+            "Atlantis"
+        } else {
+            "GB"
+        };
+        csv.push_str(&format!("fix{i}@example.com,Fix{i},{country}\n"));
+    }
+    let mut upload = users_upload("reviewed", csv);
+    upload.validate_only = true;
+    let id = imports::create(&db, &caller, &user, upload, Limits::NONE, None)
+        .await
+        .unwrap()
+        .id;
+    let reviewed = validate_here(&db, id).await;
+    assert_eq!(reviewed.status, JobStatus::AwaitingConfirmation);
+    assert_eq!(reviewed.error_rows, 2);
+    let (near_start, near_end, last) = (3u64, ROWS as u64, ROWS as u64 + 1);
+    for line in [near_start, near_end] {
+        app::services::review::correct(&db, &caller, &user, id, line, "Country", "FR")
+            .await
+            .unwrap();
+        validate_here(&db, id).await;
+    }
+    app::services::review::drop_line(&db, &caller, &user, id, last)
+        .await
+        .unwrap();
+    let reviewed = validate_here(&db, id).await;
+    assert_eq!(
+        (
+            reviewed.total_rows,
+            reviewed.created_rows,
+            reviewed.error_rows
+        ),
+        (ROWS as i64 - 1, ROWS as i64 - 1, 0)
+    );
+    imports::confirm(&db, &caller, &user, id).await.unwrap();
+
+    let first = ServerProcess::start(&url, &logs.path().join("first.log"), "2s");
+    wait_until("the first batches", Duration::from_secs(120), async || {
+        job(&db, id).await.processed_rows >= 1_000
+    })
+    .await;
+    first.kill_hard();
+    let interrupted = job(&db, id).await;
+    assert_eq!(interrupted.status, JobStatus::InProgress);
+    assert!(
+        interrupted.processed_rows < ROWS as i64 - 1,
+        "killed too late to test anything"
+    );
+    let _second = ServerProcess::start(&url, &logs.path().join("second.log"), "2s");
+    wait_until("the resumed import", Duration::from_secs(300), async || {
+        job(&db, id).await.status != JobStatus::InProgress
+    })
+    .await;
+    let done = job(&db, id).await;
+    assert_eq!(
+        done.status,
+        JobStatus::Success,
+        "{:?}",
+        info_messages(&db, id).await
+    );
+    assert_eq!(done.attempts, 2);
+    assert_eq!(
+        (done.processed_rows, done.created_rows, done.error_rows),
+        (ROWS as i64 - 1, ROWS as i64 - 1, 0)
+    );
+    assert_eq!(
+        client::Entity::find().count(&db).await.unwrap(),
+        ROWS as u64 - 1
+    );
+    let country = async |email: String| {
+        client::Entity::find()
+            .filter(client::Column::Email.eq(email))
+            .one(&db)
+            .await
+            .unwrap()
+            .map(|c| c.country)
+    };
+    assert_eq!(
+        country("fix1@example.com".into()).await,
+        Some(Some("FR".into()))
+    );
+    assert_eq!(
+        country(format!("fix{}@example.com", ROWS - 2)).await,
+        Some(Some("FR".into()))
+    );
+    assert_eq!(
+        country(format!("fix{}@example.com", ROWS - 1)).await,
+        None,
+        "the dropped line"
+    );
+    drop(dir);
+}
+
 /// A bulk-mode import killed half-way: its indexes were dropped and stay missing while
 /// it is down; the next start resumes it, the counts are exact and every index is back
 /// exactly as the migrations made it.
@@ -642,6 +771,14 @@ async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
 
 mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corrections_hold_when_a_confirmed_review_resumes_after_a_crash() {
+        super::corrections_hold_when_a_confirmed_review_resumes_after_a_crash(
+            super::Backend::Sqlite,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reverting_a_large_import_leaves_every_index_as_migrated() {
         super::reverting_a_large_import_leaves_every_index_as_migrated(super::Backend::Sqlite)
             .await;
@@ -665,6 +802,14 @@ mod sqlite {
 }
 
 mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corrections_hold_when_a_confirmed_review_resumes_after_a_crash() {
+        super::corrections_hold_when_a_confirmed_review_resumes_after_a_crash(
+            super::Backend::Postgres,
+        )
+        .await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reverting_a_large_import_leaves_every_index_as_migrated() {
         super::reverting_a_large_import_leaves_every_index_as_migrated(super::Backend::Postgres)

@@ -225,8 +225,19 @@ pub async fn error_report(
     }
     let bytes = crate::jobs::file_bytes(db, job.id).await?;
     let asked: crate::model::Delimiter = job.delimiter.parse().unwrap_or_default();
+    // A failed row is reported as the import read it: with the review's corrections.
+    let corrections = job
+        .corrections
+        .as_deref()
+        .map(crate::import::corrections::Corrections::from_json)
+        .transpose()
+        .map_err(|e| {
+            tracing::error!(job_id = job.id, error = %e, "unreadable corrections");
+            AppError::Internal
+        })?
+        .unwrap_or_default();
     // Reading a whole file is CPU work of up to seconds: off the async workers.
-    tokio::task::spawn_blocking(move || write_error_report(&bytes, asked, &reasons))
+    tokio::task::spawn_blocking(move || write_error_report(&bytes, asked, &reasons, &corrections))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "the error report's task failed");
@@ -239,6 +250,7 @@ fn write_error_report(
     bytes: &[u8],
     asked: crate::model::Delimiter,
     reasons: &BTreeMap<u64, Vec<String>>,
+    corrections: &crate::import::corrections::Corrections,
 ) -> Result<Vec<u8>, AppError> {
     let internal = |e: csv::Error| {
         tracing::error!(error = %e, "could not write an error report");
@@ -255,6 +267,7 @@ fn write_error_report(
     );
     let mut reader = RecordReader::new(TextReader::new(bytes, encoding), delimiter);
     let header = reader.header().unwrap_or_default();
+    let fixes = corrections.resolve(&header).unwrap_or_default();
     let mut head = vec!["line".to_owned(), "error".to_owned()];
     head.extend(header.iter().map(|h| neutralise(h).into_owned()));
     out.write_record(&head).map_err(internal)?;
@@ -268,6 +281,14 @@ fn write_error_report(
         let Some(why) = reasons.get(&line) else {
             continue;
         };
+        let mut fields = fields.to_vec();
+        if let Some(fix) = fixes.get(line) {
+            for (index, value) in &fix.cells {
+                if let Some(field) = fields.get_mut(*index) {
+                    field.clone_from(value);
+                }
+            }
+        }
         let mut record = vec![line.to_string(), neutralise(&why.join("; ")).into_owned()];
         record.extend(fields.iter().map(|f| neutralise(f).into_owned()));
         out.write_record(&record).map_err(internal)?;
