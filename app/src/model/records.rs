@@ -109,7 +109,8 @@ pub struct JobRecord {
     pub updated: i64,
     pub unchanged: i64,
     pub errors: i64,
-    /// The column mapping the job was run with, `[file column, target]` in file order;
+    /// The column mapping the job was run with, `[file column, target]` pairs (the file's
+    /// order when chosen in the wizard, by column name when an API call sent an object);
     /// none when the header rules of SPEC §3.1 decided alone.
     #[serde(default)]
     pub mapping: Option<Vec<(String, String)>>,
