@@ -9,7 +9,7 @@ use super::corrections::{Corrections, Resolved};
 use super::decode::TextEncoding;
 use super::header::{HeaderMap, map_header};
 use super::mapping::Mapping;
-use super::parse::Row;
+use super::parse::{Row, RowError};
 use super::sniff::sniff_delimiter;
 use super::stream::{Inspector, Next, RecordReader, StreamError, TextReader};
 use super::validate::{AccountRow, CellError, ClientRow, IbRow, account_row, client_row, ib_row};
@@ -368,15 +368,16 @@ impl<R: Read> FileRows<R> {
     /// skipped.
     pub fn next_row(&mut self) -> Result<Option<RowOutcome>, StreamError> {
         loop {
-            let next = self.reader.read_into(&mut self.row)?;
-            let line = match &next {
+            // A row that could not be read, or `None` for one read into `self.row`.
+            let unread = match self.reader.read_into(&mut self.row)? {
                 Next::End => return Ok(None),
-                Next::Invalid(e) => e.line,
-                Next::Row => self.row.line,
+                Next::Invalid(e) => Some(e),
+                Next::Row => None,
             };
+            let line = unread.as_ref().map_or(self.row.line, |e| e.line);
             match self.corrections.get(line) {
                 Some(fix) if fix.dropped => continue,
-                Some(fix) if matches!(next, Next::Row) => {
+                Some(fix) if unread.is_none() => {
                     for (index, value) in &fix.cells {
                         if let Some(field) = self.row.fields.get_mut(*index) {
                             field.clone_from(value);
@@ -385,14 +386,14 @@ impl<R: Read> FileRows<R> {
                 }
                 _ => {}
             }
-            return Ok(Some(self.outcome(next)));
+            return Ok(Some(self.outcome(unread)));
         }
     }
 
-    fn outcome(&self, next: Next) -> RowOutcome {
-        match next {
-            Next::End => unreachable!("the end of the file is not a row"),
-            Next::Invalid(e) => RowOutcome::Invalid {
+    /// The outcome of a row that could not be read (`unread`), or of the one in `self.row`.
+    fn outcome(&self, unread: Option<RowError>) -> RowOutcome {
+        match unread {
+            Some(e) => RowOutcome::Invalid {
                 line: e.line,
                 errors: vec![CellError {
                     column: e.column,
@@ -400,7 +401,7 @@ impl<R: Read> FileRows<R> {
                     message: e.message,
                 }],
             },
-            Next::Row => {
+            None => {
                 let row = &self.row;
                 let checked = match self.action {
                     ImportAction::Users => client_row(&self.header, row, self.today)
