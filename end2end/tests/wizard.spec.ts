@@ -139,3 +139,144 @@ test("failing rows are corrected in place or dropped in the review, then the imp
   const found = await page.request.get("/api/v1/clients?search=fix.");
   expect((await found.json()).total).toBe(2);
 });
+
+/** A Wifox client export: 41 columns in Wifox naming, 500 rows, 12 of them bad (4 impossible
+ * dates of birth, 4 unknown countries, 4 emails repeating an earlier one in another case). */
+function wifoxExport(): { csv: string; badCountryLines: number[]; repeatLines: number[] } {
+  const header = [
+    "Email", "First name", "Last name", "Country", "Phone", "Date Of Birth", "billing.city",
+    "billing.postcode", "Billing address", "Verification level", "processedDate", "Comments",
+    "State", "External ID", "AffiliateID", "Additional phone", "Registration IP",
+    "Registration origin", "tradingGroups.0",
+  ];
+  for (let i = 0; i < 11; i++) header.push(`lifestyle.${i}`);
+  for (let i = 0; i < 11; i++) header.push(`agreements.${i}`);
+  const rows: string[] = [header.join(",")];
+  const badCountryLines: number[] = [];
+  const repeatLines: number[] = [];
+  for (let i = 0; i < 500; i++) {
+    const line = i + 2;
+    let email = `wfx${i}@example.com`;
+    let country = "GB";
+    let birth = "1985-06-15";
+    if (i % 125 === 10) birth = "31/02/1990";
+    if (i % 125 === 20) {
+      country = "Atlantis";
+      badCountryLines.push(line);
+    }
+    if (i % 125 === 30) {
+      email = `WFX${i - 1}@EXAMPLE.COM`;
+      repeatLines.push(line);
+    }
+    const cells = [
+      email, `Ann${i}`, `Lee${i}`, country, "+44 20 7946 0958", birth, "London", "SW1A 1AA",
+      "1 High Street", "1", "2026-01-02", "vip", "Greater London", `WFX-EXT-${i}`, `AFF-${i % 7}`,
+      "+44 20 7946 0000", "10.0.0.1", "web", "standard",
+    ];
+    for (let k = 0; k < 22; k++) cells.push(`v${k}`);
+    rows.push(cells.join(","));
+  }
+  return { csv: rows.join("\n") + "\n", badCountryLines, repeatLines };
+}
+
+test("a 500-row Wifox export with 12 bad rows is mapped, 3 rows fixed and 2 dropped, and ends with exactly 7 in the error report", async ({
+  page,
+  expectedConsoleErrors,
+}) => {
+  test.setTimeout(180_000);
+  expectedConsoleErrors.push(/Failed to load resource: the server responded with a status of 422/);
+  const { csv, badCountryLines, repeatLines } = wifoxExport();
+  await page.goto("/login");
+  await hydrated(page);
+  await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+  await expect(page).toHaveURL(/\/clients$/);
+  await hydrated(page);
+
+  const upload = async (title: string) => {
+    await page.getByTestId("import-button").click();
+    const dialog = page.getByRole("dialog", { name: "Import a file" });
+    await dialog.getByLabel("Title").fill(title);
+    await dialog.getByLabel("File").setInputFiles({
+      name: "wifox.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from(csv),
+    });
+    await dialog.getByTestId("review-mapping").check();
+    await dialog.getByRole("button", { name: "Upload and import" }).click();
+    await expect(page).toHaveURL(/\/imports\/\d+\/mapping$/);
+    await hydrated(page);
+  };
+  await upload(`Wifox export ${Date.now()}`);
+  const jobId = page.url().split("/").at(-2);
+  const target = (column: string) => page.getByLabel(`What column ${column} fills`);
+  await expect(page.getByTestId("saved-mapping")).toHaveCount(0);
+  await expect(target("billing.city")).toHaveValue("City");
+  await expect(target("billing.postcode")).toHaveValue("Postal code");
+  await expect(target("Billing address")).toHaveValue("Address");
+  await expect(target("Date Of Birth")).toHaveValue("Date of birth");
+  await expect(target("External ID")).toHaveValue("extra:External ID");
+  // Comments are left out; the postcode is kept as an attribute of its own.
+  await target("Comments").selectOption("ignore");
+  await target("billing.postcode").selectOption("extra:billing.postcode");
+  await page.getByRole("button", { name: "Review the import" }).click();
+
+  const status = page.locator("h1").getByTestId("status");
+  await expect(async () => {
+    await page.goto(`/imports/${jobId}`);
+    await expect(status).toHaveText("Awaiting confirmation", { timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
+  await expect(page.getByTestId("error-row")).toHaveCount(12);
+  await hydrated(page);
+
+  // Three unknown countries fixed in place, two repeated emails dropped.
+  let left = 12;
+  for (const line of badCountryLines.slice(0, 3)) {
+    await page.getByLabel(`New value of Country on line ${line}`).fill("FR");
+    await page
+      .getByTestId("error-row")
+      .filter({ has: page.getByLabel(`New value of Country on line ${line}`) })
+      .getByRole("button", { name: "Fix" })
+      .click();
+    left -= 1;
+    await expect(page.getByTestId("error-row")).toHaveCount(left, { timeout: 30_000 });
+    await expect(status).toHaveText("Awaiting confirmation", { timeout: 30_000 });
+  }
+  for (const line of repeatLines.slice(0, 2)) {
+    await page.getByRole("button", { name: `Drop line ${line}` }).click();
+    left -= 1;
+    await expect(page.getByTestId("error-row")).toHaveCount(left, { timeout: 30_000 });
+    await expect(status).toHaveText("Awaiting confirmation", { timeout: 30_000 });
+  }
+  await expect(page.getByTestId("import-counts")).toHaveText(
+    "498 of 498 rows processed: 491 created, 0 updated, 0 unchanged, 7 errors.",
+  );
+  await page.getByRole("button", { name: "Confirm: import these rows" }).click();
+  await expect(status).toHaveText("Success with errors", { timeout: 60_000 });
+  await expect(page.getByTestId("import-counts")).toHaveText(
+    "498 of 498 rows processed: 491 created, 0 updated, 0 unchanged, 7 errors.",
+  );
+  const report = await page.request.get(`/api/v1/imports/${jobId}/errors.csv`);
+  const reportLines = (await report.text()).trim().split(/\r?\n/);
+  expect(reportLines.length).toBe(1 + 7);
+
+  // The client page shows the extra attributes; an External ID finds the client.
+  await page.goto("/clients");
+  await hydrated(page);
+  await page.getByLabel("Search").fill("WFX-EXT-42");
+  await page.getByRole("button", { name: "Apply" }).click();
+  const found = page.getByTestId("client-row");
+  await expect(found).toHaveCount(1);
+  await found.getByRole("link", { name: "wfx42@example.com" }).click();
+  const attributes = page.getByTestId("client-attributes");
+  await expect(attributes).toContainText("WFX-EXT-42");
+  await expect(attributes).toContainText("billing.postcode");
+  await expect(attributes).not.toContainText("Comments");
+
+  // The next file with these columns is mapped the same way, and says so.
+  await page.goto("/clients");
+  await hydrated(page);
+  await upload(`Wifox export again ${Date.now()}`);
+  await expect(page.getByTestId("saved-mapping")).toBeVisible();
+  await expect(target("Comments")).toHaveValue("ignore");
+  await expect(target("billing.postcode")).toHaveValue("extra:billing.postcode");
+});
