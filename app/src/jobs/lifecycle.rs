@@ -147,25 +147,15 @@ pub async fn visible(
     Ok(job)
 }
 
-/// Confirms a validate-only job: the same job runs for real from its stored file.
-pub async fn confirm(
-    db: &DatabaseConnection,
-    caller: &Caller,
-    user: &CurrentUser,
-    job_id: i64,
-) -> Result<import_job::Model, AppError> {
-    let job = visible(db, caller, user, job_id, true).await?;
-    let txn = db.begin().await?;
-    let reset = import_job::Entity::update_many()
+/// An update that queues a job to run once more from the start of its stored file: `new`,
+/// with its counts, attempts and end cleared. The caller adds what else changes and which
+/// job, in which state, it applies to.
+pub(crate) fn run_again() -> sea_orm::UpdateMany<import_job::Entity> {
+    import_job::Entity::update_many()
         .col_expr(
             import_job::Column::Status,
             Expr::value(JobStatus::New.as_str()),
         )
-        .col_expr(
-            import_job::Column::ConfirmedAt,
-            Expr::value(Some(chrono::Utc::now())),
-        )
-        .col_expr(import_job::Column::ConfirmedBy, Expr::value(Some(user.id)))
         .col_expr(import_job::Column::ProcessedRows, Expr::value(0i64))
         .col_expr(import_job::Column::CreatedRows, Expr::value(0i64))
         .col_expr(import_job::Column::UpdatedRows, Expr::value(0i64))
@@ -176,6 +166,37 @@ pub async fn confirm(
             import_job::Column::FinishedAt,
             Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
         )
+}
+
+/// Deletes the row errors of a job's last run, which its next run finds again (its log
+/// stays).
+pub(crate) async fn forget_row_errors<C: ConnectionTrait>(
+    txn: &C,
+    job_id: i64,
+) -> Result<(), sea_orm::DbErr> {
+    import_message::Entity::delete_many()
+        .filter(import_message::Column::JobId.eq(job_id))
+        .filter(import_message::Column::Level.eq("error"))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Confirms a validate-only job: the same job runs for real from its stored file.
+pub async fn confirm(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    user: &CurrentUser,
+    job_id: i64,
+) -> Result<import_job::Model, AppError> {
+    let job = visible(db, caller, user, job_id, true).await?;
+    let txn = db.begin().await?;
+    let reset = run_again()
+        .col_expr(
+            import_job::Column::ConfirmedAt,
+            Expr::value(Some(chrono::Utc::now())),
+        )
+        .col_expr(import_job::Column::ConfirmedBy, Expr::value(Some(user.id)))
         .filter(import_job::Column::Id.eq(job.id))
         .filter(import_job::Column::Status.eq(JobStatus::AwaitingConfirmation))
         .exec(&txn)
@@ -188,11 +209,7 @@ pub async fn confirm(
         )));
     }
     // The validation's row errors are found again by the real run; its log stays.
-    import_message::Entity::delete_many()
-        .filter(import_message::Column::JobId.eq(job.id))
-        .filter(import_message::Column::Level.eq("error"))
-        .exec(&txn)
-        .await?;
+    forget_row_errors(&txn, job.id).await?;
     info(job.id, format!("Confirmed by {}; importing.", user.email))
         .insert(&txn)
         .await?;

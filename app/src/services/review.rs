@@ -5,7 +5,7 @@
 //! its counts and errors are those of the corrected file.
 
 use crate::auth::Caller;
-use crate::entities::{import_job, import_message};
+use crate::entities::import_job;
 use crate::import::corrections::{Correction, Corrections};
 use crate::import::decode::TextEncoding;
 use crate::import::mapping::{Mapping, label};
@@ -13,7 +13,7 @@ use crate::import::prepare::{FileRows, RowOutcome, SNIFF_BYTES, choose_delimiter
 use crate::model::{AppError, CurrentUser, Delimiter, ImportAction, JobStatus};
 use crate::services::audit::action;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, TransactionTrait};
 
 /// A job under review, with its file and how it is read.
 struct UnderReview {
@@ -137,22 +137,10 @@ async fn keep(
     let mut corrections = r.corrections;
     corrections.0.push(correction);
     let txn = db.begin().await?;
-    let mut update = import_job::Entity::update_many()
-        .col_expr(
-            import_job::Column::Corrections,
-            Expr::value(Some(corrections.to_json())),
-        )
-        .col_expr(import_job::Column::Status, Expr::value(JobStatus::New))
-        .col_expr(import_job::Column::ProcessedRows, Expr::value(0i64))
-        .col_expr(import_job::Column::CreatedRows, Expr::value(0i64))
-        .col_expr(import_job::Column::UpdatedRows, Expr::value(0i64))
-        .col_expr(import_job::Column::UnchangedRows, Expr::value(0i64))
-        .col_expr(import_job::Column::ErrorRows, Expr::value(0i64))
-        .col_expr(import_job::Column::Attempts, Expr::value(0i32))
-        .col_expr(
-            import_job::Column::FinishedAt,
-            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-        );
+    let mut update = crate::jobs::lifecycle::run_again().col_expr(
+        import_job::Column::Corrections,
+        Expr::value(Some(corrections.to_json())),
+    );
     if dropped {
         update = update.col_expr(
             import_job::Column::TotalRows,
@@ -175,11 +163,7 @@ async fn keep(
         )));
     }
     // The review's row errors are found again by the new validation; its log stays.
-    import_message::Entity::delete_many()
-        .filter(import_message::Column::JobId.eq(r.job.id))
-        .filter(import_message::Column::Level.eq("error"))
-        .exec(&txn)
-        .await?;
+    crate::jobs::lifecycle::forget_row_errors(&txn, r.job.id).await?;
     sea_orm::ActiveModelTrait::insert(crate::jobs::info(r.job.id, log), &txn).await?;
     crate::jobs::audit_job(&txn, caller, action::IMPORT_CORRECTED, &r.job).await?;
     txn.commit().await?;
