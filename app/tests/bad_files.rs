@@ -8,7 +8,7 @@
 use app::entities::{ib_program, import_job};
 use app::import::prepare::{Limits, RowOutcome, prepare};
 use app::jobs::apply::{AccountImport, ApplyError, BatchReport, ClientImport, IbImport};
-use app::model::{Delimiter, ImportAction};
+use app::model::{Delimiter, Desks, ImportAction};
 use chrono::NaiveDate;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteConnectOptions;
@@ -218,7 +218,7 @@ impl Fixture {
         let report = match action {
             ImportAction::Users => {
                 let rows = rows.into_iter().filter_map(RowOutcome::into_client);
-                ClientImport::new(&txn, job)
+                ClientImport::new(&txn, job, Desks::All)
                     .await
                     .map_err(database)?
                     .apply(&txn, rows.collect())
@@ -226,11 +226,15 @@ impl Fixture {
             }
             ImportAction::Accounts => {
                 let rows = rows.into_iter().filter_map(RowOutcome::into_account);
-                AccountImport::new(job).apply(&txn, rows.collect()).await
+                AccountImport::new(job, Desks::All)
+                    .apply(&txn, rows.collect())
+                    .await
             }
             ImportAction::Ibs => {
                 let rows = rows.into_iter().filter_map(RowOutcome::into_ib);
-                IbImport::new(job).apply(&txn, rows.collect()).await
+                IbImport::new(job, Desks::All)
+                    .apply(&txn, rows.collect())
+                    .await
             }
         }
         .map_err(database)?;

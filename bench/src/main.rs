@@ -262,7 +262,18 @@ fn run(args: Args) -> Result<bool> {
                 }
             };
             let probe = Client::new(large / 2).email();
-            page_rows.extend(pages::measure(&ctx, db, clients, &probe));
+            match with_attributes(db, &probe) {
+                Ok(external_id) => {
+                    page_rows.extend(pages::measure(&ctx, db, clients, &probe, &external_id));
+                }
+                Err(e) => eprintln!("\nFAILED: extra attributes for the page table: {e}"),
+            }
+            // The revert measures what the import wrote, not the attributes added here.
+            if let Err(e) = db.query(&format!(
+                "DELETE FROM client_attribute WHERE name IN ({ATTRIBUTES})"
+            )) {
+                eprintln!("warning: could not remove the extra attributes: {e}");
+            }
         }
         rows.push(revert_large(&ctx, kind, db.as_ref(), large, online_done));
     }
@@ -675,6 +686,38 @@ struct Db {
     name: String,
     /// PostgreSQL: the URL the database is created and dropped through.
     admin_url: String,
+}
+
+/// The extra attributes every client gets before the pages are timed.
+const ATTRIBUTES: &str = "'External ID', 'AffiliateID'";
+
+/// Gives every client of `db` two extra attributes, as a Wifox export kept whole would:
+/// `External ID` (`EXT-<id>`, unique) and `AffiliateID` (`AFF-<id mod 1000>`, shared by a
+/// thousand clients each). Answers the `External ID` of the client with email `probe`.
+fn with_attributes(db: &Db, probe: &str) -> Result<String> {
+    progress(&format!(
+        "{}: 2 extra attributes for every client",
+        db.kind.label()
+    ));
+    let started = Instant::now();
+    let cast = match db.kind {
+        Kind::Sqlite => "CAST(id AS TEXT)",
+        Kind::Postgres => "id::text",
+    };
+    db.query(&format!(
+        "INSERT INTO client_attribute (client_id, name, value) \
+         SELECT id, 'External ID', 'EXT-' || {cast} FROM client; \
+         INSERT INTO client_attribute (client_id, name, value) \
+         SELECT id, 'AffiliateID', 'AFF-' || CAST(id % 1000 AS TEXT) FROM client; \
+         ANALYZE"
+    ))?;
+    let id = db.query(&format!("SELECT id FROM client WHERE email = '{probe}'"))?;
+    println!(
+        "{} rows in {:.1} s",
+        thousands(db.count("client_attribute")?),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(format!("EXT-{id}"))
 }
 
 impl Db {

@@ -78,8 +78,10 @@ fn time_page(addr: SocketAddr, cookie: &str, path: &str, must_contain: &str) -> 
 }
 
 /// The three pages of SPEC §9 on `db`, which holds `clients` clients; `probe` is an email
-/// in it, searched for by its prefix.
-pub fn measure(ctx: &Ctx, db: &Db, clients: u64, probe: &str) -> Vec<PageRow> {
+/// in it, searched for by its prefix, and `external_id` the value of that client's extra
+/// attribute `External ID` (every client has two extra attributes), searched for as a
+/// fourth page.
+pub fn measure(ctx: &Ctx, db: &Db, clients: u64, probe: &str, external_id: &str) -> Vec<PageRow> {
     let prefix = probe.split('@').next().unwrap_or(probe).to_owned();
     let pages = [
         (
@@ -96,6 +98,11 @@ pub fn measure(ctx: &Ctx, db: &Db, clients: u64, probe: &str) -> Vec<PageRow> {
             "Clients: sorted by last name",
             "/clients?sort=last_name".to_owned(),
             "client-row".to_owned(),
+        ),
+        (
+            "Clients: search by an extra attribute",
+            format!("/clients?search={external_id}"),
+            probe.to_owned(),
         ),
     ];
     let row = |page: &str, outcome| PageRow {

@@ -13,6 +13,7 @@ mod m20261128_000007_client_dependents_checks;
 mod m20261128_000008_api_token_expiry;
 mod m20261129_000009_mapping_and_extras;
 mod m20261129_000010_import_corrections;
+mod m20261130_000011_user_scope;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_api_token_expiry::Migration),
             Box::new(m20261129_000009_mapping_and_extras::Migration),
             Box::new(m20261129_000010_import_corrections::Migration),
+            Box::new(m20261130_000011_user_scope::Migration),
         ]
     }
 }

@@ -95,6 +95,7 @@ pub const SERVER_FUNCTIONS: &[Endpoint] = &[
     row("POST", "/api/admin/users/role", Admins),
     row("POST", "/api/admin/users/active", Admins),
     row("POST", "/api/admin/users/reset-password", Admins),
+    row("POST", "/api/admin/users/scope", Admins),
     row("POST", "/api/admin/tokens", Admins),
     row("POST", "/api/admin/tokens/create", Admins),
     row("POST", "/api/admin/tokens/revoke", Admins),

@@ -410,6 +410,8 @@ async fn template(Path(name): Path<String>) -> ApiResult<Response> {
 /// checks as any request, so a user who was signed out or disabled stops receiving events
 /// within this time.
 const EVENT_STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
+/// How long an open event stream trusts what it read of its user (active, role, desks).
+const RECHECK_STREAM_USER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Server-sent events: every change of a job the caller may see, as `event: job` with the
 /// job's JSON (SPEC §3.4). Each instance reads the shared database, so a job run by
@@ -440,24 +442,48 @@ async fn import_events(
         .data("");
     let opening =
         futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(first) });
+    let db = state.ctx.db.clone();
     // The place travels with the stream and is freed when the stream ends or is dropped.
     let stream = futures_util::stream::unfold(
-        (changes, user, place),
-        move |(mut changes, user, place)| async move {
-            loop {
-                let event = match tokio::time::timeout_at(ends, changes.recv()).await {
-                    Err(_) => return None,
-                    Ok(Ok(job)) if app::services::live::may_follow(&user, &job) => {
-                        Event::default().event("job").json_data(&job)
+        (changes, user, place, tokio::time::Instant::now()),
+        move |(mut changes, mut user, place, mut checked)| {
+            let db = db.clone();
+            async move {
+                loop {
+                    let event = match tokio::time::timeout_at(ends, changes.recv()).await {
+                        Err(_) => return None,
+                        Ok(Ok(job)) if app::services::live::may_follow(&user, &job) => {
+                            // What the user may follow is read again before an event goes out
+                            // (at most every few seconds): a user disabled since the stream
+                            // opened gets nothing more, one limited to some desks only their
+                            // own imports.
+                            if checked.elapsed() >= RECHECK_STREAM_USER {
+                                match app::services::scope::standing(&db, user.id).await {
+                                    Ok(Some(now)) => user = now,
+                                    Ok(None) => return None,
+                                    Err(e) => {
+                                        tracing::warn!(error = ?e, "could not read a streaming user");
+                                        return None;
+                                    }
+                                }
+                                checked = tokio::time::Instant::now();
+                                if !app::services::live::may_follow(&user, &job) {
+                                    continue;
+                                }
+                            }
+                            Event::default().event("job").json_data(&job)
+                        }
+                        Ok(Ok(_)) => continue,
+                        // Too slow to keep up: the page reloads its data instead.
+                        Ok(Err(RecvError::Lagged(_))) => {
+                            Ok(Event::default().event("resync").data(""))
+                        }
+                        Ok(Err(RecvError::Closed)) => return None,
+                    };
+                    match event {
+                        Ok(event) => return Some((Ok(event), (changes, user, place, checked))),
+                        Err(e) => tracing::warn!(error = %e, "could not encode a job event"),
                     }
-                    Ok(Ok(_)) => continue,
-                    // Too slow to keep up: the page reloads its data instead.
-                    Ok(Err(RecvError::Lagged(_))) => Ok(Event::default().event("resync").data("")),
-                    Ok(Err(RecvError::Closed)) => return None,
-                };
-                match event {
-                    Ok(event) => return Some((Ok(event), (changes, user, place))),
-                    Err(e) => tracing::warn!(error = %e, "could not encode a job event"),
                 }
             }
         },
@@ -643,9 +669,15 @@ async fn list_clients(
     Extension(caller): Extension<Caller>,
     Query(q): QueryMap,
 ) -> ApiResult<impl IntoResponse> {
-    require(&state, &caller, EVERYONE, "GET /api/v1/clients").await?;
+    let user = require(&state, &caller, EVERYONE, "GET /api/v1/clients").await?;
     Ok(Json(
-        browse::clients(&state.ctx.db, &list_of(&q)?, &client_filter(&q)?).await?,
+        browse::clients(
+            &state.ctx.db,
+            &list_of(&q)?,
+            &client_filter(&q)?,
+            &user.desks,
+        )
+        .await?,
     ))
 }
 
@@ -654,9 +686,9 @@ async fn show_client(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    require(&state, &caller, EVERYONE, "GET /api/v1/clients/{id}").await?;
+    let user = require(&state, &caller, EVERYONE, "GET /api/v1/clients/{id}").await?;
     let id = path_id(&id)?;
-    let client = browse::client(&state.ctx.db, id).await?;
+    let client = browse::client(&state.ctx.db, &user.desks, id).await?;
     let mut body = serde_json::to_value(client).map_err(|e| {
         tracing::error!(error = %e, "a client could not be written as JSON");
         ApiError(AppError::Internal)
@@ -677,9 +709,15 @@ async fn list_accounts(
     Extension(caller): Extension<Caller>,
     Query(q): QueryMap,
 ) -> ApiResult<impl IntoResponse> {
-    require(&state, &caller, EVERYONE, "GET /api/v1/accounts").await?;
+    let user = require(&state, &caller, EVERYONE, "GET /api/v1/accounts").await?;
     Ok(Json(
-        browse::accounts(&state.ctx.db, &list_of(&q)?, &account_filter(&q)?).await?,
+        browse::accounts(
+            &state.ctx.db,
+            &list_of(&q)?,
+            &account_filter(&q)?,
+            &user.desks,
+        )
+        .await?,
     ))
 }
 
@@ -797,14 +835,18 @@ async fn export_clients(
     Extension(caller): Extension<Caller>,
     Query(q): QueryMap,
 ) -> ApiResult<Response> {
-    require(&state, &caller, EVERYONE, "GET /api/v1/clients.csv").await?;
+    let user = require(&state, &caller, EVERYONE, "GET /api/v1/clients.csv").await?;
     let filter = client_filter(&q)?;
     // A bad filter is answered now, not in the middle of the download.
-    browse::client_query(&filter, state.ctx.db.get_database_backend())?;
+    browse::client_query(&filter, &user.desks, state.ctx.db.get_database_backend())?;
     Ok(csv_download(
         "attachment; filename=\"clients.csv\"",
         state.ctx.db.clone(),
-        app::services::export::ClientExport::new(browse::ClientChunks::new(filter, EXPORT_CHUNK)),
+        app::services::export::ClientExport::new(browse::ClientChunks::new(
+            filter,
+            user.desks,
+            EXPORT_CHUNK,
+        )),
     ))
 }
 
@@ -814,13 +856,13 @@ async fn export_accounts(
     Extension(caller): Extension<Caller>,
     Query(q): QueryMap,
 ) -> ApiResult<Response> {
-    require(&state, &caller, EVERYONE, "GET /api/v1/accounts.csv").await?;
+    let user = require(&state, &caller, EVERYONE, "GET /api/v1/accounts.csv").await?;
     let filter = account_filter(&q)?;
-    browse::account_query(&filter, state.ctx.db.get_database_backend())?;
+    browse::account_query(&filter, &user.desks, state.ctx.db.get_database_backend())?;
     Ok(csv_download(
         "attachment; filename=\"accounts.csv\"",
         state.ctx.db.clone(),
-        browse::AccountChunks::new(filter, EXPORT_CHUNK),
+        browse::AccountChunks::new(filter, user.desks, EXPORT_CHUNK),
     ))
 }
 
@@ -828,8 +870,8 @@ async fn list_programs(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<impl IntoResponse> {
-    require(&state, &caller, EVERYONE, "GET /api/v1/ib-programs").await?;
-    let items = browse::programs(&state.ctx.db).await?;
+    let user = require(&state, &caller, EVERYONE, "GET /api/v1/ib-programs").await?;
+    let items = browse::programs(&state.ctx.db, &user.desks).await?;
     let total = items.len() as u64;
     Ok(Json(app::model::Page {
         per_page: total.max(1),

@@ -279,11 +279,7 @@ async fn import_file(
         .ok_or_else(|| {
             AppError::NotFound(format!("There is no active back-office user `{as_user}`."))
         })?;
-    let user = app::model::CurrentUser {
-        id: user.id,
-        role: app::services::users::stored_role(&user)?,
-        email: user.email,
-    };
+    let user = app::services::scope::current_user(db, user).await?;
     let cannot_read =
         |e: std::io::Error| AppError::Invalid(format!("Cannot read {}: {e}", path.display()));
     // Refuse an oversized file before reading it.

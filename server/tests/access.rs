@@ -313,6 +313,14 @@ fn samples() -> HashMap<&'static str, (Sample, Option<u16>)> {
         None,
     );
     add(
+        "POST /api/admin/users/scope",
+        Form(
+            "/api/admin/users/scope",
+            &[("id", "{victim}"), ("places[0]", "p:1")],
+        ),
+        None,
+    );
+    add(
         "POST /api/admin/tokens",
         Form("/api/admin/tokens", &[]),
         None,

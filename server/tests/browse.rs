@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{Backend, TestApp, get, import, spawn_app, wait};
+use common::{
+    Backend, TestApp, events, finished, get, import, job_events, spawn_app, subscribe, wait,
+};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
@@ -314,67 +316,6 @@ async fn the_upload_form_and_its_templates(backend: Backend) {
         jobs_before
     );
     assert!(app.audit_count("access.forbidden").await >= 1);
-}
-
-/// Reads server-sent events from `res` until `done` holds for the jobs seen so far, or
-/// `limit` passes; answers the name of every event and every job event, in order.
-async fn events(
-    mut res: reqwest::Response,
-    limit: Duration,
-    done: impl Fn(&[Value]) -> bool,
-) -> (Vec<String>, Vec<Value>) {
-    let (mut names, mut jobs) = (Vec::new(), Vec::new());
-    let mut buffer = String::new();
-    let deadline = tokio::time::Instant::now() + limit;
-    while !done(&jobs) {
-        let chunk = match tokio::time::timeout_at(deadline, res.chunk()).await {
-            Ok(Ok(Some(chunk))) => chunk,
-            _ => break,
-        };
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            if let Some(name) = event.lines().find_map(|l| l.strip_prefix("event: ")) {
-                names.push(name.to_owned());
-            }
-            if event.lines().any(|l| l == "event: job") {
-                let data: String = event
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data: "))
-                    .collect();
-                jobs.push(serde_json::from_str(&data).expect("job JSON"));
-            }
-        }
-    }
-    (names, jobs)
-}
-
-/// The job events of a stream (see [`events`]).
-async fn job_events(
-    res: reqwest::Response,
-    limit: Duration,
-    done: impl Fn(&[Value]) -> bool,
-) -> Vec<Value> {
-    events(res, limit, done).await.1
-}
-
-fn finished(id: i64) -> impl Fn(&[Value]) -> bool {
-    move |jobs| {
-        jobs.iter().any(|j| {
-            j["id"] == id && !["new", "in_progress"].contains(&j["status"].as_str().unwrap_or(""))
-        })
-    }
-}
-
-async fn subscribe(app: &TestApp, client: &Client) -> reqwest::Response {
-    let res = client
-        .get(app.url("/api/v1/imports/events"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()["content-type"], "text/event-stream");
-    res
 }
 
 async fn start(app: &TestApp, client: &Client, csv: &str) -> i64 {

@@ -11,7 +11,7 @@ use app::import::prepare::{Limits, RowOutcome, prepare};
 use app::jobs::apply::{AccountImport, ApplyError, BatchReport, ClientImport, IbImport};
 use app::jobs::keys::FileKeys;
 use app::model::JobStatus;
-use app::model::{Delimiter, ImportAction};
+use app::model::{Delimiter, Desks, ImportAction};
 use common::{Backend, fresh_database};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -120,7 +120,7 @@ async fn import(db: &Db, csv: &str) -> BatchReport {
         .filter_map(RowOutcome::into_client)
         .collect();
     let txn = db.db.begin().await.unwrap();
-    let mut report = ClientImport::new(&txn, job)
+    let mut report = ClientImport::new(&txn, job, Desks::All)
         .await
         .unwrap()
         .apply(&txn, rows)
@@ -315,7 +315,7 @@ async fn an_update_can_change_every_field_and_its_revert_restores_them(backend: 
         .filter_map(RowOutcome::into_client)
         .collect();
     let txn = db.db.begin().await.unwrap();
-    let report = ClientImport::new(&txn, job)
+    let report = ClientImport::new(&txn, job, Desks::All)
         .await
         .unwrap()
         .apply(&txn, rows)
@@ -496,7 +496,10 @@ async fn import_accounts(db: &Db, csv: &str) -> BatchReport {
         .filter_map(RowOutcome::into_account)
         .collect();
     let txn = db.db.begin().await.unwrap();
-    let mut report = AccountImport::new(job).apply(&txn, rows).await.unwrap();
+    let mut report = AccountImport::new(job, Desks::All)
+        .apply(&txn, rows)
+        .await
+        .unwrap();
     txn.commit().await.unwrap();
     report.errors.extend(repeated);
     sorted(report)
@@ -603,7 +606,10 @@ async fn import_ibs(db: &Db, csv: &str) -> (BatchReport, usize) {
     let (job, valid, invalid, _) = prepared_rows(db, csv, ImportAction::Ibs).await;
     let rows = valid.into_iter().filter_map(RowOutcome::into_ib).collect();
     let txn = db.db.begin().await.unwrap();
-    let report = IbImport::new(job).apply(&txn, rows).await.unwrap();
+    let report = IbImport::new(job, Desks::All)
+        .apply(&txn, rows)
+        .await
+        .unwrap();
     txn.commit().await.unwrap();
     (sorted(report), invalid)
 }

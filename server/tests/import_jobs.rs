@@ -34,6 +34,7 @@ async fn setup(backend: Backend) -> Setup {
             id: user.id,
             email: user.email,
             role: user.role,
+            desks: app::model::Desks::All,
         },
         _dir: dir,
     }

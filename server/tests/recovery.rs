@@ -76,6 +76,7 @@ async fn operator(db: &DatabaseConnection) -> CurrentUser {
         id: user.id,
         email: user.email,
         role: user.role,
+        desks: app::model::Desks::All,
     }
 }
 

@@ -17,7 +17,7 @@ pub async fn list_clients(filter: ClientFilter, page: Option<u64>) -> Result<Cli
     super::respond(async move {
         let auth = super::authorize(&Role::ALL).await?;
         let q = ListQuery::new(None, page, Some(PER_PAGE));
-        browse::client_list(&auth.ctx.db, &q, &filter).await
+        browse::client_list(&auth.ctx.db, &q, &filter, &auth.user.desks).await
     })
     .await
 }
@@ -42,7 +42,7 @@ pub async fn list_accounts(
     super::respond(async move {
         let auth = super::authorize(&Role::ALL).await?;
         let q = ListQuery::new(None, page, Some(PER_PAGE));
-        browse::accounts(&auth.ctx.db, &q, &filter).await
+        browse::accounts(&auth.ctx.db, &q, &filter, &auth.user.desks).await
     })
     .await
 }
@@ -54,7 +54,7 @@ pub async fn list_programs() -> Result<(Vec<ProgramRecord>, bool), AppError> {
     use crate::model::Role;
     super::respond(async move {
         let auth = super::authorize(&Role::ALL).await?;
-        let programs = crate::services::browse::programs(&auth.ctx.db).await?;
+        let programs = crate::services::browse::programs(&auth.ctx.db, &auth.user.desks).await?;
         Ok((programs, auth.user.role == Role::Admin))
     })
     .await
@@ -72,7 +72,7 @@ pub async fn show_program(
     super::respond(async move {
         let auth = super::authorize(&Role::ALL).await?;
         let q = ListQuery::new(None, page, Some(PER_PAGE));
-        browse::program_details(&auth.ctx.db, id, clients, &q).await
+        browse::program_details(&auth.ctx.db, &auth.user.desks, id, clients, &q).await
     })
     .await
 }

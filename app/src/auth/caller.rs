@@ -90,7 +90,6 @@ pub async fn resolve_session_user(
         session.flush().await.map_err(internal)?;
         return Ok(None);
     };
-    let role = crate::services::users::stored_role(&user)?;
     // Touch the session at most every few seconds: each touch is a database write, and
     // it also slides the cookie's expiry forward.
     if now - seen_at >= settings.session_touch_interval().as_secs() as i64 {
@@ -99,9 +98,5 @@ pub async fn resolve_session_user(
             .await
             .map_err(internal)?;
     }
-    Ok(Some(CurrentUser {
-        id: user.id,
-        email: user.email,
-        role,
-    }))
+    Ok(Some(crate::services::scope::current_user(db, user).await?))
 }

@@ -18,3 +18,4 @@ pub mod project;
 pub mod referral;
 pub mod saved_mapping;
 pub mod session;
+pub mod user_scope;

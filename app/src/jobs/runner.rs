@@ -17,7 +17,7 @@ use crate::import::decode::TextEncoding;
 use crate::import::mapping::Mapping;
 use crate::import::prepare::{FileRows, RowOutcome, SNIFF_BYTES, choose_delimiter};
 use crate::model::JobStatus;
-use crate::model::{AppError, Delimiter, ImportAction};
+use crate::model::{AppError, CurrentUser, Delimiter, Desks, ImportAction};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -243,9 +243,13 @@ async fn apply_file(
     totals: &mut Totals,
 ) -> Result<(), Stop> {
     let bulk = mode.is_bulk();
+    // A row for a client outside the initiator's desks is a row error.
+    let within = initiator(db, job)
+        .await?
+        .map_or(Desks::Only(Vec::new()), |u| u.desks);
     let mut applier = match action {
         ImportAction::Users => {
-            let mut clients = ClientImport::new(db, job.id).await?;
+            let mut clients = ClientImport::new(db, job.id, within).await?;
             // On a first attempt into an empty table every row creates a client.
             clients.fresh = totals.processed == 0
                 && crate::entities::client::Entity::find()
@@ -261,8 +265,8 @@ async fn apply_file(
             clients.emails_new = mode == bulk::Mode::BulkIntoEmpty && clients.fresh;
             Applier::Clients(clients)
         }
-        ImportAction::Accounts => Applier::Accounts(AccountImport::new(job.id)),
-        ImportAction::Ibs => Applier::Ibs(IbImport::new(job.id)),
+        ImportAction::Accounts => Applier::Accounts(AccountImport::new(job.id, within)),
+        ImportAction::Ibs => Applier::Ibs(IbImport::new(job.id, within)),
     };
     let Some(encoding) = job.encoding.as_deref().and_then(TextEncoding::from_label) else {
         return Err(Stop::Failed(
@@ -598,20 +602,40 @@ impl Reading {
     }
 }
 
+/// The job's initiator as the rules of a run see them: role and desks, read afresh on each
+/// run (an admin may have limited them since the upload). `None` when the user is gone.
+async fn initiator(
+    db: &DatabaseConnection,
+    job: &import_job::Model,
+) -> Result<Option<CurrentUser>, DbErr> {
+    let Some(u) = crate::entities::back_office_user::Entity::find_by_id(job.initiated_by)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Ok(role) = u.role.parse::<crate::model::Role>() else {
+        return Ok(None);
+    };
+    Ok(Some(CurrentUser {
+        desks: crate::services::scope::desks_of(db, u.id, role).await?,
+        id: u.id,
+        email: u.email,
+        role,
+    }))
+}
+
 /// The latest successful import of the same file that the job's initiator may see (an
 /// operator's log never names another operator's import).
 async fn identical_earlier(
     db: &DatabaseConnection,
     job: &import_job::Model,
 ) -> Result<Option<JobHead>, DbErr> {
-    let initiator = crate::entities::back_office_user::Entity::find_by_id(job.initiated_by)
-        .one(db)
-        .await?;
-    let Some(role) = initiator.and_then(|u| u.role.parse::<crate::model::Role>().ok()) else {
+    let Some(initiator) = initiator(db, job).await? else {
         return Ok(None);
     };
     let mut find = import_job::Entity::find();
-    if let Some(own) = crate::model::policy::only_jobs_of_role(role, job.initiated_by) {
+    if let Some(own) = crate::model::policy::only_jobs_of(&initiator) {
         find = find.filter(import_job::Column::InitiatedBy.eq(own));
     }
     find.select_only()

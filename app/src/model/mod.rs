@@ -21,7 +21,7 @@ pub use records::{
     ImportRules, JobRecord, MessageRecord, Named, NotificationRecord, Notifications, Page,
     ProgramRecord, ProjectRecord, UserRef,
 };
-pub use user::{CurrentUser, IssuedTokenView, NewUserPassword, Role, TokenView, UserView};
+pub use user::{CurrentUser, Desks, IssuedTokenView, NewUserPassword, Role, TokenView, UserView};
 
 /// How many records each section of the back office holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -3,7 +3,10 @@
 //!
 //! - operators import, and see and revert their **own** imports;
 //! - managers see every import, read-only, and do not import;
-//! - admins import, and see and revert every import.
+//! - admins import, and see and revert every import;
+//! - a user limited to some projects or desks (SPEC §2) sees only their own imports,
+//!   whatever the role: another user's file, log and error report may hold clients of any
+//!   desk.
 
 use super::{CurrentUser, Role};
 
@@ -15,15 +18,10 @@ pub fn may_import(role: Role) -> bool {
     IMPORTERS.contains(&role)
 }
 
-/// The one initiator whose jobs `user` is limited to, if any: an operator sees only their own.
+/// The one initiator whose jobs `user` is limited to, if any: an operator, and a user
+/// limited to some desks, see only their own.
 pub fn only_jobs_of(user: &CurrentUser) -> Option<i64> {
-    only_jobs_of_role(user.role, user.id)
-}
-
-/// [`only_jobs_of`] for the user `id` with `role`, when only those are at hand (a job's
-/// initiator, read by the worker).
-pub fn only_jobs_of_role(role: Role, id: i64) -> Option<i64> {
-    (role == Role::Operator).then_some(id)
+    (user.role == Role::Operator || user.desks.is_limited()).then_some(user.id)
 }
 
 /// Whether `user` may see a job started by `initiated_by`.
@@ -45,6 +43,7 @@ mod tests {
             id,
             email: format!("{id}@example.com"),
             role,
+            desks: crate::model::Desks::All,
         }
     }
 
@@ -64,7 +63,20 @@ mod tests {
             assert_eq!(may_change_job(&u, own), change_own, "{role:?}");
             assert_eq!(may_change_job(&u, other), change_other, "{role:?}");
             assert_eq!(only_jobs_of(&u), (!see_other).then_some(own), "{role:?}");
-            assert_eq!(only_jobs_of_role(role, own), only_jobs_of(&u), "{role:?}");
+        }
+    }
+
+    #[test]
+    fn a_user_limited_to_some_desks_sees_only_their_own_imports() {
+        let (own, other) = (7, 8);
+        for role in [Role::Operator, Role::Manager] {
+            let u = CurrentUser {
+                desks: crate::model::Desks::Only(vec![1]),
+                ..user(own, role)
+            };
+            assert!(may_see_job(&u, own), "{role:?}");
+            assert!(!may_see_job(&u, other), "{role:?}");
+            assert_eq!(only_jobs_of(&u), Some(own), "{role:?}");
         }
     }
 }

@@ -54,12 +54,39 @@ impl FromStr for Role {
     }
 }
 
+/// The desks whose clients a user sees, exports and imports (SPEC §2, §8).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Desks {
+    /// Every desk: admins, and users limited to nothing.
+    #[default]
+    All,
+    /// Only these desks (by id): a user limited to some projects or desks. Empty when
+    /// the projects they are limited to have no desk.
+    Only(Vec<i64>),
+}
+
+impl Desks {
+    /// Whether a client on desk `desk` is within these desks.
+    pub fn allows(&self, desk: i64) -> bool {
+        match self {
+            Desks::All => true,
+            Desks::Only(desks) => desks.contains(&desk),
+        }
+    }
+
+    pub fn is_limited(&self) -> bool {
+        matches!(self, Desks::Only(_))
+    }
+}
+
 /// The signed-in user as the interface needs it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrentUser {
     pub id: i64,
     pub email: String,
     pub role: Role,
+    /// The desks the user is limited to, resolved when the request began.
+    pub desks: Desks,
 }
 
 impl CurrentUser {
@@ -77,6 +104,8 @@ pub struct UserView {
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
+    /// The projects (`p:ID`) and desks (`d:ID`) the user is limited to; empty: none.
+    pub scope: Vec<String>,
 }
 
 /// A password that the server generated; shown to the admin exactly once.

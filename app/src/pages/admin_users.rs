@@ -1,6 +1,9 @@
-use crate::api::users::{ChangeUserRole, CreateUser, ResetUserPassword, SetUserActive, list_users};
+use crate::api::admin::list_projects;
+use crate::api::users::{
+    ChangeUserRole, CreateUser, ResetUserPassword, SetUserActive, SetUserScope, list_users,
+};
 use crate::components::notice::{ErrorNotice, action_error};
-use crate::model::{NewUserPassword, Role, UserView};
+use crate::model::{NewUserPassword, ProjectRecord, Role, UserView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -28,6 +31,7 @@ pub fn AdminUsersPage() -> impl IntoView {
     let change_role = ServerAction::<ChangeUserRole>::new();
     let set_active = ServerAction::<SetUserActive>::new();
     let reset = ServerAction::<ResetUserPassword>::new();
+    let set_scope = ServerAction::<SetUserScope>::new();
     let users = Resource::new(
         move || {
             (
@@ -35,9 +39,12 @@ pub fn AdminUsersPage() -> impl IntoView {
                 change_role.version().get(),
                 set_active.version().get(),
                 reset.version().get(),
+                set_scope.version().get(),
             )
         },
-        |_| list_users(),
+        |_| async move {
+            Ok::<_, crate::model::AppError>((list_users().await?, list_projects().await?))
+        },
     );
 
     let shown_password = move || {
@@ -62,12 +69,13 @@ pub fn AdminUsersPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match users.await {
-                    Ok(list) => view! {
+                    Ok((list, projects)) => view! {
                         {shown_password}
                         {action_error(move || change_role.value().get())}
                         {action_error(move || set_active.value().get())}
                         {action_error(move || reset.value().get())}
-                        <UserTable list change_role set_active reset/>
+                        {action_error(move || set_scope.value().get())}
+                        <UserTable list projects change_role set_active reset set_scope/>
                         <CreateUserForm create/>
                     }
                     .into_any(),
@@ -78,12 +86,99 @@ pub fn AdminUsersPage() -> impl IntoView {
     }
 }
 
+/// What a user's places (`p:ID`, `d:ID`) are called: "Project" or "Project / Desk".
+fn place_names(scope: &[String], projects: &[ProjectRecord]) -> Vec<String> {
+    scope
+        .iter()
+        .map(|key| {
+            let found = projects.iter().find_map(|p| {
+                if *key == format!("p:{}", p.id) {
+                    return Some(format!("{} (all desks)", p.name));
+                }
+                p.desks
+                    .iter()
+                    .find(|d| *key == format!("d:{}", d.id))
+                    .map(|d| format!("{} / {}", p.name, d.name))
+            });
+            found.unwrap_or_else(|| key.clone())
+        })
+        .collect()
+}
+
+/// The desks a user works with, and the form that limits them.
+#[component]
+fn UserDesks(
+    user: UserView,
+    projects: Vec<ProjectRecord>,
+    set_scope: ServerAction<SetUserScope>,
+) -> impl IntoView {
+    if user.role == Role::Admin {
+        return view! { <span class="muted">"Every desk (admin)"</span> }.into_any();
+    }
+    let names = place_names(&user.scope, &projects);
+    let shown = if names.is_empty() {
+        "Every desk".to_owned()
+    } else {
+        names.join(", ")
+    };
+    let mut index = 0usize;
+    let mut next_name = move || {
+        index += 1;
+        format!("places[{index}]")
+    };
+    let boxes = projects
+        .iter()
+        .map(|p| {
+            let key = format!("p:{}", p.id);
+            let whole = view! {
+                <label class="check">
+                    <input type="checkbox" name=next_name() value=key.clone() checked=user.scope.contains(&key)/>
+                    {format!("{} (all desks)", p.name)}
+                </label>
+            };
+            let desks = p
+                .desks
+                .iter()
+                .map(|d| {
+                    let key = format!("d:{}", d.id);
+                    view! {
+                        <label class="check indent">
+                            <input type="checkbox" name=next_name() value=key.clone() checked=user.scope.contains(&key)/>
+                            {format!("{} / {}", p.name, d.name)}
+                        </label>
+                    }
+                })
+                .collect_view();
+            view! { {whole} {desks} }
+        })
+        .collect::<Vec<_>>();
+    let legend = format!("Desks {} works with", user.email);
+    view! {
+        <span data-testid="user-desks">{shown}</span>
+        <details class="scope-edit">
+            <summary class="btn btn-small">"Limit desks…"</summary>
+            <ActionForm action=set_scope attr:class="scope-form">
+                <input type="hidden" name="id" value=user.id/>
+                <fieldset>
+                    <legend>{legend}</legend>
+                    {boxes}
+                </fieldset>
+                <p class="muted">"With nothing ticked, the user works with every desk."</p>
+                <button type="submit" class="btn btn-small">"Save desks"</button>
+            </ActionForm>
+        </details>
+    }
+    .into_any()
+}
+
 #[component]
 fn UserTable(
     list: Vec<UserView>,
+    projects: Vec<ProjectRecord>,
     change_role: ServerAction<ChangeUserRole>,
     set_active: ServerAction<SetUserActive>,
     reset: ServerAction<ResetUserPassword>,
+    set_scope: ServerAction<SetUserScope>,
 ) -> impl IntoView {
     view! {
         <table class="data-table" data-testid="users-table">
@@ -92,6 +187,7 @@ fn UserTable(
                     <th scope="col">"Email"</th>
                     <th scope="col">"Role"</th>
                     <th scope="col">"Status"</th>
+                    <th scope="col">"Desks"</th>
                     <th scope="col">"Last sign-in"</th>
                     <th scope="col">"Created"</th>
                     <th scope="col"><span class="sr-only">"Actions"</span></th>
@@ -102,6 +198,7 @@ fn UserTable(
                     .into_iter()
                     .map(|u| {
                         let id = u.id;
+                        let desks = view! { <UserDesks user=u.clone() projects=projects.clone() set_scope/> };
                         let role_label = format!("Role of {}", u.email);
                         view! {
                             <tr data-email=u.email.clone()>
@@ -127,6 +224,7 @@ fn UserTable(
                                         view! { <span class="status status-off">"Disabled"</span> }.into_any()
                                     }}
                                 </td>
+                                <td class="desks">{desks}</td>
                                 <td>{when(u.last_login_at)}</td>
                                 <td>{when(Some(u.created_at))}</td>
                                 <td class="actions">

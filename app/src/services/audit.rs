@@ -18,6 +18,7 @@ pub mod action {
     pub const USER_ENABLED: &str = "user.enabled";
     pub const USER_PASSWORD_RESET: &str = "user.password_reset";
     pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
+    pub const USER_SCOPE_CHANGED: &str = "user.scope_changed";
     pub const TOKEN_CREATED: &str = "api_token.created";
     pub const IMPORT_CREATED: &str = "import.created";
     pub const IMPORT_MAPPED: &str = "import.mapped";
@@ -31,7 +32,7 @@ pub mod action {
     pub const TOKEN_REVOKED: &str = "api_token.revoked";
 
     /// Every action, for the audit log's filter.
-    pub const ALL: [&str; 23] = [
+    pub const ALL: [&str; 24] = [
         SIGN_IN_SUCCEEDED,
         SIGN_IN_FAILED,
         SIGN_IN_THROTTLED,
@@ -44,6 +45,7 @@ pub mod action {
         USER_ENABLED,
         USER_PASSWORD_RESET,
         USER_PASSWORD_CHANGED,
+        USER_SCOPE_CHANGED,
         TOKEN_CREATED,
         TOKEN_REVOKED,
         IMPORT_CREATED,

@@ -1,6 +1,7 @@
 //! Reading clients, accounts and IB programs a page at a time (SPEC §4, §5).
 
 use super::audit::{self, Entry, action};
+use super::scope::{of_clients_within, on_desks};
 use crate::auth::Caller;
 use crate::entities::{
     account, client, client_attribute, desk, ib_program, import_change, introducing_broker,
@@ -8,7 +9,7 @@ use crate::entities::{
 };
 use crate::model::{
     ACCOUNT_SORTS, AccountFilter, AccountRecord, AppError, CLIENT_SORTS, ClientDetails,
-    ClientFilter, ClientList, ClientRecord, ClientRef, CurrentUser, Membership, Named, Page,
+    ClientFilter, ClientList, ClientRecord, ClientRef, CurrentUser, Desks, Membership, Named, Page,
     PartnerRecord, ProgramDetails, ProgramRecord, ReferralRecord, TouchedBy,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
@@ -253,13 +254,14 @@ fn day_start(
     Ok((d.year() <= 9999).then(|| d.and_time(chrono::NaiveTime::MIN).and_utc()))
 }
 
-/// The clients a filter selects, sorted as it asks.
+/// The clients a filter selects among those on `desks`, sorted as it asks.
 pub fn client_query(
     f: &ClientFilter,
+    desks: &Desks,
     backend: DbBackend,
 ) -> Result<sea_orm::Select<client::Entity>, AppError> {
     use client::Column as C;
-    let mut find = client::Entity::find();
+    let mut find = client::Entity::find().filter(on_desks(desks));
     if let Some(s) = &f.search {
         find = find.filter(client_search(s, backend));
     }
@@ -324,8 +326,9 @@ pub async fn clients(
     db: &DatabaseConnection,
     q: &ListQuery,
     filter: &ClientFilter,
+    desks: &Desks,
 ) -> Result<Page<ClientRecord>, AppError> {
-    let find = client_query(filter, db.get_database_backend())?;
+    let find = client_query(filter, desks, db.get_database_backend())?;
     let total = find.clone().count(db).await?;
     let rows = find.offset(q.offset()).limit(q.per_page).all(db).await?;
     let places = Places::load(db).await?;
@@ -360,14 +363,16 @@ async fn count_up_to<E: EntityTrait>(
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// A page of clients with the projects and desks the filter form offers. Its total is
-/// exact up to [`COUNT_AHEAD`] rows past the page, a lower bound beyond.
+/// A page of the clients on `desks` with the projects and desks the filter form offers
+/// (those of `desks`). Its total is exact up to [`COUNT_AHEAD`] rows past the page, a
+/// lower bound beyond.
 pub async fn client_list(
     db: &DatabaseConnection,
     q: &ListQuery,
     filter: &ClientFilter,
+    within: &Desks,
 ) -> Result<ClientList, AppError> {
-    let find = client_query(filter, db.get_database_backend())?;
+    let find = client_query(filter, within, db.get_database_backend())?;
     let limit = q.offset().saturating_add(COUNT_AHEAD).saturating_add(1);
     let counted = count_up_to(db, find.clone(), client::Column::Id, limit).await?;
     let rows = find.offset(q.offset()).limit(q.per_page).all(db).await?;
@@ -376,16 +381,23 @@ pub async fn client_list(
         rows.into_iter().map(|c| places.record(c)).collect(),
         Ord::min(counted, limit - 1),
     );
-    let projects = project::Entity::find()
-        .order_by_asc(project::Column::Name)
-        .all(db)
-        .await?;
-    let project_names: HashMap<i64, String> =
-        projects.iter().map(|p| (p.id, p.name.clone())).collect();
-    let desks = desk::Entity::find()
+    let offered = desk::Entity::find()
         .order_by_asc(desk::Column::Name)
         .all(db)
         .await?
+        .into_iter()
+        .filter(|d| within.allows(d.id))
+        .collect::<Vec<_>>();
+    let projects: Vec<project::Model> = project::Entity::find()
+        .order_by_asc(project::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|p| !within.is_limited() || offered.iter().any(|d| d.project_id == p.id))
+        .collect();
+    let project_names: HashMap<i64, String> =
+        projects.iter().map(|p| (p.id, p.name.clone())).collect();
+    let desks = offered
         .into_iter()
         .map(|d| Named {
             id: d.id,
@@ -413,18 +425,20 @@ pub async fn client_list(
     })
 }
 
-/// Reads every client of a filter `size` at a time, for an export.
+/// Reads every client of a filter on some desks `size` at a time, for an export.
 pub struct ClientChunks {
     filter: ClientFilter,
+    desks: Desks,
     places: Option<Places>,
     size: u64,
     offset: u64,
 }
 
 impl ClientChunks {
-    pub fn new(filter: ClientFilter, size: u64) -> Self {
+    pub fn new(filter: ClientFilter, desks: Desks, size: u64) -> Self {
         ClientChunks {
             filter,
+            desks,
             places: None,
             size: Ord::max(size, 1),
             offset: 0,
@@ -439,7 +453,7 @@ impl ClientChunks {
         if self.places.is_none() {
             self.places = Some(Places::load(db).await?);
         }
-        let rows = client_query(&self.filter, db.get_database_backend())?
+        let rows = client_query(&self.filter, &self.desks, db.get_database_backend())?
             .offset(self.offset)
             .limit(self.size)
             .all(db)
@@ -454,11 +468,19 @@ impl ClientChunks {
     }
 }
 
-pub async fn client(db: &DatabaseConnection, id: i64) -> Result<ClientRecord, AppError> {
+/// Client `id`, when it is on `desks` (403 when it is on another).
+pub async fn client(
+    db: &DatabaseConnection,
+    desks: &Desks,
+    id: i64,
+) -> Result<ClientRecord, AppError> {
     let c = client::Entity::find_by_id(id)
         .one(db)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("There is no client with ID {id}.")))?;
+    if !desks.allows(c.desk_id) {
+        return Err(AppError::Forbidden);
+    }
     Ok(Places::load(db).await?.record(c))
 }
 
@@ -543,7 +565,7 @@ pub async fn client_details(
     user: &CurrentUser,
     id: i64,
 ) -> Result<ClientDetails, AppError> {
-    let client_record = client(db, id).await?;
+    let client_record = client(db, &user.desks, id).await?;
     let owner = ClientRef {
         id,
         email: client_record.email.clone(),
@@ -561,7 +583,9 @@ pub async fn client_details(
     let programs = program_names(db).await?;
     let referral_counts = counts_by(
         db,
-        referral::Entity::find().filter(referral::Column::IbClientId.eq(id)),
+        referral::Entity::find()
+            .filter(referral::Column::IbClientId.eq(id))
+            .filter(referrals_within(&user.desks)),
         referral::Column::ProgramId,
     )
     .await?;
@@ -578,11 +602,13 @@ pub async fn client_details(
         .collect();
     let referred_by = referral::Entity::find()
         .filter(referral::Column::ClientId.eq(id))
+        .filter(referrals_within(&user.desks))
         .order_by_asc(referral::Column::ProgramId)
         .all(db)
         .await?;
     let referrals = referral::Entity::find()
         .filter(referral::Column::IbClientId.eq(id))
+        .filter(referrals_within(&user.desks))
         .order_by_asc(referral::Column::Id)
         .limit(CLIENT_PAGE_REFERRALS)
         .all(db)
@@ -638,6 +664,12 @@ pub async fn client_details(
     })
 }
 
+/// Referrals a user limited to `desks` sees: both the partner and the client on them.
+fn referrals_within(desks: &Desks) -> Condition {
+    of_clients_within(referral::Column::ClientId, desks)
+        .add(of_clients_within(referral::Column::IbClientId, desks))
+}
+
 /// The extra attributes of client `id` (name, value), by name.
 pub async fn client_attributes(
     db: &DatabaseConnection,
@@ -668,10 +700,11 @@ fn account_record(a: account::Model, client: ClientRef) -> AccountRecord {
 /// email, name or phone of the owner.
 pub fn account_query(
     f: &AccountFilter,
+    desks: &Desks,
     backend: DbBackend,
 ) -> Result<sea_orm::Select<account::Entity>, AppError> {
     use account::Column as A;
-    let mut find = account::Entity::find();
+    let mut find = account::Entity::find().filter(of_clients_within(A::ClientId, desks));
     if let Some(s) = &f.search {
         let owners = Query::select()
             .column(client::Column::Id)
@@ -722,8 +755,9 @@ pub async fn accounts(
     db: &DatabaseConnection,
     q: &ListQuery,
     filter: &AccountFilter,
+    desks: &Desks,
 ) -> Result<Page<AccountRecord>, AppError> {
-    let find = account_query(filter, db.get_database_backend())?;
+    let find = account_query(filter, desks, db.get_database_backend())?;
     let total = find.clone().count(db).await?;
     let rows = find.offset(q.offset()).limit(q.per_page).all(db).await?;
     Ok(q.page_of(account_records(db, rows).await?, total))
@@ -732,14 +766,16 @@ pub async fn accounts(
 /// Reads every account of a filter `size` at a time, for an export.
 pub struct AccountChunks {
     filter: AccountFilter,
+    desks: Desks,
     size: u64,
     offset: u64,
 }
 
 impl AccountChunks {
-    pub fn new(filter: AccountFilter, size: u64) -> Self {
+    pub fn new(filter: AccountFilter, desks: Desks, size: u64) -> Self {
         AccountChunks {
             filter,
+            desks,
             size: Ord::max(size, 1),
             offset: 0,
         }
@@ -750,7 +786,7 @@ impl AccountChunks {
         &mut self,
         db: &C,
     ) -> Result<Option<Vec<AccountRecord>>, AppError> {
-        let rows = account_query(&self.filter, db.get_database_backend())?
+        let rows = account_query(&self.filter, &self.desks, db.get_database_backend())?
             .offset(self.offset)
             .limit(self.size)
             .all(db)
@@ -767,17 +803,20 @@ impl AccountChunks {
 /// referred clients with their partner).
 pub async fn program_details(
     db: &DatabaseConnection,
+    desks: &Desks,
     id: i64,
     clients_tab: bool,
     q: &ListQuery,
 ) -> Result<ProgramDetails, AppError> {
-    let program = programs(db)
+    let program = programs(db, desks)
         .await?
         .into_iter()
         .find(|p| p.id == id)
         .ok_or_else(|| AppError::NotFound(format!("There is no IB program with ID {id}.")))?;
     if clients_tab {
-        let find = referral::Entity::find().filter(referral::Column::ProgramId.eq(id));
+        let find = referral::Entity::find()
+            .filter(referral::Column::ProgramId.eq(id))
+            .filter(referrals_within(desks));
         let total = find.clone().count(db).await?;
         let rows = find
             .order_by_asc(referral::Column::Id)
@@ -791,8 +830,12 @@ pub async fn program_details(
             clients: Some(q.page_of(referral_records(db, rows).await?, total)),
         });
     }
-    let find =
-        introducing_broker::Entity::find().filter(introducing_broker::Column::ProgramId.eq(id));
+    let find = introducing_broker::Entity::find()
+        .filter(introducing_broker::Column::ProgramId.eq(id))
+        .filter(of_clients_within(
+            introducing_broker::Column::ClientId,
+            desks,
+        ));
     let total = find.clone().count(db).await?;
     let rows = find
         .order_by_asc(introducing_broker::Column::Id)
@@ -805,7 +848,8 @@ pub async fn program_details(
         db,
         referral::Entity::find()
             .filter(referral::Column::ProgramId.eq(id))
-            .filter(referral::Column::IbClientId.is_in(partner_ids.clone())),
+            .filter(referral::Column::IbClientId.is_in(partner_ids.clone()))
+            .filter(referrals_within(desks)),
         referral::Column::IbClientId,
     )
     .await?;
@@ -845,14 +889,26 @@ pub(crate) async fn counts_by<E: EntityTrait, C: ColumnTrait>(
         .collect())
 }
 
-pub async fn programs(db: &DatabaseConnection) -> Result<Vec<ProgramRecord>, AppError> {
+/// Every program, with the partners and referrals on `desks` counted.
+pub async fn programs(
+    db: &DatabaseConnection,
+    desks: &Desks,
+) -> Result<Vec<ProgramRecord>, AppError> {
     let partners = counts_by(
         db,
-        introducing_broker::Entity::find(),
+        introducing_broker::Entity::find().filter(of_clients_within(
+            introducing_broker::Column::ClientId,
+            desks,
+        )),
         introducing_broker::Column::ProgramId,
     )
     .await?;
-    let referrals = counts_by(db, referral::Entity::find(), referral::Column::ProgramId).await?;
+    let referrals = counts_by(
+        db,
+        referral::Entity::find().filter(referrals_within(desks)),
+        referral::Column::ProgramId,
+    )
+    .await?;
     Ok(ib_program::Entity::find()
         .order_by_asc(ib_program::Column::Id)
         .all(db)

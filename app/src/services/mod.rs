@@ -11,6 +11,7 @@ pub mod mapping;
 pub mod notifications;
 pub mod overview;
 pub mod review;
+pub mod scope;
 pub mod sign_in;
 pub mod tokens;
 pub mod users;

@@ -177,17 +177,11 @@ pub async fn attempt(
         return Err(AppError::InvalidCredentials);
     };
     ticket.succeeded();
-    let role = super::users::stored_role(&user)?;
-
     let mut active: back_office_user::ActiveModel = user.clone().into();
     active.last_login_at = Set(Some(chrono::Utc::now()));
     active.update(db).await?;
 
-    let signed_in = CurrentUser {
-        id: user.id,
-        email: user.email,
-        role,
-    };
+    let signed_in = super::scope::current_user(db, user).await?;
     let as_user = Caller {
         user: Some(signed_in.clone()),
         remote_addr: caller.remote_addr.clone(),

@@ -183,11 +183,7 @@ pub async fn authenticate(
         active.last_used_at = Set(Some(now));
         active.update(db).await?;
     }
-    Ok(Some(CurrentUser {
-        id: owner.id,
-        role: super::users::stored_role(&owner)?,
-        email: owner.email,
-    }))
+    Ok(Some(super::scope::current_user(db, owner).await?))
 }
 
 #[cfg(test)]

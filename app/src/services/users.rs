@@ -20,7 +20,7 @@ pub fn stored_role(u: &back_office_user::Model) -> Result<Role, AppError> {
     })
 }
 
-fn view(u: back_office_user::Model) -> Result<UserView, AppError> {
+fn view_with(u: back_office_user::Model, scope: Vec<String>) -> Result<UserView, AppError> {
     let role = stored_role(&u)?;
     Ok(UserView {
         id: u.id,
@@ -29,7 +29,17 @@ fn view(u: back_office_user::Model) -> Result<UserView, AppError> {
         active: u.active,
         created_at: u.created_at,
         last_login_at: u.last_login_at,
+        scope,
     })
+}
+
+/// User `u` as Admin → Users shows it, with the places it is limited to.
+async fn view<C: ConnectionTrait>(
+    db: &C,
+    u: back_office_user::Model,
+) -> Result<UserView, AppError> {
+    let scope = super::scope::places_of(db, u.id).await?;
+    view_with(u, scope)
 }
 
 /// Checks the syntax of an email address and returns it trimmed.
@@ -48,12 +58,16 @@ pub fn parse_email(email: &str) -> Result<String, AppError> {
 
 /// Every back-office user, by email.
 pub async fn list(db: &DatabaseConnection) -> Result<Vec<UserView>, AppError> {
+    let mut places = super::scope::places_by_user(db).await?;
     back_office_user::Entity::find()
         .order_by_asc(back_office_user::Column::Email)
         .all(db)
         .await?
         .into_iter()
-        .map(view)
+        .map(|u| {
+            let scope = places.remove(&u.id).unwrap_or_default();
+            view_with(u, scope)
+        })
         .collect()
 }
 
@@ -123,7 +137,7 @@ pub async fn create(
     .await?;
     txn.commit().await?;
     Ok((
-        view(user)?,
+        view(db, user).await?,
         generated.map(|password| NewUserPassword { email, password }),
     ))
 }
@@ -215,7 +229,7 @@ pub async fn change_role(
 ) -> Result<UserView, AppError> {
     let user = get(db, id).await?;
     if user.role == role.as_str() {
-        return view(user);
+        return view(db, user).await;
     }
     let previous = user.role.clone();
     let txn = db.begin().await?;
@@ -241,7 +255,7 @@ pub async fn change_role(
     )
     .await?;
     txn.commit().await?;
-    view(get(db, id).await?)
+    view(db, get(db, id).await?).await
 }
 
 /// Disables or re-enables a user. Disabling ends all of the user's sessions immediately.
@@ -253,7 +267,7 @@ pub async fn set_active(
 ) -> Result<UserView, AppError> {
     let user = get(db, id).await?;
     if user.active == active_flag {
-        return view(user);
+        return view(db, user).await;
     }
     let txn = db.begin().await?;
     let changed = set_keeping_an_admin(
@@ -291,7 +305,7 @@ pub async fn set_active(
     )
     .await?;
     txn.commit().await?;
-    view(get(db, id).await?)
+    view(db, get(db, id).await?).await
 }
 
 /// Sets a new generated password, ends the user's sessions and returns the password once.

@@ -393,8 +393,9 @@ pub async fn post_json(
 /// Uploads a file and waits until the workers have finished with it.
 pub async fn import(app: &TestApp, client: &Client, action: &str, csv: &str) -> Value {
     let res = upload(app, client, action, csv, false).await;
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let job: Value = res.json().await.unwrap();
+    let status = res.status();
+    let job: Value = res.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, StatusCode::ACCEPTED, "{action}: {job}");
     wait(app, client, job["id"].as_i64().unwrap()).await
 }
 
@@ -409,4 +410,65 @@ pub async fn wait(app: &TestApp, client: &Client, id: i64) -> Value {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("import #{id} did not finish");
+}
+
+/// Reads server-sent events from `res` until `done` holds for the jobs seen so far, or
+/// `limit` passes; answers the name of every event and every job event, in order.
+pub async fn events(
+    mut res: reqwest::Response,
+    limit: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> (Vec<String>, Vec<Value>) {
+    let (mut names, mut jobs) = (Vec::new(), Vec::new());
+    let mut buffer = String::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done(&jobs) {
+        let chunk = match tokio::time::timeout_at(deadline, res.chunk()).await {
+            Ok(Ok(Some(chunk))) => chunk,
+            _ => break,
+        };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            if let Some(name) = event.lines().find_map(|l| l.strip_prefix("event: ")) {
+                names.push(name.to_owned());
+            }
+            if event.lines().any(|l| l == "event: job") {
+                let data: String = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .collect();
+                jobs.push(serde_json::from_str(&data).expect("job JSON"));
+            }
+        }
+    }
+    (names, jobs)
+}
+
+/// The job events of a stream (see [`events`]).
+pub async fn job_events(
+    res: reqwest::Response,
+    limit: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    events(res, limit, done).await.1
+}
+
+pub fn finished(id: i64) -> impl Fn(&[Value]) -> bool {
+    move |jobs| {
+        jobs.iter().any(|j| {
+            j["id"] == id && !["new", "in_progress"].contains(&j["status"].as_str().unwrap_or(""))
+        })
+    }
+}
+
+pub async fn subscribe(app: &TestApp, client: &Client) -> reqwest::Response {
+    let res = client
+        .get(app.url("/api/v1/imports/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    res
 }

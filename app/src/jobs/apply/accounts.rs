@@ -1,13 +1,14 @@
 //! `import-accounts` (SPEC §3.1): the client must exist; an account number owned by
 //! another client is refused; one owned by the same client is updated.
 
-use super::{BatchReport, clients_by_email, refuse, unknown_client};
+use super::{BatchReport, clients_by_email, outside_desks, refuse, unknown_client};
 use crate::entities::account;
 use crate::import::validate::AccountRow;
 use crate::jobs::changes::{
     AccountField, Change, ChangeOp, Entity, change_record, created_records,
 };
 use crate::jobs::write::{insert_all, insert_all_returning_keys, upsert_all};
+use crate::model::Desks;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
@@ -19,11 +20,13 @@ use std::collections::HashMap;
 /// another client is refused; one owned by the same client is updated.
 pub struct AccountImport {
     job_id: i64,
+    /// The desks of the clients the job's initiator works with.
+    within: Desks,
 }
 
 impl AccountImport {
-    pub fn new(job_id: i64) -> Self {
-        AccountImport { job_id }
+    pub fn new(job_id: i64, within: Desks) -> Self {
+        AccountImport { job_id, within }
     }
 
     /// Applies a batch of rows inside `txn`. Rows repeating an account number of the
@@ -61,6 +64,12 @@ impl AccountImport {
                     .push(unknown_client(row.line, "Email", row.email.as_str()));
                 continue;
             };
+            if !self.within.allows(owner.desk_id) {
+                report
+                    .errors
+                    .push(outside_desks(row.line, "Email", row.email.as_str()));
+                continue;
+            }
             let Some(acc) = existing.get(row.account_number.as_str()) else {
                 inserts.push(account::ActiveModel {
                     account_number: Set(row.account_number.as_str().to_owned()),

@@ -8,11 +8,12 @@
 //! driver prepares each once per connection and reuses it for every batch.
 
 use super::extras::{self, CHANGE_PREFIX};
-use super::{ApplyError, BatchReport, Directory, refuse};
+use super::{ApplyError, BatchReport, Directory, outside_desks, refuse};
 use crate::entities::{client, desk, import_change, project};
 use crate::import::validate::ClientRow;
 use crate::jobs::changes::{Change, ClientField, Entity, created_records, record_updates};
 use crate::jobs::write::insert_all;
+use crate::model::Desks;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, SqlErr, Statement,
     TransactionSession, TransactionTrait, Value as DbValue,
@@ -128,12 +129,18 @@ struct Rewrite {
 }
 
 impl ClientImport {
-    pub async fn new<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Self, DbErr> {
+    /// An import for job `job_id` by a user who works with the clients of `within`.
+    pub async fn new<C: ConnectionTrait>(
+        db: &C,
+        job_id: i64,
+        within: Desks,
+    ) -> Result<Self, DbErr> {
         Ok(ClientImport {
             job_id,
             directory: Directory {
                 projects: project::Entity::find().all(db).await?,
                 desks: desk::Entity::find().all(db).await?,
+                within,
             },
             next_suffix: HashMap::new(),
             timings: ClientTimings::default(),
@@ -257,10 +264,33 @@ impl ClientImport {
                     report.errors.push(no_first_name(row.line));
                     continue;
                 }
+                let placement = placement.unwrap_or_else(|| self.default_placement());
+                if let Some(e) = self.directory.refuse_outside(row.line, placement.1) {
+                    report.errors.push(e);
+                    continue;
+                }
                 usernames_wanted.insert(wanted_username(&row));
-                creates.push((row, placement.unwrap_or_else(|| self.default_placement())));
+                creates.push((row, placement));
                 continue;
             };
+            // The client must be on one of the initiator's desks, and stay there.
+            if !self.directory.within.allows(existing.desk_id) {
+                report.errors.push(match (row.id, &row.email) {
+                    (Some(id), _) => outside_desks(row.line, "ID", &id.to_string()),
+                    (None, email) => outside_desks(
+                        row.line,
+                        "Email",
+                        email.as_ref().map(|e| e.as_str()).unwrap_or_default(),
+                    ),
+                });
+                continue;
+            }
+            if let Some(e) =
+                placement.and_then(|(_, desk)| self.directory.refuse_outside(row.line, desk))
+            {
+                report.errors.push(e);
+                continue;
+            }
             // A new email (matched by ID) must not belong to someone else.
             if let Some(email) = &row.email
                 && let Some(owner) = by_email.get(&email.key())
@@ -380,6 +410,10 @@ impl ClientImport {
                     continue;
                 }
             };
+            if let Some(e) = self.directory.refuse_outside(row.line, placement.1) {
+                report.errors.push(e);
+                continue;
+            }
             if row.first_name.is_none() {
                 report.errors.push(no_first_name(row.line));
                 continue;

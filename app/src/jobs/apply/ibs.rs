@@ -1,11 +1,12 @@
 //! `import-ibs` (SPEC §3.1): the partner joins the program and, when a client is named,
 //! that client becomes the partner's referral in it.
 
-use super::{BatchReport, clients_by_email, refuse, unknown_client};
+use super::{BatchReport, clients_by_email, outside_desks, refuse, unknown_client};
 use crate::entities::{ib_program, introducing_broker, referral};
 use crate::import::validate::IbRow;
 use crate::jobs::changes::{ChangeOp, Entity, change_record};
 use crate::jobs::write::insert_all;
+use crate::model::Desks;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     QueryFilter,
@@ -15,11 +16,13 @@ use std::collections::HashSet;
 /// is named, records that client as the partner's referral in the program.
 pub struct IbImport {
     job_id: i64,
+    /// The desks of the clients the job's initiator works with.
+    within: Desks,
 }
 
 impl IbImport {
-    pub fn new(job_id: i64) -> Self {
-        IbImport { job_id }
+    pub fn new(job_id: i64, within: Desks) -> Self {
+        IbImport { job_id, within }
     }
 
     /// Applies a batch of rows inside `txn`, in file order (a later row may rely on a
@@ -58,6 +61,12 @@ impl IbImport {
                     .push(unknown_client(row.line, "IB Email", row.ib_email.as_str()));
                 continue;
             };
+            if !self.within.allows(partner.desk_id) {
+                report
+                    .errors
+                    .push(outside_desks(row.line, "IB Email", row.ib_email.as_str()));
+                continue;
+            }
             if !programs.contains(&row.program_id) {
                 report.errors.push(refuse(
                     row.line,
@@ -70,6 +79,12 @@ impl IbImport {
             let referred = match &row.client_email {
                 None => None,
                 Some(email) => match clients.get(&email.key()) {
+                    Some(c) if !self.within.allows(c.desk_id) => {
+                        report
+                            .errors
+                            .push(outside_desks(row.line, "Client Email", email.as_str()));
+                        continue;
+                    }
                     Some(c) => Some(c),
                     None => {
                         report.errors.push(unknown_client(

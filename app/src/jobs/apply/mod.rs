@@ -15,6 +15,7 @@ pub use ibs::IbImport;
 use crate::entities::{client, desk, project};
 use crate::import::prepare::RowOutcome;
 use crate::import::validate::ClientRow;
+use crate::model::Desks;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 use std::collections::HashMap;
@@ -105,13 +106,45 @@ pub(crate) fn unknown_client(line: u64, column: &'static str, email: &str) -> Ap
     )
 }
 
-/// Projects and desks, loaded once per import (they are few), found by id or name.
+/// A row for a client on a desk the job's initiator is not limited to (SPEC §8).
+pub(crate) fn outside_desks(line: u64, column: &'static str, value: &str) -> ApplyError {
+    refuse(
+        line,
+        Some(column),
+        Some(value),
+        "This client is on a desk outside the ones you work with".into(),
+    )
+}
+
+/// Projects and desks, loaded once per import (they are few), found by id or name, and
+/// the desks the job's initiator may import into.
 pub(crate) struct Directory {
     pub(crate) projects: Vec<project::Model>,
     pub(crate) desks: Vec<desk::Model>,
+    pub(crate) within: Desks,
 }
 
 impl Directory {
+    /// The row's error when it would put a client on desk `desk_id`, outside the
+    /// initiator's desks.
+    pub(crate) fn refuse_outside(&self, line: u64, desk_id: i64) -> Option<ApplyError> {
+        if self.within.allows(desk_id) {
+            return None;
+        }
+        let desk = self.desks.iter().find(|d| d.id == desk_id);
+        let project = desk.and_then(|d| self.projects.iter().find(|p| p.id == d.project_id));
+        let name = match (project, desk) {
+            (Some(p), Some(d)) => format!("{} / {}", p.name, d.name),
+            _ => desk_id.to_string(),
+        };
+        Some(refuse(
+            line,
+            Some("Desk"),
+            Some(&name),
+            format!("Desk `{name}` is not one of the desks you work with"),
+        ))
+    }
+
     pub(crate) fn project(&self, key: &str) -> Option<&project::Model> {
         let id = key.parse::<i64>().ok();
         self.projects
