@@ -280,3 +280,31 @@ test("a 500-row Wifox export with 12 bad rows is mapped, 3 rows fixed and 2 drop
   await expect(target("Comments")).toHaveValue("ignore");
   await expect(target("billing.postcode")).toHaveValue("extra:billing.postcode");
 });
+
+test("an import waiting for its mapping is discarded from the mapping page, and nothing of it is imported", async ({
+  page,
+}) => {
+  await page.goto("/login");
+  await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+  await expect(page.getByTestId("current-user")).toContainText(ADMIN_EMAIL);
+  const email = `discarded.${Date.now()}@example.com`;
+  const res = await page.request.post("/api/v1/imports", {
+    multipart: {
+      title: "A file we do not want",
+      action: "import-users",
+      review_mapping: "true",
+      file: { name: "unwanted.csv", mimeType: "text/csv", buffer: Buffer.from(`E-mail Address,Given name\n${email},Una\n`) },
+    },
+  });
+  expect(res.status(), await res.text()).toBe(202);
+  const job = await res.json();
+  await page.goto(`/imports/${job.id}/mapping`);
+  await hydrated(page);
+  await page.getByRole("button", { name: "Discard this import" }).click();
+  await expect(page.getByTestId("discarded")).toContainText("This import was discarded");
+  await page.goto(`/imports/${job.id}`);
+  await expect(page.getByTestId("status").first()).toHaveText("Discarded");
+  await expect(page.getByTestId("log")).toContainText(`Discarded by ${ADMIN_EMAIL}: nothing was imported.`);
+  const found = await (await page.request.get(`/api/v1/clients?search=${encodeURIComponent(email)}`)).json();
+  expect(found.total).toBe(0);
+});

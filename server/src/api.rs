@@ -128,6 +128,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     api = listed(api, "GET", "/api/v1/imports/{id}/errors.csv", error_report);
     api = listed(api, "GET", "/api/v1/imports/{id}/file", original_file);
     api = listed(api, "POST", "/api/v1/imports/{id}/confirm", confirm_import);
+    api = listed(api, "POST", "/api/v1/imports/{id}/discard", discard_import);
     api = listed(api, "POST", "/api/v1/imports/{id}/revert", revert_import);
     api = listed(api, "GET", "/api/v1/clients", list_clients);
     api = listed(api, "GET", "/api/v1/clients.csv", export_clients);
@@ -607,6 +608,22 @@ async fn confirm_import(
     let job = imports::confirm(&state.ctx.db, &caller, &user, path_id(&id)?).await?;
     state.ctx.import_queue.notify_one();
     accepted(&state, job.id).await
+}
+
+async fn discard_import(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let user = require(
+        &state,
+        &caller,
+        IMPORTERS,
+        "POST /api/v1/imports/{id}/discard",
+    )
+    .await?;
+    let job = imports::discard(&state.ctx.db, &caller, &user, path_id(&id)?).await?;
+    Ok(Json(import_views::record(&state.ctx.db, job.id).await?))
 }
 
 async fn revert_import(

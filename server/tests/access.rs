@@ -121,6 +121,11 @@ fn samples() -> HashMap<&'static str, (Sample, Option<u16>)> {
         None,
     );
     add(
+        "POST /api/v1/imports/{id}/discard",
+        Form("/api/v1/imports/{to_discard}/discard", &[]),
+        None,
+    );
+    add(
         "POST /api/v1/imports/{id}/revert",
         Form("/api/v1/imports/{to_revert}/revert", &[]),
         None,
@@ -275,6 +280,11 @@ fn samples() -> HashMap<&'static str, (Sample, Option<u16>)> {
     add(
         "POST /api/imports/confirm",
         Form("/api/imports/confirm", &[("id", "{awaiting}")]),
+        None,
+    );
+    add(
+        "POST /api/imports/discard",
+        Form("/api/imports/discard", &[("id", "{to_discard}")]),
         None,
     );
     add(
@@ -541,6 +551,16 @@ async fn setup(backend: Backend) -> World {
     let awaiting: serde_json::Value = res.json().await.unwrap();
     let awaiting = common::wait(&app, &owner, awaiting["id"].as_i64().unwrap()).await;
     assert_eq!(awaiting["status"], "awaiting_confirmation");
+    let res = common::upload(
+        &app,
+        &owner,
+        "import-users",
+        "Email,First name\ndrop@example.com,Drop\n",
+        true,
+    )
+    .await;
+    let to_discard: serde_json::Value = res.json().await.unwrap();
+    let to_discard = common::wait(&app, &owner, to_discard["id"].as_i64().unwrap()).await;
     // Uploaded through the wizard: waits for its columns to be mapped.
     let form = Form::new()
         .text("title", "partner file")
@@ -596,6 +616,7 @@ async fn setup(backend: Backend) -> World {
         ("job", job["id"].to_string()),
         ("to_revert", to_revert["id"].to_string()),
         ("awaiting", awaiting["id"].to_string()),
+        ("to_discard", to_discard["id"].to_string()),
         ("drafted", drafted["id"].to_string()),
         ("reviewed", reviewed["id"].to_string()),
         ("client", client.to_string()),

@@ -133,7 +133,7 @@ async fn each_action_end_to_end(backend: Backend) {
         body["error"],
         "The request could not be completed: Unknown status `done`: expected one of \
          awaiting_mapping, new, in_progress, awaiting_confirmation, success, \
-         success_with_errors, failed, reverted."
+         success_with_errors, failed, reverted, discarded."
     );
     let (_, all) = get(&app, &admin, "/api/v1/imports").await;
     let first = all["items"][0]["status"]

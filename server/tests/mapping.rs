@@ -787,6 +787,107 @@ async fn a_corrected_import_with_extra_attributes_reports_and_reverts_as_correct
     );
 }
 
+/// An import waiting for its operator (its mapping, or the confirmation of its review) is
+/// discarded by its initiator: it ends `discarded`, writes nothing and never runs.
+async fn an_import_awaiting_its_operator_is_discarded(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let owner = app.user(&admin, "owner@example.com", "operator").await;
+    let other = app.user(&admin, "other@example.com", "operator").await;
+    let drafted = upload_for_review(&app, &owner, WIFOX).await;
+    let drafted = drafted["id"].as_i64().unwrap();
+    let res = common::upload(
+        &app,
+        &owner,
+        "import-users",
+        "Email,First name\nval@example.com,Val\n",
+        true,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let validated = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    assert_eq!(
+        wait(&app, &owner, validated).await["status"],
+        "awaiting_confirmation"
+    );
+
+    // Another operator may not; the initiator may, once.
+    let (status, _) = post(&app, &other, &format!("/api/v1/imports/{drafted}/discard")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, job) = post(&app, &owner, &format!("/api/v1/imports/{drafted}/discard")).await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    assert_eq!(job["status"], "discarded");
+    assert!(job["finished_at"].is_string(), "{job}");
+    let (status, body) = post(&app, &owner, &format!("/api/v1/imports/{drafted}/discard")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("it is discarded"), "{body}");
+    let (status, _) = choose(
+        &app,
+        &owner,
+        drafted,
+        &[
+            "Email",
+            "First name",
+            "Last name",
+            "Phone",
+            "Postal code",
+            "Date of birth",
+            "ignore",
+            "ignore",
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Through the page's server function, the validated one.
+    let res = app
+        .call(&owner, "imports/discard", &[("id", &validated.to_string())])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, _) = post(
+        &app,
+        &owner,
+        &format!("/api/v1/imports/{validated}/confirm"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = post(&app, &owner, &format!("/api/v1/imports/{validated}/revert")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // Neither ever runs: nothing written, however long the workers look.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    for id in [drafted, validated] {
+        let (_, job) = get(&app, &owner, &format!("/api/v1/imports/{id}")).await;
+        assert_eq!(job["status"], "discarded", "{job}");
+        assert!(
+            log(&app, &owner, id)
+                .await
+                .iter()
+                .any(|m| m == "Discarded by owner@example.com: nothing was imported."),
+            "{id}"
+        );
+    }
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM client").await, 0);
+    assert_eq!(app.audit_count("import.discarded").await, 2);
+
+    // A finished import is reverted, not discarded.
+    let done = common::import(
+        &app,
+        &owner,
+        "import-users",
+        "Email,First name\nkept@example.com,Kept\n",
+    )
+    .await;
+    let (status, _) = post(
+        &app,
+        &owner,
+        &format!("/api/v1/imports/{}/discard", done["id"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, list) = get(&app, &owner, "/api/v1/imports?status=discarded").await;
+    assert_eq!(list["total"], 2, "{list}");
+}
+
 on_both_databases!(
     a_mapping_fills_fields_and_extra_attributes,
     a_bad_mapping_is_refused_with_its_reason,
@@ -796,4 +897,5 @@ on_both_databases!(
     only_the_initiator_or_an_admin_maps_an_import,
     failing_rows_are_corrected_or_dropped_in_the_review,
     a_corrected_import_with_extra_attributes_reports_and_reverts_as_corrected,
+    an_import_awaiting_its_operator_is_discarded,
 );

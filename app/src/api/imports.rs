@@ -182,6 +182,17 @@ pub async fn confirm_import(id: i64) -> Result<(), AppError> {
     .await
 }
 
+/// Discards an import awaiting its mapping or its confirmation (its initiator or an admin).
+#[server(endpoint = "imports/discard")]
+pub async fn discard_import(id: i64) -> Result<(), AppError> {
+    super::respond(async move {
+        let auth = super::authorize(crate::model::policy::IMPORTERS).await?;
+        crate::jobs::discard(&auth.ctx.db, &auth.caller, &auth.user, id).await?;
+        Ok(())
+    })
+    .await
+}
+
 /// Reverts a finished import (its initiator or an admin); says what was left alone.
 #[server(endpoint = "imports/revert")]
 pub async fn revert_import(id: i64) -> Result<String, AppError> {

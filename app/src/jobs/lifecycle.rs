@@ -218,6 +218,52 @@ pub async fn confirm(
     find_job(db, job.id).await
 }
 
+/// Discards a job awaiting its mapping or its confirmation (SPEC §3.5): it ends
+/// `discarded` and never runs. Nothing of it was written; its file, log and row errors stay
+/// to be read.
+pub async fn discard(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    user: &CurrentUser,
+    job_id: i64,
+) -> Result<import_job::Model, AppError> {
+    let job = visible(db, caller, user, job_id, true).await?;
+    let txn = db.begin().await?;
+    let ended = import_job::Entity::update_many()
+        .col_expr(
+            import_job::Column::Status,
+            Expr::value(JobStatus::Discarded.as_str()),
+        )
+        .col_expr(
+            import_job::Column::FinishedAt,
+            Expr::value(Some(chrono::Utc::now())),
+        )
+        .filter(import_job::Column::Id.eq(job.id))
+        .filter(
+            import_job::Column::Status
+                .is_in([JobStatus::AwaitingMapping, JobStatus::AwaitingConfirmation]),
+        )
+        .exec(&txn)
+        .await?;
+    if ended.rows_affected != 1 {
+        return Err(AppError::Conflict(format!(
+            "Import #{} cannot be discarded: it is {}; only an import awaiting its mapping or \
+             its confirmation can be.",
+            job.id,
+            job.status.label().to_lowercase()
+        )));
+    }
+    info(
+        job.id,
+        format!("Discarded by {}: nothing was imported.", user.email),
+    )
+    .insert(&txn)
+    .await?;
+    audit_job(&txn, caller, action::IMPORT_DISCARDED, &job).await?;
+    txn.commit().await?;
+    find_job(db, job.id).await
+}
+
 /// Refuses to revert a job that has not written, or is not finished, or is reverted.
 fn revertible(job: &import_job::Model) -> Result<(), AppError> {
     if !job.status.is_revertible() || !writes(job) {

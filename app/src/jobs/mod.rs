@@ -19,7 +19,9 @@ pub mod store;
 pub mod workers;
 pub mod write;
 
-pub use lifecycle::{Reverting, confirm, may_change, may_see, revert, revert_on_its_own, visible};
+pub use lifecycle::{
+    Reverting, confirm, discard, may_change, may_see, revert, revert_on_its_own, visible,
+};
 pub use queue::{claim_next, release_orphans};
 pub use runner::{RunOptions, run};
 pub use store::{FILE_CHUNK_BYTES, NewImport, UploadFile, create, file_bytes};

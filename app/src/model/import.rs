@@ -83,11 +83,15 @@ pub enum JobStatus {
     Failed,
     #[cfg_attr(feature = "ssr", sea_orm(string_value = "reverted"))]
     Reverted,
+    /// Dropped by its operator while awaiting its mapping or confirmation: nothing of it
+    /// was written, and it will not run.
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "discarded"))]
+    Discarded,
 }
 
 impl JobStatus {
     /// Every status, in the order of a job's life.
-    pub const ALL: [JobStatus; 8] = [
+    pub const ALL: [JobStatus; 9] = [
         JobStatus::AwaitingMapping,
         JobStatus::New,
         JobStatus::InProgress,
@@ -96,6 +100,7 @@ impl JobStatus {
         JobStatus::SuccessWithErrors,
         JobStatus::Failed,
         JobStatus::Reverted,
+        JobStatus::Discarded,
     ];
 
     /// The name it is stored and sent as.
@@ -109,6 +114,7 @@ impl JobStatus {
             JobStatus::SuccessWithErrors => "success_with_errors",
             JobStatus::Failed => "failed",
             JobStatus::Reverted => "reverted",
+            JobStatus::Discarded => "discarded",
         }
     }
 
@@ -123,12 +129,22 @@ impl JobStatus {
             JobStatus::SuccessWithErrors => "Success with errors",
             JobStatus::Failed => "Failed",
             JobStatus::Reverted => "Reverted",
+            JobStatus::Discarded => "Discarded",
         }
     }
 
     /// Waiting for a worker or being run: nothing about it is final yet.
     pub fn is_running(self) -> bool {
         matches!(self, JobStatus::New | JobStatus::InProgress)
+    }
+
+    /// Waiting for its operator (a mapping to choose, a validation to confirm): what a
+    /// discard can drop.
+    pub fn is_awaiting(self) -> bool {
+        matches!(
+            self,
+            JobStatus::AwaitingMapping | JobStatus::AwaitingConfirmation
+        )
     }
 
     /// A run that ended and may have written rows: what a revert can undo.

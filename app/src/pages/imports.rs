@@ -1,8 +1,8 @@
 //! Import Data (SPEC §3.4): every job the user may see, and one job's details.
 
 use crate::api::imports::{
-    ChooseMapping, ConfirmImport, CorrectCell, DropLine, ImportList, RevertImport, list_imports,
-    mapping_step, show_import,
+    ChooseMapping, ConfirmImport, CorrectCell, DiscardImport, DropLine, ImportList, RevertImport,
+    list_imports, mapping_step, show_import,
 };
 use crate::components::listing::{Choice, Pager, when};
 use crate::components::live::LiveJobs;
@@ -21,7 +21,7 @@ fn status_class(status: JobStatus) -> &'static str {
         | JobStatus::AwaitingMapping => "status status-warn",
         JobStatus::Failed => "status status-bad",
         JobStatus::New | JobStatus::InProgress => "status status-busy",
-        JobStatus::Reverted => "status status-off",
+        JobStatus::Reverted | JobStatus::Discarded => "status status-off",
     }
 }
 
@@ -180,12 +180,24 @@ fn MessageRow(m: MessageRecord, review: Option<Review>) -> impl IntoView {
     }
 }
 
+/// Drops an import that waits for its operator; nothing of it is written.
+#[component]
+fn DiscardForm(id: i64, discard: ServerAction<DiscardImport>) -> impl IntoView {
+    view! {
+        <ActionForm action=discard attr:class="inline">
+            <input type="hidden" name="id" value=id/>
+            <button class="btn" type="submit">"Discard this import"</button>
+        </ActionForm>
+    }
+}
+
 #[component]
 fn Details(
     details: ImportDetails,
     /// The page's query, kept by the pagers' links.
     query: leptos_router::params::ParamsMap,
     confirm: ServerAction<ConfirmImport>,
+    discard: ServerAction<DiscardImport>,
     revert: ServerAction<RevertImport>,
     correct: ServerAction<CorrectCell>,
     drop: ServerAction<DropLine>,
@@ -197,6 +209,7 @@ fn Details(
         errors,
     } = details;
     let may_confirm = can_change && job.status == JobStatus::AwaitingConfirmation;
+    let may_discard = can_change && job.status.is_awaiting();
     let review = may_confirm.then_some(Review {
         job: job.id,
         correct,
@@ -266,12 +279,16 @@ fn Details(
                     data-testid="error-report">"Error report (CSV)"</a>
             })}
         </p>
-        {may_confirm.then(|| view! {
-            <ActionForm action=confirm attr:class="inline">
-                <input type="hidden" name="id" value=id/>
-                <button class="btn btn-primary" type="submit">"Confirm: import these rows"</button>
-            </ActionForm>
-        })}
+        <div class="job-actions">
+            {may_confirm.then(|| view! {
+                <ActionForm action=confirm attr:class="inline">
+                    <input type="hidden" name="id" value=id/>
+                    <button class="btn btn-primary" type="submit">"Confirm: import these rows"</button>
+                </ActionForm>
+            })}
+            " "
+            {may_discard.then(|| view! { <DiscardForm id discard/> })}
+        </div>
         {may_revert.then(|| view! {
             <details class="revert">
                 <summary class="btn">"Revert…"</summary>
@@ -341,6 +358,7 @@ pub fn ImportDetailsPage() -> impl IntoView {
         )
     };
     let confirm = ServerAction::<ConfirmImport>::new();
+    let discard = ServerAction::<DiscardImport>::new();
     let revert = ServerAction::<RevertImport>::new();
     let correct = ServerAction::<CorrectCell>::new();
     let drop = ServerAction::<DropLine>::new();
@@ -349,7 +367,7 @@ pub fn ImportDetailsPage() -> impl IntoView {
     let key = move || {
         (
             key(),
-            confirm.version().get(),
+            (confirm.version().get(), discard.version().get()),
             revert.version().get(),
             (correct.version().get(), drop.version().get()),
             pushed.get(),
@@ -365,6 +383,7 @@ pub fn ImportDetailsPage() -> impl IntoView {
     });
     view! {
         {action_error(move || confirm.value().get())}
+        {action_error(move || discard.value().get())}
         {action_error(move || revert.value().get())}
         {action_error(move || correct.value().get())}
         {action_error(move || drop.value().get())}
@@ -376,7 +395,7 @@ pub fn ImportDetailsPage() -> impl IntoView {
                 match details.await {
                     Ok(details) => {
                         let query = query.get_untracked();
-                        view! { <Details details query confirm revert correct drop/> }.into_any()
+                        view! { <Details details query confirm discard revert correct drop/> }.into_any()
                     }
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
@@ -399,20 +418,25 @@ pub fn ImportMappingPage() -> impl IntoView {
             .and_then(|id| id.parse::<i64>().ok())
     };
     let choose = ServerAction::<ChooseMapping>::new();
-    let step = Resource::new(id, |id| async move {
-        match id {
-            Some(id) => mapping_step(id).await,
-            None => Err(crate::model::AppError::NotFound(
-                "There is no such import.".into(),
-            )),
-        }
-    });
+    let discard = ServerAction::<DiscardImport>::new();
+    let step = Resource::new(
+        move || (id(), discard.version().get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => mapping_step(id).await,
+                None => Err(crate::model::AppError::NotFound(
+                    "There is no such import.".into(),
+                )),
+            }
+        },
+    );
     view! {
         {action_error(move || choose.value().get())}
+        {action_error(move || discard.value().get())}
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match step.await {
-                    Ok(step) => view! { <MappingForm step choose/> }.into_any(),
+                    Ok(step) => view! { <MappingForm step choose discard/> }.into_any(),
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
             })}
@@ -421,7 +445,11 @@ pub fn ImportMappingPage() -> impl IntoView {
 }
 
 #[component]
-fn MappingForm(step: MappingStep, choose: ServerAction<ChooseMapping>) -> impl IntoView {
+fn MappingForm(
+    step: MappingStep,
+    choose: ServerAction<ChooseMapping>,
+    discard: ServerAction<DiscardImport>,
+) -> impl IntoView {
     let MappingStep {
         job,
         proposal,
@@ -501,6 +529,14 @@ fn MappingForm(step: MappingStep, choose: ServerAction<ChooseMapping>) -> impl I
                     </table>
                     <button class="btn btn-primary" type="submit">"Review the import"</button>
                 </ActionForm>
+                <DiscardForm id discard/>
+            }.into_any()
+        } else if job.status == JobStatus::Discarded {
+            view! {
+                <p class="notice" role="status" data-testid="discarded">
+                    "This import was discarded: nothing of it was imported. "
+                    <a href=format!("/imports/{id}")>"See the import"</a>
+                </p>
             }.into_any()
         } else {
             view! {

@@ -24,6 +24,7 @@ pub mod action {
     pub const IMPORT_MAPPED: &str = "import.mapped";
     pub const IMPORT_CORRECTED: &str = "import.corrected";
     pub const IMPORT_CONFIRMED: &str = "import.confirmed";
+    pub const IMPORT_DISCARDED: &str = "import.discarded";
     pub const IMPORT_REVERTED: &str = "import.reverted";
     pub const PROGRAM_CREATED: &str = "ib_program.created";
     pub const PROGRAM_RENAMED: &str = "ib_program.renamed";
@@ -32,7 +33,7 @@ pub mod action {
     pub const TOKEN_REVOKED: &str = "api_token.revoked";
 
     /// Every action, for the audit log's filter.
-    pub const ALL: [&str; 24] = [
+    pub const ALL: [&str; 25] = [
         SIGN_IN_SUCCEEDED,
         SIGN_IN_FAILED,
         SIGN_IN_THROTTLED,
@@ -52,6 +53,7 @@ pub mod action {
         IMPORT_MAPPED,
         IMPORT_CORRECTED,
         IMPORT_CONFIRMED,
+        IMPORT_DISCARDED,
         IMPORT_REVERTED,
         PROGRAM_CREATED,
         PROGRAM_RENAMED,
