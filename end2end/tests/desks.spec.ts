@@ -4,7 +4,7 @@ import { ADMIN_EMAIL, ADMIN_PASSWORD } from "../playwright.config";
 // A user limited to one project's desks, as an admin sets it on Admin → Users.
 const DESK_USER = { email: "dora.desk@example.com", password: "dora-desk-password-1" };
 const STAMP = Date.now();
-const PROJECT = "Asia";
+const PROJECT = "Latam";
 
 test("an admin limits an operator to one project, who then sees only its clients", async ({ page }) => {
   await page.goto("/login");

@@ -42,6 +42,24 @@ async fn call_json(
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// Limits user `id` to `places` (`p:ID`, `d:ID`; none lifts the limit), as `by`, through
+/// Admin → Users' server function.
+async fn limit(app: &TestApp, by: &Client, id: &str, places: &[&str]) -> (StatusCode, Value) {
+    let keys: Vec<String> = (0..places.len()).map(|i| format!("places[{i}]")).collect();
+    let mut form: Vec<(&str, &str)> = vec![("id", id)];
+    form.extend(keys.iter().map(String::as_str).zip(places.iter().copied()));
+    call_json(app, by, "admin/users/scope", &form).await
+}
+
+/// The id of desk `Default / Default`.
+async fn default_desk(app: &TestApp) -> i64 {
+    app.scalar_i64(
+        "SELECT d.id FROM desk d JOIN project p ON p.id = d.project_id \
+         WHERE p.name = 'Default' AND d.name = 'Default'",
+    )
+    .await
+}
+
 async fn id_of(app: &TestApp, sql: &str) -> String {
     app.scalar_i64(sql).await.to_string()
 }
@@ -105,22 +123,8 @@ async fn world(backend: Backend) -> World {
         "SELECT id FROM back_office_user WHERE email = 'europe@example.com'",
     )
     .await;
-    let default_desk = id_of(
-        &app,
-        "SELECT d.id FROM desk d JOIN project p ON p.id = d.project_id \
-         WHERE p.name = 'Default' AND d.name = 'Default'",
-    )
-    .await;
-    let (status, places) = call_json(
-        &app,
-        &admin,
-        "admin/users/scope",
-        &[
-            ("id", asia_id.as_str()),
-            ("places[0]", &format!("p:{asia_project}")),
-        ],
-    )
-    .await;
+    let europe_desk = default_desk(&app).await;
+    let (status, places) = limit(&app, &admin, &asia_id, &[&format!("p:{asia_project}")]).await;
     assert_eq!(status, StatusCode::OK, "{places}");
     assert_eq!(places, serde_json::json!([format!("p:{asia_project}")]));
     let (status, _) = call_json(
@@ -129,7 +133,7 @@ async fn world(backend: Backend) -> World {
         "admin/users/scope",
         &[
             ("id", europe_id.as_str()),
-            ("places[3]", &format!("d:{default_desk}")),
+            ("places[3]", &format!("d:{europe_desk}")),
         ],
     )
     .await;
@@ -345,13 +349,7 @@ async fn limited_users_see_only_their_desks(backend: Backend) {
     );
 
     // Lifting the limit shows everything again, on the next request.
-    let (status, _) = call_json(
-        app,
-        &w.admin,
-        "admin/users/scope",
-        &[("id", &w.europe_id.to_string())],
-    )
-    .await;
+    let (status, _) = limit(app, &w.admin, &w.europe_id.to_string(), &[]).await;
     assert_eq!(status, StatusCode::OK);
     let (_, list) = get(app, europe, "/api/v1/clients").await;
     assert_eq!(list["total"], 4);
@@ -534,13 +532,7 @@ async fn a_stream_narrows_when_its_user_is_limited(backend: Backend) {
     let app = &w.app;
     let (_, list) = get(app, &w.europe, "/api/v1/clients").await;
     assert_eq!(list["total"], 2);
-    let (status, _) = call_json(
-        app,
-        &w.admin,
-        "admin/users/scope",
-        &[("id", &w.europe_id.to_string())],
-    )
-    .await;
+    let (status, _) = limit(app, &w.admin, &w.europe_id.to_string(), &[]).await;
     assert_eq!(status, StatusCode::OK);
     let feed = subscribe(app, &w.europe).await;
     let control = subscribe(app, &w.admin).await;
@@ -553,19 +545,8 @@ async fn a_stream_narrows_when_its_user_is_limited(backend: Backend) {
     .await["id"]
         .as_i64()
         .unwrap();
-    let default_desk = app
-        .scalar_i64("SELECT d.id FROM desk d JOIN project p ON p.id = d.project_id WHERE p.name = 'Default' AND d.name = 'Default'")
-        .await;
-    let (status, _) = call_json(
-        app,
-        &w.admin,
-        "admin/users/scope",
-        &[
-            ("id", &w.europe_id.to_string()),
-            ("places[0]", &format!("d:{default_desk}")),
-        ],
-    )
-    .await;
+    let desk = format!("d:{}", default_desk(app).await);
+    let (status, _) = limit(app, &w.admin, &w.europe_id.to_string(), &[&desk]).await;
     assert_eq!(status, StatusCode::OK);
     // The stream trusts what it read of its user for at most 2 s.
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -598,13 +579,7 @@ async fn admins_are_never_limited_and_places_must_exist(backend: Backend) {
         .scalar_i64("SELECT id FROM back_office_user WHERE email = 'admin@example.com'")
         .await
         .to_string();
-    let (status, body) = call_json(
-        app,
-        &w.admin,
-        "admin/users/scope",
-        &[("id", &admin_id), ("places[0]", "p:1")],
-    )
-    .await;
+    let (status, body) = limit(app, &w.admin, &admin_id, &["p:1"]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let europe = w.europe_id.to_string();
     for (place, expected) in [
@@ -612,13 +587,7 @@ async fn admins_are_never_limited_and_places_must_exist(backend: Backend) {
         ("p:999", StatusCode::NOT_FOUND),
         ("x:1", StatusCode::UNPROCESSABLE_ENTITY),
     ] {
-        let (status, body) = call_json(
-            app,
-            &w.admin,
-            "admin/users/scope",
-            &[("id", &europe), ("places[0]", place)],
-        )
-        .await;
+        let (status, body) = limit(app, &w.admin, &europe, &[place]).await;
         assert_eq!(status, expected, "{place}: {body}");
     }
     // Refused changes left the manager's limit as it was.
@@ -626,7 +595,7 @@ async fn admins_are_never_limited_and_places_must_exist(backend: Backend) {
     assert_eq!(list["total"], 2);
     // Others may not set limits (the matrix in access.rs checks every role); a limited user
     // made admin sees everything.
-    let (status, _) = call_json(app, &w.asia, "admin/users/scope", &[("id", &europe)]).await;
+    let (status, _) = limit(app, &w.asia, &europe, &[]).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = call_json(
         app,

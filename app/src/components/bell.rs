@@ -69,9 +69,11 @@ fn Panel(list: Notifications, mark: ServerAction<MarkRead>) -> impl IntoView {
 }
 
 /// The bell: reloads when one of the user's jobs ends (pushed by the server) or when
-/// something is marked read.
+/// something is marked read; once the user signs out (`signed_out`) it asks the server
+/// nothing more, so a job that ends while the sign-out is under way does not ask for the
+/// notifications of a session that is gone.
 #[component]
-pub fn Bell() -> impl IntoView {
+pub fn Bell(signed_out: Signal<bool>) -> impl IntoView {
     let live = LiveJobs::get();
     let ended = Memo::new(move |_| {
         live.last
@@ -81,8 +83,20 @@ pub fn Bell() -> impl IntoView {
     });
     let mark = ServerAction::<MarkRead>::new();
     let list = Resource::new(
-        move || (ended.get(), live.resyncs.get(), mark.version().get()),
-        |_| load_notifications(),
+        move || {
+            (
+                ended.get(),
+                live.resyncs.get(),
+                mark.version().get(),
+                signed_out.get(),
+            )
+        },
+        |(_, _, _, signed_out)| async move {
+            if signed_out {
+                return Err(crate::model::AppError::Unauthorized);
+            }
+            load_notifications().await
+        },
     );
     view! {
         <Transition fallback=|| ()>

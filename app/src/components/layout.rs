@@ -31,7 +31,9 @@ pub fn Layout() -> impl IntoView {
                 </Transition>
             </nav>
             <div class="userbox">
-                <super::bell::Bell/>
+                <super::bell::Bell signed_out=Signal::derive(move || {
+                    logout.pending().get() || logout.version().get() > 0
+                })/>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match user.await {
