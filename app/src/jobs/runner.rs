@@ -244,9 +244,10 @@ async fn apply_file(
 ) -> Result<(), Stop> {
     let bulk = mode.is_bulk();
     // A row for a client outside the initiator's desks is a row error.
-    let within = initiator(db, job)
-        .await?
-        .map_or(Desks::Only(Vec::new()), |u| u.desks);
+    let initiator = initiator(db, job).await?;
+    let within = initiator
+        .as_ref()
+        .map_or(Desks::Only(Vec::new()), |u| u.desks.clone());
     let mut applier = match action {
         ImportAction::Users => {
             let mut clients = ClientImport::new(db, job.id, within).await?;
@@ -357,7 +358,7 @@ async fn apply_file(
                         ));
                     } else {
                         pending.extend(intro.into_iter().map(|t| info(job.id, t)));
-                        if let Some(earlier) = identical_earlier(db, job).await? {
+                        if let Some(earlier) = identical_earlier(db, job, initiator.as_ref()).await? {
                             pending.push(info(
                                 job.id,
                                 format!(
@@ -625,17 +626,18 @@ async fn initiator(
     }))
 }
 
-/// The latest successful import of the same file that the job's initiator may see (an
+/// The latest successful import of the same file that the job's `initiator` may see (an
 /// operator's log never names another operator's import).
 async fn identical_earlier(
     db: &DatabaseConnection,
     job: &import_job::Model,
+    initiator: Option<&CurrentUser>,
 ) -> Result<Option<JobHead>, DbErr> {
-    let Some(initiator) = initiator(db, job).await? else {
+    let Some(initiator) = initiator else {
         return Ok(None);
     };
     let mut find = import_job::Entity::find();
-    if let Some(own) = crate::model::policy::only_jobs_of(&initiator) {
+    if let Some(own) = crate::model::policy::only_jobs_of(initiator) {
         find = find.filter(import_job::Column::InitiatedBy.eq(own));
     }
     find.select_only()
