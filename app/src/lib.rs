@@ -73,7 +73,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -83,42 +83,54 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The application. It runs on the server only: every page is rendered there whole
+/// (`SsrMode::Async`, so pages are complete without JavaScript), and the browser hydrates
+/// just the islands in it: the user's box with the bell, the forms, and the live import
+/// views.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Runs only in the browser, once the page is interactive: lets tests (and anyone
-    // debugging) tell a hydrated page from a server-rendered one.
+    view! {
+        <Stylesheet id="leptos" href="/pkg/crm.css"/>
+        <Title formatter=|page: String| if page.is_empty() { "Back office".to_owned() } else { format!("{page} · Back office") }/>
+        <Router>
+            // Every page is rendered whole before it is sent: it works without JavaScript,
+            // a refused job answers 403, and the islands in it are all there when the
+            // browser hydrates them.
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=Layout ssr=SsrMode::Async>
+                    <Route path=path!("") view=|| view! { <Redirect path="/clients"/> } ssr=SsrMode::Async/>
+                    <Route path=path!("clients") view=ClientsPage ssr=SsrMode::Async/>
+                    <Route path=path!("clients/:id") view=ClientPage ssr=SsrMode::Async/>
+                    <Route path=path!("accounts") view=AccountsPage ssr=SsrMode::Async/>
+                    <Route path=path!("account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("ib-programs") view=IbProgramsPage ssr=SsrMode::Async/>
+                    <Route path=path!("ib-programs/:id") view=IbProgramPage ssr=SsrMode::Async/>
+                    <Route path=path!("imports") view=ImportsPage ssr=SsrMode::Async/>
+                    <Route path=path!("imports/new") view=CreateImport ssr=SsrMode::Async/>
+                    <Route path=path!("imports/:id") view=ImportDetailsPage ssr=SsrMode::Async/>
+                    <Route path=path!("imports/:id/mapping") view=ImportMappingPage ssr=SsrMode::Async/>
+                    <Route path=path!("admin") view=|| view! { <Redirect path="/admin/users"/> } ssr=SsrMode::Async/>
+                    <Route path=path!("admin/users") view=AdminUsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("admin/tokens") view=AdminTokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("admin/projects") view=AdminProjectsPage ssr=SsrMode::Async/>
+                    <Route path=path!("admin/audit") view=AdminAuditPage ssr=SsrMode::Async/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+        <Hydrated/>
+    }
+}
+
+/// Marks the page as interactive (`<body data-hydrated>`), for tests and anyone debugging.
+/// It is the page's last island, and islands are hydrated in the order of the page, so
+/// every other island is interactive by then.
+#[island]
+fn Hydrated() -> impl IntoView {
     Effect::new(|| {
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "");
         }
     });
-    view! {
-        <Stylesheet id="leptos" href="/pkg/crm.css"/>
-        <Title formatter=|page: String| if page.is_empty() { "Back office".to_owned() } else { format!("{page} · Back office") }/>
-        <Router>
-            <Routes fallback=NotFound>
-                <Route path=path!("/login") view=LoginPage/>
-                <ParentRoute path=path!("") view=Layout>
-                    <Route path=path!("") view=|| view! { <Redirect path="/clients"/> }/>
-                    <Route path=path!("clients") view=ClientsPage/>
-                    <Route path=path!("clients/:id") view=ClientPage/>
-                    <Route path=path!("accounts") view=AccountsPage/>
-                    <Route path=path!("account") view=AccountPage/>
-                    <Route path=path!("ib-programs") view=IbProgramsPage/>
-                    <Route path=path!("ib-programs/:id") view=IbProgramPage/>
-                    <Route path=path!("imports") view=ImportsPage/>
-                    <Route path=path!("imports/new") view=CreateImport/>
-                    // Rendered whole before it is sent, so a refused job answers 403.
-                    <Route path=path!("imports/:id") view=ImportDetailsPage ssr=SsrMode::Async/>
-                    <Route path=path!("imports/:id/mapping") view=ImportMappingPage ssr=SsrMode::Async/>
-                    <Route path=path!("admin") view=|| view! { <Redirect path="/admin/users"/> }/>
-                    <Route path=path!("admin/users") view=AdminUsersPage/>
-                    <Route path=path!("admin/tokens") view=AdminTokensPage/>
-                    <Route path=path!("admin/projects") view=AdminProjectsPage/>
-                    <Route path=path!("admin/audit") view=AdminAuditPage/>
-                </ParentRoute>
-            </Routes>
-        </Router>
-    }
 }

@@ -68,12 +68,12 @@ fn Panel(list: Notifications, mark: ServerAction<MarkRead>) -> impl IntoView {
     }
 }
 
-/// The bell: reloads when one of the user's jobs ends (pushed by the server) or when
-/// something is marked read; once the user signs out (`signed_out`) it asks the server
-/// nothing more, so a job that ends while the sign-out is under way does not ask for the
-/// notifications of a session that is gone.
+/// The bell, as the page was rendered with `initial`: reloads when one of the user's jobs
+/// ends (pushed by the server) or when something is marked read; once the user signs out
+/// (`signed_out`) it asks the server nothing more, so a job that ends while the sign-out is
+/// under way does not ask for the notifications of a session that is gone.
 #[component]
-pub fn Bell(signed_out: Signal<bool>) -> impl IntoView {
+pub fn Bell(initial: Notifications, signed_out: Signal<bool>) -> impl IntoView {
     let live = LiveJobs::get();
     let ended = Memo::new(move |_| {
         live.last
@@ -82,7 +82,8 @@ pub fn Bell(signed_out: Signal<bool>) -> impl IntoView {
             .map(|j| (j.id, j.status))
     });
     let mark = ServerAction::<MarkRead>::new();
-    let list = Resource::new(
+    let (list, _) = super::live::refreshed(
+        initial,
         move || {
             (
                 ended.get(),
@@ -91,20 +92,16 @@ pub fn Bell(signed_out: Signal<bool>) -> impl IntoView {
                 signed_out.get(),
             )
         },
-        |(_, _, _, signed_out)| async move {
-            if signed_out {
+        move || async move {
+            if signed_out.get_untracked() {
                 return Err(crate::model::AppError::Unauthorized);
             }
             load_notifications().await
         },
     );
     view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                list.await.ok().map(|list| view! {
-                    <details class="bell" data-testid="bell"><Panel list mark/></details>
-                })
-            })}
-        </Transition>
+        <details class="bell" data-testid="bell">
+            {move || view! { <Panel list=list.get() mark/> }}
+        </details>
     }
 }

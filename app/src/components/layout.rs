@@ -1,5 +1,5 @@
 use crate::api::session::{Logout, whoami};
-use crate::model::CurrentUser;
+use crate::model::{CurrentUser, Notifications};
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
 
@@ -7,13 +7,13 @@ use leptos_router::components::{A, Outlet};
 #[derive(Clone, Copy)]
 pub struct UserResource(pub Resource<Result<Option<CurrentUser>, crate::model::AppError>>);
 
-/// The application frame: navigation, the signed-in user, sign-out, and the page.
+/// The application frame: navigation, the signed-in user, sign-out, and the page. Rendered
+/// on the server; only the user's box (the bell and Sign out) is an island.
 #[component]
 pub fn Layout() -> impl IntoView {
     let user = Resource::new(|| (), |_| whoami());
     provide_context(UserResource(user));
-    let logout = ServerAction::<Logout>::new();
-    super::live::provide_live_jobs();
+    let notes = Resource::new(|| (), |_| crate::api::notifications::load_notifications());
 
     view! {
         <header class="topbar">
@@ -23,38 +23,52 @@ pub fn Layout() -> impl IntoView {
                 <A href="/accounts">"Accounts"</A>
                 <A href="/ib-programs">"IB Programs"</A>
                 <A href="/imports">"Import Data"</A>
-                <Transition fallback=|| ()>
+                <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         let admin = matches!(user.await, Ok(Some(u)) if u.is_admin());
                         admin.then(|| view! { <A href="/admin/users">"Admin"</A> })
                     })}
-                </Transition>
+                </Suspense>
             </nav>
-            <div class="userbox">
-                <super::bell::Bell signed_out=Signal::derive(move || {
-                    logout.pending().get() || logout.version().get() > 0
-                })/>
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        match user.await {
-                            Ok(Some(u)) => view! {
-                                <span class="whoami" data-testid="current-user">
-                                    <a class="email" href="/account" title="My account">{u.email.clone()}</a>
-                                    <span class="role-badge">{u.role.label()}</span>
-                                </span>
-                                <ActionForm action=logout attr:class="inline">
-                                    <button type="submit" class="btn btn-quiet">"Sign out"</button>
-                                </ActionForm>
-                            }
-                            .into_any(),
-                            _ => view! { <a class="btn" href="/login">"Sign in"</a> }.into_any(),
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match user.await {
+                        Ok(Some(u)) => view! {
+                            <UserBox email=u.email.clone() role=u.role.label().to_owned()
+                                notes=notes.await.ok()/>
                         }
-                    })}
-                </Transition>
-            </div>
+                        .into_any(),
+                        _ => view! {
+                            <div class="userbox"><a class="btn" href="/login">"Sign in"</a></div>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Suspense>
         </header>
         <main class="content">
+            <super::notice::FlashNotice/>
             <Outlet/>
         </main>
+    }
+}
+
+/// The signed-in user's box: the bell, who they are, and Sign out. Once the sign-out is
+/// under way the bell asks the server nothing more.
+#[island]
+fn UserBox(email: String, role: String, notes: Option<Notifications>) -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    let signed_out = Signal::derive(move || logout.pending().get() || logout.version().get() > 0);
+    view! {
+        <div class="userbox">
+            {notes.map(|initial| view! { <super::bell::Bell initial signed_out/> })}
+            <span class="whoami" data-testid="current-user">
+                <a class="email" href="/account" title="My account">{email}</a>
+                <span class="role-badge">{role}</span>
+            </span>
+            <ActionForm action=logout attr:class="inline">
+                <button type="submit" class="btn btn-quiet">"Sign out"</button>
+            </ActionForm>
+        </div>
     }
 }

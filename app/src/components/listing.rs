@@ -21,6 +21,25 @@ pub fn link(base: &str, query: &ParamsMap, set: &[(&str, Option<String>)]) -> St
     format!("{base}{}", q.to_query_string())
 }
 
+/// A page's query as an island receives it: pairs of key and value, in order.
+pub fn query_pairs(query: &ParamsMap) -> Vec<(String, String)> {
+    query
+        .clone()
+        .into_iter()
+        .map(|(k, v)| (k.into_owned(), v))
+        .collect()
+}
+
+/// The query an island was given, back as a map (its values as they were, not unescaped
+/// a second time).
+pub fn query_map(pairs: &[(String, String)]) -> ParamsMap {
+    let mut map = ParamsMap::new();
+    for (k, v) in pairs {
+        map.insert(k.clone(), leptos_router::location::Url::escape(v));
+    }
+    map
+}
+
 /// A column header that sorts the list by `column`, and the other way on a second click.
 #[component]
 pub fn SortHeader(

@@ -1,6 +1,6 @@
-//! Live import status in the browser: one event stream per page, opened once the page is
-//! interactive. Without JavaScript nothing is opened and pages show the state they were
-//! rendered with.
+//! Live import status in the browser: one event stream per page, opened by the first
+//! island that shows jobs. Without JavaScript nothing is opened and pages show the state
+//! they were rendered with.
 
 use crate::model::JobRecord;
 use leptos::prelude::*;
@@ -16,9 +16,24 @@ pub struct LiveJobs {
 }
 
 impl LiveJobs {
-    /// The live feed of the surrounding layout; a page outside it gets one that never moves.
+    /// The page's live feed. In the browser it is one per page, shared by every island
+    /// that shows jobs: the first island to ask opens the event stream. On the server
+    /// (and without JavaScript) it never moves: pages show the state they were rendered
+    /// with.
     pub fn get() -> LiveJobs {
-        use_context::<LiveJobs>().unwrap_or_else(|| {
+        #[cfg(feature = "hydrate")]
+        {
+            PAGE_FEED.with(|feed| {
+                let feed = feed.get_or_init(open);
+                LiveJobs {
+                    last: feed.last.read_only().into(),
+                    count: feed.count.read_only().into(),
+                    resyncs: feed.resyncs.read_only().into(),
+                }
+            })
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
             let (last, _) = signal(None);
             let (count, _) = signal(0);
             let (resyncs, _) = signal(0);
@@ -27,7 +42,7 @@ impl LiveJobs {
                 count,
                 resyncs,
             }
-        })
+        }
     }
 
     /// The latest pushed state of job `id`, and the reconnections (read inside a memo, it
@@ -40,37 +55,87 @@ impl LiveJobs {
     }
 }
 
-/// Opens the event stream and provides [`LiveJobs`] to the pages below.
-pub fn provide_live_jobs() -> LiveJobs {
-    let (last, set_last) = signal(None::<JobRecord>);
-    let (count, set_count) = signal(0u64);
-    let (resyncs, set_resyncs) = signal(0u64);
-    Effect::new(move |opened: Option<bool>| {
-        if opened != Some(true) {
-            listen(set_last, set_count, set_resyncs);
+/// What an island was rendered with, asked for again by `fetch` each time `changes` moves
+/// (not when the island starts: then it is what the server rendered). Only the answer to the
+/// latest question is kept; a failed one leaves the last value and is returned as the error.
+pub fn refreshed<T, K, F, Fut>(
+    initial: T,
+    changes: impl Fn() -> K + Send + Sync + 'static,
+    fetch: F,
+) -> (ReadSignal<T>, ReadSignal<Option<crate::model::AppError>>)
+where
+    T: Send + Sync + 'static,
+    K: PartialEq + Send + Sync + 'static,
+    F: Fn() -> Fut + Copy + 'static,
+    Fut: std::future::Future<Output = Result<T, crate::model::AppError>> + 'static,
+{
+    let (value, set_value) = signal(initial);
+    let (failed, set_failed) = signal(None);
+    let changes = Memo::new(move |_| changes());
+    let asked = StoredValue::new(0u64);
+    Effect::new(move |seen: Option<()>| {
+        // Read, not only tracked: a memo computes (and follows what it reads) when read.
+        changes.with(|_| ());
+        if seen.is_some() {
+            asked.update_value(|n| *n += 1);
+            let mine = asked.get_value();
+            leptos::task::spawn_local(async move {
+                let answer = fetch().await;
+                if asked.get_value() == mine {
+                    match answer {
+                        Ok(v) => {
+                            set_failed.set(None);
+                            set_value.set(v);
+                        }
+                        Err(e) => set_failed.set(Some(e)),
+                    }
+                }
+            });
         }
-        true
     });
-    let live = LiveJobs {
-        last,
-        count,
-        resyncs,
-    };
-    provide_context(live);
-    live
+    (value, failed)
+}
+
+/// The page's feed itself: reference-counted signals that belong to no island (each island
+/// reads them through handles of its own).
+#[cfg(feature = "hydrate")]
+#[derive(Clone)]
+struct Feed {
+    last: ArcRwSignal<Option<JobRecord>>,
+    count: ArcRwSignal<u64>,
+    resyncs: ArcRwSignal<u64>,
 }
 
 #[cfg(feature = "hydrate")]
-fn listen(
-    set_last: WriteSignal<Option<JobRecord>>,
-    set_count: WriteSignal<u64>,
-    set_resyncs: WriteSignal<u64>,
-) {
+thread_local! {
+    static PAGE_FEED: std::cell::OnceCell<Feed> = const { std::cell::OnceCell::new() };
+}
+
+/// Opens the page's event stream.
+#[cfg(feature = "hydrate")]
+fn open() -> Feed {
+    let feed = Feed {
+        last: ArcRwSignal::new(None),
+        count: ArcRwSignal::new(0),
+        resyncs: ArcRwSignal::new(0),
+    };
+    listen(feed.clone());
+    feed
+}
+
+#[cfg(feature = "hydrate")]
+fn listen(feed: Feed) {
+    let Feed {
+        last: set_last,
+        count: set_count,
+        resyncs: set_resyncs,
+    } = feed;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
     let Ok(source) = web_sys::EventSource::new("/api/v1/imports/events") else {
         return;
     };
+    let count = set_count.clone();
     let on_job =
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
             if let Some(job) = e
@@ -79,13 +144,14 @@ fn listen(
                 .and_then(|text| serde_json::from_str::<JobRecord>(&text).ok())
             {
                 set_last.set(Some(job));
-                set_count.update(|n| *n += 1);
+                count.update(|n| *n += 1);
             }
         });
-    let on_resync = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
-        set_resyncs.update(|n| *n += 1);
-        set_count.update(|n| *n += 1);
-    });
+    let on_resync =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_: web_sys::MessageEvent| {
+            set_resyncs.update(|n| *n += 1);
+            set_count.update(|n| *n += 1);
+        });
     let _ = source.add_event_listener_with_callback("job", on_job.as_ref().unchecked_ref());
     let _ = source.add_event_listener_with_callback("resync", on_resync.as_ref().unchecked_ref());
     // The stream lives as long as the page: the browser reconnects it whenever the server
@@ -93,6 +159,3 @@ fn listen(
     on_job.forget();
     on_resync.forget();
 }
-
-#[cfg(not(feature = "hydrate"))]
-fn listen(_: WriteSignal<Option<JobRecord>>, _: WriteSignal<u64>, _: WriteSignal<u64>) {}

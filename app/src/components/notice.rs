@@ -32,3 +32,106 @@ pub fn action_error<T>(
         _ => None,
     }
 }
+
+/// What an action says on the page it reloads: its outcome, or a secret shown once.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub enum Flash {
+    Done(String),
+    Password(crate::model::NewUserPassword),
+    Token(crate::model::IssuedTokenView),
+}
+
+/// The message an action left for this page, shown once (after the reload that follows
+/// the action). It is kept in the tab's `sessionStorage` for the length of the reload and
+/// removed as soon as it is read.
+#[island]
+pub fn FlashNotice() -> impl IntoView {
+    let shown = RwSignal::new(None::<Flash>);
+    Effect::new(move || shown.set(flash::take()));
+    move || {
+        shown.get().map(|flash| match flash {
+            Flash::Done(text) => view! {
+                <div class="notice notice-success" role="status" data-testid="flash">{text}</div>
+            }
+            .into_any(),
+            Flash::Password(shown) => view! {
+                <div class="notice notice-success" role="status" data-testid="one-time-password">
+                    "Password for " <strong>{shown.email}</strong> ": "
+                    <code class="secret">{shown.password}</code>
+                    <span class="muted">" It is shown only once: hand it over now."</span>
+                </div>
+            }
+            .into_any(),
+            Flash::Token(t) => view! {
+                <div class="notice notice-success" role="status" data-testid="new-token">
+                    "Token " <strong>{t.name}</strong> " for " {t.owner_email} ": "
+                    <code class="secret">{t.secret}</code>
+                    <span class="muted">" It is shown only once: copy it now."</span>
+                </div>
+            }
+            .into_any(),
+        })
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod flash {
+    use super::Flash;
+
+    const KEY: &str = "crm.flash";
+
+    fn storage() -> Option<web_sys::Storage> {
+        leptos::prelude::window().session_storage().ok().flatten()
+    }
+
+    pub fn keep(flash: &Flash) {
+        if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(flash)) {
+            let _ = storage.set_item(KEY, &text);
+        }
+    }
+
+    pub fn take() -> Option<Flash> {
+        let storage = storage()?;
+        let text = storage.get_item(KEY).ok().flatten()?;
+        let _ = storage.remove_item(KEY);
+        serde_json::from_str(&text).ok()
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+mod flash {
+    use super::Flash;
+    pub fn keep(_: &Flash) {}
+    pub fn take() -> Option<Flash> {
+        None
+    }
+}
+
+/// Loads the page again once `action` has succeeded (the page is rendered on the server and
+/// shows what the action changed only when it is asked for again), with what `said` makes
+/// of the answer shown on it once.
+pub fn reload_after<S, T>(action: ServerAction<S>, said: fn(&T) -> Option<Flash>)
+where
+    S: server_fn::ServerFn<Output = T, Error = AppError> + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+{
+    Effect::new(move || {
+        action.value().with(|v| {
+            if let Some(Ok(answer)) = v {
+                if let Some(message) = said(answer) {
+                    flash::keep(&message);
+                }
+                let _ = window().location().reload();
+            }
+        });
+    });
+}
+
+/// [`reload_after`] for an action whose answer says nothing.
+pub fn reload_when_done<S, T>(action: ServerAction<S>)
+where
+    S: server_fn::ServerFn<Output = T, Error = AppError> + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+{
+    reload_after(action, |_| None);
+}

@@ -9,17 +9,7 @@ use leptos_meta::Title;
 /// My account: the signed-in user changes their own password.
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let change = ServerAction::<ChangePassword>::new();
     let user = use_context::<UserResource>();
-    let form = NodeRef::<leptos::html::Form>::new();
-    // Empty the fields once the password has changed: they held secrets.
-    Effect::new(move || {
-        if matches!(change.value().get(), Some(Ok(_)))
-            && let Some(form) = form.get()
-        {
-            form.reset();
-        }
-    });
     view! {
         <Title text="My account"/>
         <div class="page-head">
@@ -32,6 +22,24 @@ pub fn AccountPage() -> impl IntoView {
                 }))}
             </Transition>
         </div>
+        <PasswordForm/>
+    }
+}
+
+/// The new-password form; its fields empty once the password has changed (they held
+/// secrets).
+#[island]
+fn PasswordForm() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move || {
+        if matches!(change.value().get(), Some(Ok(_)))
+            && let Some(form) = form.get()
+        {
+            form.reset();
+        }
+    });
+    view! {
         <section class="panel">
             <h2>"Change your password"</h2>
             <p class="muted">

@@ -3,8 +3,9 @@
 
 use crate::api::admin::{CreateDesk, CreateProject, audit_log, list_projects};
 use crate::api::tokens::{CreateToken, RevokeToken, list_tokens};
+use crate::components::forms::form_island;
 use crate::components::listing::Pager;
-use crate::components::notice::{ErrorNotice, action_error};
+use crate::components::notice::{ErrorNotice, Flash};
 use crate::model::{AuditRecord, ProjectRecord, TokenView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -29,7 +30,7 @@ fn when(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 #[component]
-fn TokenRow(t: TokenView, revoke: ServerAction<RevokeToken>) -> impl IntoView {
+fn TokenRow(t: TokenView) -> impl IntoView {
     let id = t.id;
     let revoked = t.revoked_at.is_some();
     let expired = t.expires_at.is_some_and(|end| end <= chrono::Utc::now());
@@ -48,24 +49,29 @@ fn TokenRow(t: TokenView, revoke: ServerAction<RevokeToken>) -> impl IntoView {
                 view! { <span class="status status-ok">"Active"</span> }.into_any()
             }}</td>
             <td>{(!revoked && !expired).then(|| view! {
-                <ActionForm action=revoke attr:class="inline">
+                <RevokeForm>
                     <input type="hidden" name="id" value=id/>
                     <button class="btn btn-small btn-danger" type="submit">"Revoke"</button>
-                </ActionForm>
+                </RevokeForm>
             })}</td>
         </tr>
     }
 }
 
+form_island!(
+    /// Issues a token; its secret is shown once on the reloaded page.
+    IssueForm, CreateToken, "filters",
+    |token: &crate::model::IssuedTokenView| Some(Flash::Token(token.clone()))
+);
+form_island!(
+    /// Revokes a token.
+    RevokeForm, RevokeToken, "inline"
+);
+
 /// Admin → API tokens: issue (the secret is shown once), list, revoke.
 #[component]
 pub fn AdminTokensPage() -> impl IntoView {
-    let create = ServerAction::<CreateToken>::new();
-    let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| list_tokens(),
-    );
+    let tokens = Resource::new(|| (), |_| list_tokens());
     view! {
         <Title text="Admin · API tokens"/>
         <div class="page-head">
@@ -73,77 +79,75 @@ pub fn AdminTokensPage() -> impl IntoView {
             <p class="muted">"Tokens let scripts and other systems use the HTTP API as a back-office user, with that user's role."</p>
         </div>
         <AdminNav/>
-        {move || create.value().get().and_then(Result::ok).map(|t| view! {
-            <div class="notice notice-success" role="status" data-testid="new-token">
-                "Token " <strong>{t.name}</strong> " for " {t.owner_email} ": "
-                <code class="secret">{t.secret}</code>
-                <span class="muted">" It is shown only once: copy it now."</span>
-            </div>
-        })}
-        {action_error(move || create.value().get())}
-        {action_error(move || revoke.value().get())}
-        <section class="panel">
-            <h2>"Issue a token"</h2>
-            <ActionForm action=create attr:class="filters">
-                <label for="token-owner">"Acts as (email)"</label>
-                <input id="token-owner" name="owner_email" type="email" required/>
-                <label for="token-name">"Name"</label>
-                <input id="token-name" name="name" type="text" required maxlength="200" placeholder="e.g. nightly CRM sync"/>
-                <label for="token-days">"Valid for"</label>
-                <select id="token-days" name="days">
-                    <option value="30">"30 days"</option>
-                    <option value="90" selected>"90 days"</option>
-                    <option value="365">"1 year"</option>
-                    <option value="">"Until revoked"</option>
-                </select>
-                <button class="btn btn-primary" type="submit">"Issue token"</button>
-            </ActionForm>
-        </section>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match tokens.await {
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                    Ok(list) if list.is_empty() => view! {
-                        <div class="empty-state"><p>"No API tokens yet."</p></div>
-                    }.into_any(),
                     Ok(list) => view! {
-                        <table class="data-table">
-                            <thead><tr><th>"Name"</th><th>"Acts as"</th><th>"Created"</th><th>"Last used"</th><th>"Ends"</th><th>"Status"</th><th></th></tr></thead>
-                            <tbody>{list.into_iter().map(|t| view! { <TokenRow t revoke/> }).collect_view()}</tbody>
-                        </table>
+                        <section class="panel">
+                            <h2>"Issue a token"</h2>
+                            <IssueForm>
+                                <label for="token-owner">"Acts as (email)"</label>
+                                <input id="token-owner" name="owner_email" type="email" required/>
+                                <label for="token-name">"Name"</label>
+                                <input id="token-name" name="name" type="text" required maxlength="200" placeholder="e.g. nightly CRM sync"/>
+                                <label for="token-days">"Valid for"</label>
+                                <select id="token-days" name="days">
+                                    <option value="30">"30 days"</option>
+                                    <option value="90" selected>"90 days"</option>
+                                    <option value="365">"1 year"</option>
+                                    <option value="">"Until revoked"</option>
+                                </select>
+                                <button class="btn btn-primary" type="submit">"Issue token"</button>
+                            </IssueForm>
+                        </section>
+                        {if list.is_empty() {
+                            view! { <div class="empty-state"><p>"No API tokens yet."</p></div> }.into_any()
+                        } else {
+                            view! {
+                                <table class="data-table">
+                                    <thead><tr><th>"Name"</th><th>"Acts as"</th><th>"Created"</th><th>"Last used"</th><th>"Ends"</th><th>"Status"</th><th></th></tr></thead>
+                                    <tbody>{list.into_iter().map(|t| view! { <TokenRow t/> }).collect_view()}</tbody>
+                                </table>
+                            }.into_any()
+                        }}
                     }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
 #[component]
-fn ProjectPanel(p: ProjectRecord, add_desk: ServerAction<CreateDesk>) -> impl IntoView {
+fn ProjectPanel(p: ProjectRecord) -> impl IntoView {
     let id = p.id;
     view! {
         <section class="panel" data-testid="project">
             <h2>{p.name.clone()} " " <span class="muted small">{format!("{} clients", p.clients)}</span></h2>
             <p>"Desks: " {p.desks.iter().map(|d| d.name.clone()).collect::<Vec<_>>().join(", ")}</p>
-            <ActionForm action=add_desk attr:class="filters">
+            <DeskForm>
                 <input type="hidden" name="project" value=id/>
                 <label for=format!("desk-{id}")>"New desk"</label>
                 <input id=format!("desk-{id}") name="name" type="text" required/>
                 <button class="btn btn-small" type="submit">"Add desk"</button>
-            </ActionForm>
+            </DeskForm>
         </section>
     }
 }
 
+form_island!(
+    /// A new project.
+    ProjectForm, CreateProject, "filters"
+);
+form_island!(
+    /// A new desk of a project.
+    DeskForm, CreateDesk, "filters"
+);
+
 /// Admin → Projects and desks.
 #[component]
 pub fn AdminProjectsPage() -> impl IntoView {
-    let create = ServerAction::<CreateProject>::new();
-    let add_desk = ServerAction::<CreateDesk>::new();
-    let projects = Resource::new(
-        move || (create.version().get(), add_desk.version().get()),
-        |_| list_projects(),
-    );
+    let projects = Resource::new(|| (), |_| list_projects());
     view! {
         <Title text="Admin · Projects and desks"/>
         <div class="page-head">
@@ -151,21 +155,21 @@ pub fn AdminProjectsPage() -> impl IntoView {
             <p class="muted">"Every client belongs to a project and one of its desks; client files name them in the Project and Desk columns."</p>
         </div>
         <AdminNav/>
-        {action_error(move || create.value().get())}
-        {action_error(move || add_desk.value().get())}
-        <ActionForm action=create attr:class="filters">
-            <label for="project-name">"New project"</label>
-            <input id="project-name" name="name" type="text" required/>
-            <button class="btn btn-primary" type="submit">"Create project"</button>
-        </ActionForm>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match projects.await {
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                    Ok(list) => list.into_iter().map(|p| view! { <ProjectPanel p add_desk/> }).collect_view().into_any(),
+                    Ok(list) => view! {
+                        <ProjectForm>
+                            <label for="project-name">"New project"</label>
+                            <input id="project-name" name="name" type="text" required/>
+                            <button class="btn btn-primary" type="submit">"Create project"</button>
+                        </ProjectForm>
+                        {list.into_iter().map(|p| view! { <ProjectPanel p/> }).collect_view()}
+                    }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 

@@ -2,8 +2,9 @@ use crate::api::admin::list_projects;
 use crate::api::users::{
     ChangeUserRole, CreateUser, ResetUserPassword, SetUserActive, SetUserScope, list_users,
 };
-use crate::components::notice::{ErrorNotice, action_error};
-use crate::model::{NewUserPassword, ProjectRecord, Role, UserView};
+use crate::components::forms::form_island;
+use crate::components::notice::{ErrorNotice, Flash};
+use crate::model::{ProjectRecord, Role, UserView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -12,53 +13,15 @@ fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
         .unwrap_or_else(|| "never".to_owned())
 }
 
-/// A password shown once, right after the server generated it.
-#[component]
-fn OneTimePassword(shown: NewUserPassword) -> impl IntoView {
-    view! {
-        <div class="notice notice-success" role="status" data-testid="one-time-password">
-            "Password for " <strong>{shown.email}</strong> ": "
-            <code class="secret">{shown.password}</code>
-            <span class="muted">" It is shown only once: hand it over now."</span>
-        </div>
-    }
-}
-
 /// Admin → Users: every back-office user, and the forms that manage them.
 #[component]
 pub fn AdminUsersPage() -> impl IntoView {
-    let create = ServerAction::<CreateUser>::new();
-    let change_role = ServerAction::<ChangeUserRole>::new();
-    let set_active = ServerAction::<SetUserActive>::new();
-    let reset = ServerAction::<ResetUserPassword>::new();
-    let set_scope = ServerAction::<SetUserScope>::new();
     let users = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                change_role.version().get(),
-                set_active.version().get(),
-                reset.version().get(),
-                set_scope.version().get(),
-            )
-        },
+        || (),
         |_| async move {
             Ok::<_, crate::model::AppError>((list_users().await?, list_projects().await?))
         },
     );
-
-    let shown_password = move || {
-        let created = create
-            .value()
-            .get()
-            .and_then(|r| r.ok())
-            .and_then(|(_, p)| p);
-        let reset = reset.value().get().and_then(|r| r.ok());
-        created
-            .or(reset)
-            .map(|shown| view! { <OneTimePassword shown/> })
-    };
-
     view! {
         <Title text="Admin · Users"/>
         <div class="page-head">
@@ -70,13 +33,27 @@ pub fn AdminUsersPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match users.await {
                     Ok((list, projects)) => view! {
-                        {shown_password}
-                        {action_error(move || change_role.value().get())}
-                        {action_error(move || set_active.value().get())}
-                        {action_error(move || reset.value().get())}
-                        {action_error(move || set_scope.value().get())}
-                        <UserTable list projects change_role set_active reset set_scope/>
-                        <CreateUserForm create/>
+                        <UserTable list projects/>
+                        <section class="panel">
+                            <h2>"Add a user"</h2>
+                            <CreateUserForm>
+                                <label for="new-email">"Email"</label>
+                                <input id="new-email" type="email" name="email" required/>
+                                <label for="new-role">"Role"</label>
+                                <select id="new-role" name="role">
+                                    {Role::ALL
+                                        .into_iter()
+                                        .map(|r| view! { <option value=r.as_str()>{r.label()}</option> })
+                                        .collect_view()}
+                                </select>
+                                <label for="new-password">"Password"</label>
+                                <input id="new-password" type="password" name="password" autocomplete="new-password"
+                                    placeholder="Leave empty to generate one"/>
+                                <div class="form-actions">
+                                    <button type="submit" class="btn btn-primary">"Create user"</button>
+                                </div>
+                            </CreateUserForm>
+                        </section>
                     }
                     .into_any(),
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
@@ -85,6 +62,29 @@ pub fn AdminUsersPage() -> impl IntoView {
         </Suspense>
     }
 }
+
+form_island!(
+    /// A new user; a generated password is shown once on the reloaded page.
+    CreateUserForm, CreateUser, "form-grid",
+    |(_, password): &(UserView, Option<crate::model::NewUserPassword>)| password.clone().map(Flash::Password)
+);
+form_island!(
+    /// A user's new role.
+    RoleForm, ChangeUserRole, "inline"
+);
+form_island!(
+    /// Disables or enables a user.
+    ActiveForm, SetUserActive, "inline"
+);
+form_island!(
+    /// A new generated password for a user, shown once on the reloaded page.
+    ResetForm, ResetUserPassword, "inline",
+    |shown: &crate::model::NewUserPassword| Some(Flash::Password(shown.clone()))
+);
+form_island!(
+    /// The desks a user works with.
+    ScopeForm, SetUserScope, "scope-form"
+);
 
 /// What a user's places (`p:ID`, `d:ID`) are called: "Project" or "Project / Desk".
 fn place_names(scope: &[String], projects: &[ProjectRecord]) -> Vec<String> {
@@ -107,11 +107,7 @@ fn place_names(scope: &[String], projects: &[ProjectRecord]) -> Vec<String> {
 
 /// The desks a user works with, and the form that limits them.
 #[component]
-fn UserDesks(
-    user: UserView,
-    projects: Vec<ProjectRecord>,
-    set_scope: ServerAction<SetUserScope>,
-) -> impl IntoView {
+fn UserDesks(user: UserView, projects: Vec<ProjectRecord>) -> impl IntoView {
     if user.role == Role::Admin {
         return view! { <span class="muted">"Every desk (admin)"</span> }.into_any();
     }
@@ -157,7 +153,7 @@ fn UserDesks(
         <span data-testid="user-desks">{shown}</span>
         <details class="scope-edit">
             <summary class="btn btn-small">"Limit desks…"</summary>
-            <ActionForm action=set_scope attr:class="scope-form">
+            <ScopeForm>
                 <input type="hidden" name="id" value=user.id/>
                 <fieldset>
                     <legend>{legend}</legend>
@@ -165,21 +161,14 @@ fn UserDesks(
                 </fieldset>
                 <p class="muted">"With nothing ticked, the user works with every desk."</p>
                 <button type="submit" class="btn btn-small">"Save desks"</button>
-            </ActionForm>
+            </ScopeForm>
         </details>
     }
     .into_any()
 }
 
 #[component]
-fn UserTable(
-    list: Vec<UserView>,
-    projects: Vec<ProjectRecord>,
-    change_role: ServerAction<ChangeUserRole>,
-    set_active: ServerAction<SetUserActive>,
-    reset: ServerAction<ResetUserPassword>,
-    set_scope: ServerAction<SetUserScope>,
-) -> impl IntoView {
+fn UserTable(list: Vec<UserView>, projects: Vec<ProjectRecord>) -> impl IntoView {
     view! {
         <table class="data-table" data-testid="users-table">
             <thead>
@@ -198,13 +187,13 @@ fn UserTable(
                     .into_iter()
                     .map(|u| {
                         let id = u.id;
-                        let desks = view! { <UserDesks user=u.clone() projects=projects.clone() set_scope/> };
+                        let desks = view! { <UserDesks user=u.clone() projects=projects.clone()/> };
                         let role_label = format!("Role of {}", u.email);
                         view! {
                             <tr data-email=u.email.clone()>
                                 <td>{u.email.clone()}</td>
                                 <td>
-                                    <ActionForm action=change_role attr:class="inline">
+                                    <RoleForm>
                                         <input type="hidden" name="id" value=id/>
                                         <select name="role" aria-label=role_label>
                                             {Role::ALL
@@ -215,7 +204,7 @@ fn UserTable(
                                                 .collect_view()}
                                         </select>
                                         <button type="submit" class="btn btn-small">"Save role"</button>
-                                    </ActionForm>
+                                    </RoleForm>
                                 </td>
                                 <td>
                                     {if u.active {
@@ -228,17 +217,17 @@ fn UserTable(
                                 <td>{when(u.last_login_at)}</td>
                                 <td>{when(Some(u.created_at))}</td>
                                 <td class="actions">
-                                    <ActionForm action=set_active attr:class="inline">
+                                    <ActiveForm>
                                         <input type="hidden" name="id" value=id/>
                                         <input type="hidden" name="active" value=(!u.active).to_string()/>
                                         <button type="submit" class="btn btn-small">
                                             {if u.active { "Disable" } else { "Enable" }}
                                         </button>
-                                    </ActionForm>
-                                    <ActionForm action=reset attr:class="inline">
+                                    </ActiveForm>
+                                    <ResetForm>
                                         <input type="hidden" name="id" value=id/>
                                         <button type="submit" class="btn btn-small">"Reset password"</button>
-                                    </ActionForm>
+                                    </ResetForm>
                                 </td>
                             </tr>
                         }
@@ -246,41 +235,5 @@ fn UserTable(
                     .collect_view()}
             </tbody>
         </table>
-    }
-}
-
-#[component]
-fn CreateUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
-    let form = NodeRef::<leptos::html::Form>::new();
-    // Clear the form once the user exists, so the next one starts from empty fields.
-    Effect::new(move || {
-        if matches!(create.value().get(), Some(Ok(_)))
-            && let Some(form) = form.get()
-        {
-            form.reset();
-        }
-    });
-    view! {
-        <section class="panel">
-            <h2>"Add a user"</h2>
-            <ActionForm action=create node_ref=form attr:class="form-grid">
-                <label for="new-email">"Email"</label>
-                <input id="new-email" type="email" name="email" required/>
-                <label for="new-role">"Role"</label>
-                <select id="new-role" name="role">
-                    {Role::ALL
-                        .into_iter()
-                        .map(|r| view! { <option value=r.as_str()>{r.label()}</option> })
-                        .collect_view()}
-                </select>
-                <label for="new-password">"Password"</label>
-                <input id="new-password" type="password" name="password" autocomplete="new-password"
-                    placeholder="Leave empty to generate one"/>
-                <div class="form-actions">
-                    <button type="submit" class="btn btn-primary">"Create user"</button>
-                </div>
-            </ActionForm>
-            {action_error(move || create.value().get())}
-        </section>
     }
 }

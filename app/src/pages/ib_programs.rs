@@ -2,16 +2,17 @@
 //! by admins; a program's page with its Introducing Brokers and Clients tabs.
 
 use crate::api::browse::{CreateProgram, RenameProgram, list_programs, show_program};
+use crate::components::forms::form_island;
 use crate::components::import_form::ImportDialog;
 use crate::components::listing::{Pager, day, full_name};
-use crate::components::notice::{ErrorNotice, action_error};
+use crate::components::notice::ErrorNotice;
 use crate::model::{AppError, ClientRef, ImportAction, ProgramDetails, ProgramRecord};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
-fn ProgramRow(p: ProgramRecord, admin: bool, rename: ServerAction<RenameProgram>) -> impl IntoView {
+fn ProgramRow(p: ProgramRecord, admin: bool) -> impl IntoView {
     let id = p.id;
     view! {
         <tr data-testid="program-row">
@@ -22,26 +23,30 @@ fn ProgramRow(p: ProgramRecord, admin: bool, rename: ServerAction<RenameProgram>
             <td class="nowrap">{day(&p.created_at)}</td>
             {admin.then(|| view! {
                 <td>
-                    <ActionForm action=rename attr:class="inline rename">
+                    <RenameForm>
                         <input type="hidden" name="id" value=id/>
                         <label class="visually-hidden" for=format!("rename-{id}")>{format!("New name for program {id}")}</label>
                         <input id=format!("rename-{id}") name="name" type="text" required value=p.name.clone()/>
                         <button class="btn btn-small" type="submit">"Rename"</button>
-                    </ActionForm>
+                    </RenameForm>
                 </td>
             })}
         </tr>
     }
 }
 
+form_island!(
+    /// A program's new name.
+    RenameForm, RenameProgram, "inline rename"
+);
+form_island!(
+    /// A new program.
+    CreateProgramForm, CreateProgram, "filters"
+);
+
 #[component]
 pub fn IbProgramsPage() -> impl IntoView {
-    let create = ServerAction::<CreateProgram>::new();
-    let rename = ServerAction::<RenameProgram>::new();
-    let list = Resource::new(
-        move || (create.version().get(), rename.version().get()),
-        |_| list_programs(),
-    );
+    let list = Resource::new(|| (), |_| list_programs());
     view! {
         <Title text="IB Programs"/>
         <div class="page-head with-actions">
@@ -53,21 +58,19 @@ pub fn IbProgramsPage() -> impl IntoView {
                 <ImportDialog from="ib-programs" action=ImportAction::Ibs/>
             </div>
         </div>
-        {action_error(move || create.value().get())}
-        {action_error(move || rename.value().get())}
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     Ok((programs, admin)) => view! {
                         {admin.then(|| view! {
-                            <ActionForm action=create attr:class="filters">
+                            <CreateProgramForm>
                                 <label for="program-id">"IB Type ID"</label>
                                 <input id="program-id" name="id" type="number" min="1" size="6" placeholder="auto"/>
                                 <label for="program-name">"Name"</label>
                                 <input id="program-name" name="name" type="text" required placeholder="e.g. Gold"/>
                                 <button class="btn btn-primary" type="submit">"Create program"</button>
-                            </ActionForm>
+                            </CreateProgramForm>
                         })}
                         {if programs.is_empty() {
                             view! { <div class="empty-state"><p>
@@ -82,7 +85,7 @@ pub fn IbProgramsPage() -> impl IntoView {
                                         {admin.then(|| view! { <th>"Rename"</th> })}
                                     </tr></thead>
                                     <tbody>
-                                        {programs.into_iter().map(|p| view! { <ProgramRow p admin rename/> }).collect_view()}
+                                        {programs.into_iter().map(|p| view! { <ProgramRow p admin/> }).collect_view()}
                                     </tbody>
                                 </table>
                                 </div>
@@ -91,7 +94,7 @@ pub fn IbProgramsPage() -> impl IntoView {
                     }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 

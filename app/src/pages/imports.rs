@@ -4,10 +4,10 @@ use crate::api::imports::{
     ChooseMapping, ConfirmImport, CorrectCell, DiscardImport, DropLine, ImportList, RevertImport,
     list_imports, mapping_step, show_import,
 };
-use crate::components::listing::{Choice, Pager, when};
+use crate::components::listing::{Choice, Pager, query_map, query_pairs, when};
 use crate::components::live::LiveJobs;
 use crate::components::notice::ErrorNotice;
-use crate::components::notice::action_error;
+use crate::components::notice::{Flash, action_error, reload_after, reload_when_done};
 use crate::model::{ImportAction, ImportDetails, JobRecord, JobStatus, MappingStep, MessageRecord};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -54,118 +54,141 @@ fn JobRow(job: JobRecord) -> impl IntoView {
     }
 }
 
-/// Import Data: the jobs, newest first, filtered by status, action and user; the rows
-/// follow running jobs live, and everything works without JavaScript.
+/// Import Data: the jobs, newest first, filtered by status, action and user. The list is
+/// an island that follows running jobs live; without JavaScript it shows the jobs as they
+/// were when the page was rendered.
 #[component]
 pub fn ImportsPage() -> impl IntoView {
-    let query = use_query_map();
-    let query = Memo::new(move |_| query.get());
-    let get = move |k: &str| query.read().get(k).filter(|s| !s.is_empty());
-    let live = LiveJobs::get();
-    let jobs = Resource::new(
-        move || {
-            (
-                get("status"),
-                get("action"),
-                get("user").and_then(|u| u.parse::<i64>().ok()),
-                get("page").and_then(|p| p.parse::<u64>().ok()),
-                live.count.get(),
-            )
-        },
-        |(s, a, u, p, _)| list_imports(s, a, u, p),
-    );
+    let query = use_query_map().get_untracked();
+    let filter = ImportFilter::from(&query);
+    let jobs = Resource::new(|| (), move |_| filter.clone().fetch());
     view! {
         <Title text="Import Data"/>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match jobs.await {
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                    Ok(list) => {
-                        let ImportList { jobs: p, users, can_import } = list;
-                        let statuses = JobStatus::ALL.iter().map(|s| (s.as_str().to_owned(), s.label().to_owned())).collect();
-                        let actions = ImportAction::ALL.iter().map(|a| (a.as_str().to_owned(), a.as_str().to_owned())).collect();
-                        let users: Vec<(String, String)> = users.into_iter().map(|u| (u.id.to_string(), u.email)).collect();
-                        let q = query.get_untracked();
-                        view! {
-                            <div class="page-head with-actions">
-                                <div>
-                                    <h1>"Import Data"</h1>
-                                    <p class="muted">"Every import of clients, accounts and IB partners, with its status."</p>
-                                </div>
-                                {can_import.then(|| view! {
-                                    <div class="actions"><a class="btn btn-primary" href="/imports/new" data-testid="create-import">"+ Create"</a></div>
-                                })}
-                            </div>
-                            <form method="get" action="/imports" class="filters">
-                                <Choice id="status-filter" name="status" label="Status" options=statuses chosen=get("status")/>
-                                <Choice id="action-filter" name="action" label="Action" options=actions chosen=get("action")/>
-                                {(!users.is_empty()).then(|| view! {
-                                    <Choice id="user-filter" name="user" label="User" options=users chosen=get("user")/>
-                                })}
-                                <button class="btn btn-small" type="submit">"Filter"</button>
-                            </form>
-                            {if p.items.is_empty() {
-                                view! { <div class="empty-state"><p>"No imports yet."</p></div> }.into_any()
-                            } else {
-                                view! {
-                                    <p class="summary" data-testid="import-count">{format!("{} imports", p.total)}</p>
-                                    <div class="table-wrap">
-                                    <table class="data-table">
-                                        <thead><tr>
-                                            <th>"Title"</th><th>"Action"</th><th>"Created at (UTC)"</th><th>"User"</th>
-                                            <th>"Status"</th><th>"Rows"</th><th>"Created"</th><th>"Updated"</th>
-                                            <th>"Unchanged"</th><th>"Errors"</th>
-                                        </tr></thead>
-                                        <tbody>
-                                            {p.items.into_iter().map(|job| view! { <JobRow job/> }).collect_view()}
-                                        </tbody>
-                                    </table>
-                                    </div>
-                                    <Pager total=p.total page=p.page per_page=p.per_page base="/imports" query=q/>
-                                }.into_any()
-                            }}
-                        }.into_any()
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let query = query_pairs(&query);
+                Suspend::new(async move {
+                    match jobs.await {
+                        Ok(initial) => view! { <ImportsList query initial/> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
-                }
-            })}
-        </Transition>
+                })
+            }}
+        </Suspense>
     }
 }
 
-/// The review's actions on a failing row: correct a cell, drop the line.
-#[derive(Clone, Copy)]
-struct Review {
-    job: i64,
-    correct: ServerAction<CorrectCell>,
-    drop: ServerAction<DropLine>,
+/// The filters of Import Data, as the address gives them.
+#[derive(Clone)]
+struct ImportFilter {
+    status: Option<String>,
+    action: Option<String>,
+    user: Option<String>,
+    page: Option<u64>,
+}
+
+impl ImportFilter {
+    fn from(q: &leptos_router::params::ParamsMap) -> Self {
+        let get = |k: &str| q.get(k).filter(|s| !s.is_empty());
+        ImportFilter {
+            status: get("status"),
+            action: get("action"),
+            user: get("user"),
+            page: get("page").and_then(|p| p.parse::<u64>().ok()),
+        }
+    }
+
+    async fn fetch(self) -> Result<ImportList, crate::model::AppError> {
+        let user = self.user.as_deref().and_then(|u| u.parse::<i64>().ok());
+        list_imports(self.status, self.action, user, self.page).await
+    }
+}
+
+/// The jobs as the page was rendered with them (`initial`), reloaded when the server pushes
+/// a change of a job.
+#[island]
+fn ImportsList(query: Vec<(String, String)>, initial: ImportList) -> impl IntoView {
+    let q = query_map(&query);
+    let filter = ImportFilter::from(&q);
+    let live = LiveJobs::get();
+    let (jobs, _) = crate::components::live::refreshed(initial, move || live.count.get(), {
+        let filter = StoredValue::new(filter.clone());
+        move || filter.get_value().fetch()
+    });
+    move || {
+        let list = jobs.get();
+        let ImportFilter {
+            status,
+            action,
+            user,
+            ..
+        } = filter.clone();
+        let q = q.clone();
+        let ImportList {
+            jobs: p,
+            users,
+            can_import,
+        } = list;
+        let statuses = JobStatus::ALL
+            .iter()
+            .map(|s| (s.as_str().to_owned(), s.label().to_owned()))
+            .collect();
+        let actions = ImportAction::ALL
+            .iter()
+            .map(|a| (a.as_str().to_owned(), a.as_str().to_owned()))
+            .collect();
+        let users: Vec<(String, String)> = users
+            .into_iter()
+            .map(|u| (u.id.to_string(), u.email))
+            .collect();
+        view! {
+            <div class="page-head with-actions">
+                <div>
+                    <h1>"Import Data"</h1>
+                    <p class="muted">"Every import of clients, accounts and IB partners, with its status."</p>
+                </div>
+                {can_import.then(|| view! {
+                    <div class="actions"><a class="btn btn-primary" href="/imports/new" data-testid="create-import">"+ Create"</a></div>
+                })}
+            </div>
+            <form method="get" action="/imports" class="filters">
+                <Choice id="status-filter" name="status" label="Status" options=statuses chosen=status/>
+                <Choice id="action-filter" name="action" label="Action" options=actions chosen=action/>
+                {(!users.is_empty()).then(|| view! {
+                    <Choice id="user-filter" name="user" label="User" options=users chosen=user/>
+                })}
+                <button class="btn btn-small" type="submit">"Filter"</button>
+            </form>
+            {if p.items.is_empty() {
+                view! { <div class="empty-state"><p>"No imports yet."</p></div> }.into_any()
+            } else {
+                view! {
+                    <p class="summary" data-testid="import-count">{format!("{} imports", p.total)}</p>
+                    <div class="table-wrap">
+                    <table class="data-table">
+                        <thead><tr>
+                            <th>"Title"</th><th>"Action"</th><th>"Created at (UTC)"</th><th>"User"</th>
+                            <th>"Status"</th><th>"Rows"</th><th>"Created"</th><th>"Updated"</th>
+                            <th>"Unchanged"</th><th>"Errors"</th>
+                        </tr></thead>
+                        <tbody>
+                            {p.items.into_iter().map(|job| view! { <JobRow job/> }).collect_view()}
+                        </tbody>
+                    </table>
+                    </div>
+                    <Pager total=p.total page=p.page per_page=p.per_page base="/imports" query=q/>
+                }.into_any()
+            }}
+        }
+    }
 }
 
 #[component]
-fn MessageRow(m: MessageRecord, review: Option<Review>) -> impl IntoView {
-    let current = m.value.clone().unwrap_or_default();
-    let fix = review.zip(m.line).map(|(r, line)| {
-        let correct = m.column.clone().map(|column| {
-            let label = format!("New value of {column} on line {line}");
-            view! {
-                <ActionForm action=r.correct attr:class="inline fix">
-                    <input type="hidden" name="id" value=r.job/>
-                    <input type="hidden" name="line" value=line/>
-                    <input type="hidden" name="column" value=column/>
-                    <input type="text" name="value" value=current
-                        aria-label=label maxlength="1000"/>
-                    <button class="btn btn-small" type="submit">"Fix"</button>
-                </ActionForm>
-            }
-        });
+fn MessageRow(m: MessageRecord, review: Option<i64>) -> impl IntoView {
+    let fix = review.zip(m.line).map(|(job, line)| {
         view! {
             <td class="review">
-                {correct}
-                <ActionForm action=r.drop attr:class="inline">
-                    <input type="hidden" name="id" value=r.job/>
-                    <input type="hidden" name="line" value=line/>
-                    <button class="btn btn-small" type="submit"
-                        aria-label=format!("Drop line {line}")>"Drop row"</button>
-                </ActionForm>
+                <ReviewCell job line column=m.column.clone() value=m.value.clone().unwrap_or_default()/>
             </td>
         }
     });
@@ -180,14 +203,88 @@ fn MessageRow(m: MessageRecord, review: Option<Review>) -> impl IntoView {
     }
 }
 
+/// The review's actions on a failing row: correct its cell, or drop the line. The page is
+/// loaded again once the server has taken the change.
+#[component]
+fn ReviewCell(job: i64, line: i64, column: Option<String>, value: String) -> impl IntoView {
+    let correct = ServerAction::<CorrectCell>::new();
+    let drop = ServerAction::<DropLine>::new();
+    reload_when_done(correct);
+    reload_when_done(drop);
+    let fix = column.map(|column| {
+        let label = format!("New value of {column} on line {line}");
+        view! {
+            <ActionForm action=correct attr:class="inline fix">
+                <input type="hidden" name="id" value=job/>
+                <input type="hidden" name="line" value=line/>
+                <input type="hidden" name="column" value=column/>
+                <input type="text" name="value" value=value aria-label=label maxlength="1000"/>
+                <button class="btn btn-small" type="submit">"Fix"</button>
+            </ActionForm>
+        }
+    });
+    view! {
+        {fix}
+        <ActionForm action=drop attr:class="inline">
+            <input type="hidden" name="id" value=job/>
+            <input type="hidden" name="line" value=line/>
+            <button class="btn btn-small" type="submit"
+                aria-label=format!("Drop line {line}")>"Drop row"</button>
+        </ActionForm>
+        {action_error(move || correct.value().get())}
+        {action_error(move || drop.value().get())}
+    }
+}
+
+// The job's actions are rendered by its page's island, also in the browser when the job
+// changes: they are components (a form island's children exist only as the server rendered
+// them). Each loads the page again once the server has taken it.
+
 /// Drops an import that waits for its operator; nothing of it is written.
 #[component]
-fn DiscardForm(id: i64, discard: ServerAction<DiscardImport>) -> impl IntoView {
+fn DiscardButton(id: i64) -> impl IntoView {
+    let discard = ServerAction::<DiscardImport>::new();
+    reload_when_done(discard);
     view! {
         <ActionForm action=discard attr:class="inline">
             <input type="hidden" name="id" value=id/>
             <button class="btn" type="submit">"Discard this import"</button>
         </ActionForm>
+        {action_error(move || discard.value().get())}
+    }
+}
+
+/// Discard, on the mapping page (which is no island of its own).
+#[island]
+fn DiscardForm(id: i64) -> impl IntoView {
+    view! { <DiscardButton id/> }
+}
+
+/// Runs a validated import for real.
+#[component]
+fn ConfirmButton(id: i64) -> impl IntoView {
+    let confirm = ServerAction::<ConfirmImport>::new();
+    reload_when_done(confirm);
+    view! {
+        <ActionForm action=confirm attr:class="inline">
+            <input type="hidden" name="id" value=id/>
+            <button class="btn btn-primary" type="submit">"Confirm: import these rows"</button>
+        </ActionForm>
+        {action_error(move || confirm.value().get())}
+    }
+}
+
+/// Reverts a finished import; what the revert did is said on the page it reloads.
+#[component]
+fn RevertButton(id: i64) -> impl IntoView {
+    let revert = ServerAction::<RevertImport>::new();
+    reload_after(revert, |done: &String| Some(Flash::Done(done.clone())));
+    view! {
+        <ActionForm action=revert attr:class="inline">
+            <input type="hidden" name="id" value=id/>
+            <button class="btn btn-danger" type="submit">"Yes, revert this import"</button>
+        </ActionForm>
+        {action_error(move || revert.value().get())}
     }
 }
 
@@ -196,11 +293,6 @@ fn Details(
     details: ImportDetails,
     /// The page's query, kept by the pagers' links.
     query: leptos_router::params::ParamsMap,
-    confirm: ServerAction<ConfirmImport>,
-    discard: ServerAction<DiscardImport>,
-    revert: ServerAction<RevertImport>,
-    correct: ServerAction<CorrectCell>,
-    drop: ServerAction<DropLine>,
 ) -> impl IntoView {
     let ImportDetails {
         job,
@@ -210,11 +302,7 @@ fn Details(
     } = details;
     let may_confirm = can_change && job.status == JobStatus::AwaitingConfirmation;
     let may_discard = can_change && job.status.is_awaiting();
-    let review = may_confirm.then_some(Review {
-        job: job.id,
-        correct,
-        drop,
-    });
+    let review = may_confirm.then_some(job.id);
     let may_revert = can_change
         && (!job.validate_only || job.confirmed_at.is_some())
         && job.status.is_revertible();
@@ -226,7 +314,6 @@ fn Details(
     let id = job.id;
     let optional = |t: Option<String>| t.as_deref().map(when).unwrap_or_else(|| "—".into());
     view! {
-        <Title text=format!("Import · {}", job.title)/>
         <div class="page-head">
             <p><a href="/imports">"← Import Data"</a></p>
             <h1>{job.title.clone()} " " <StatusBadge status=job.status/></h1>
@@ -281,13 +368,10 @@ fn Details(
         </p>
         <div class="job-actions">
             {may_confirm.then(|| view! {
-                <ActionForm action=confirm attr:class="inline">
-                    <input type="hidden" name="id" value=id/>
-                    <button class="btn btn-primary" type="submit">"Confirm: import these rows"</button>
-                </ActionForm>
+                <ConfirmButton id/>
             })}
             " "
-            {may_discard.then(|| view! { <DiscardForm id discard/> })}
+            {may_discard.then(|| view! { <DiscardButton id/> })}
         </div>
         {may_revert.then(|| view! {
             <details class="revert">
@@ -296,10 +380,7 @@ fn Details(
                     "Reverting deletes the records this import created and puts back the fields it "
                     "changed. Rows a later import changed again are left as they are and listed in the log."
                 </p>
-                <ActionForm action=revert attr:class="inline">
-                    <input type="hidden" name="id" value=id/>
-                    <button class="btn btn-danger" type="submit">"Yes, revert this import"</button>
-                </ActionForm>
+                <RevertButton id/>
             </details>
         })}
         <section class="panel">
@@ -339,68 +420,67 @@ fn Details(
     }
 }
 
-/// One import: metadata, progress, counts, log and row errors, downloads.
+/// One import: metadata, progress, counts, log and row errors, downloads. Rendered whole
+/// on the server (a refused job answers 403); in the browser it follows the running import.
 #[component]
 pub fn ImportDetailsPage() -> impl IntoView {
-    let params = use_params_map();
-    let query = use_query_map();
-    let key = move || {
-        (
-            params
-                .read()
-                .get("id")
-                .and_then(|id| id.parse::<i64>().ok()),
-            query
-                .read()
-                .get("errors")
-                .and_then(|p| p.parse::<u64>().ok()),
-            query.read().get("log").and_then(|p| p.parse::<u64>().ok()),
-        )
-    };
-    let confirm = ServerAction::<ConfirmImport>::new();
-    let discard = ServerAction::<DiscardImport>::new();
-    let revert = ServerAction::<RevertImport>::new();
-    let correct = ServerAction::<CorrectCell>::new();
-    let drop = ServerAction::<DropLine>::new();
-    let live = LiveJobs::get();
-    let pushed = Memo::new(move |_| live.job(key().0));
-    let key = move || {
-        (
-            key(),
-            (confirm.version().get(), discard.version().get()),
-            revert.version().get(),
-            (correct.version().get(), drop.version().get()),
-            pushed.get(),
-        )
-    };
-    let details = Resource::new(key, |((id, errors, log), _, _, _, _)| async move {
-        match id {
-            Some(id) => show_import(id, errors, log).await,
-            None => Err(crate::model::AppError::NotFound(
-                "There is no such import.".into(),
-            )),
-        }
-    });
+    let params = use_params_map().get_untracked();
+    let query = use_query_map().get_untracked();
+    let id = params.get("id").and_then(|id| id.parse::<i64>().ok());
+    let errors = query.get("errors").and_then(|p| p.parse::<u64>().ok());
+    let log = query.get("log").and_then(|p| p.parse::<u64>().ok());
+    let details = Resource::new(
+        || (),
+        move |_| async move {
+            match id {
+                Some(id) => show_import(id, errors, log).await,
+                None => Err(crate::model::AppError::NotFound(
+                    "There is no such import.".into(),
+                )),
+            }
+        },
+    );
     view! {
-        {action_error(move || confirm.value().get())}
-        {action_error(move || discard.value().get())}
-        {action_error(move || revert.value().get())}
-        {action_error(move || correct.value().get())}
-        {action_error(move || drop.value().get())}
-        {move || revert.value().get().and_then(Result::ok).map(|done| view! {
-            <div class="notice notice-success" role="status">{done}</div>
-        })}
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match details.await {
-                    Ok(details) => {
-                        let query = query.get_untracked();
-                        view! { <Details details query confirm discard revert correct drop/> }.into_any()
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let query = query_pairs(&query);
+                Suspend::new(async move {
+                    match details.await {
+                        Ok(initial) => view! {
+                            <Title text=format!("Import · {}", initial.job.title)/>
+                            <JobView initial query errors log/>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                }
-            })}
-        </Transition>
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// The job as the page was rendered with it (`initial`), asked for again when the server
+/// pushes a change of it or the live stream reconnects: a running import is watched to its
+/// end without reloading the page. Its actions are forms that reload the page.
+#[island]
+fn JobView(
+    initial: ImportDetails,
+    query: Vec<(String, String)>,
+    errors: Option<u64>,
+    log: Option<u64>,
+) -> impl IntoView {
+    let id = initial.job.id;
+    let live = LiveJobs::get();
+    let (details, failed) = crate::components::live::refreshed(
+        initial,
+        move || live.job(Some(id)),
+        move || show_import(id, errors, log),
+    );
+    view! {
+        {move || failed.get().map(|error| view! { <ErrorNotice error/> })}
+        {move || {
+            let query = query_map(&query);
+            view! { <Details details=details.get() query/> }
+        }}
     }
 }
 
@@ -410,18 +490,11 @@ pub fn ImportDetailsPage() -> impl IntoView {
 /// chosen twice, comes back as the reason).
 #[component]
 pub fn ImportMappingPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|id| id.parse::<i64>().ok())
-    };
-    let choose = ServerAction::<ChooseMapping>::new();
-    let discard = ServerAction::<DiscardImport>::new();
+    let params = use_params_map().get_untracked();
+    let id = params.get("id").and_then(|id| id.parse::<i64>().ok());
     let step = Resource::new(
-        move || (id(), discard.version().get()),
-        |(id, _)| async move {
+        || (),
+        move |_| async move {
             match id {
                 Some(id) => mapping_step(id).await,
                 None => Err(crate::model::AppError::NotFound(
@@ -431,25 +504,37 @@ pub fn ImportMappingPage() -> impl IntoView {
         },
     );
     view! {
-        {action_error(move || choose.value().get())}
-        {action_error(move || discard.value().get())}
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match step.await {
-                    Ok(step) => view! { <MappingForm step choose discard/> }.into_any(),
+                    Ok(step) => view! {
+                        <Title text=format!("Map columns · {}", step.job.title)/>
+                        <MappingForm step/>
+                    }.into_any(),
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
+/// The form of a mapping step: its table of columns, rendered on the server, sent as it is.
+/// Once the mapping is taken the server sends the browser on to the job's page; a mapping
+/// it refuses comes back as the reason, above the form.
+#[island]
+fn ChooseForm(children: Children) -> impl IntoView {
+    let choose = ServerAction::<ChooseMapping>::new();
+    view! {
+        {action_error(move || choose.value().get())}
+        <ActionForm action=choose attr:class="panel" attr:data-testid="mapping-form">
+            {children()}
+        </ActionForm>
+    }
+}
+
+/// The mapping step, with Discard. A discarded import's page is shown again, saying so.
 #[component]
-fn MappingForm(
-    step: MappingStep,
-    choose: ServerAction<ChooseMapping>,
-    discard: ServerAction<DiscardImport>,
-) -> impl IntoView {
+fn MappingForm(step: MappingStep) -> impl IntoView {
     let MappingStep {
         job,
         proposal,
@@ -460,7 +545,6 @@ fn MappingForm(
     let id = job.id;
     let waiting = job.status == JobStatus::AwaitingMapping;
     view! {
-        <Title text=format!("Map columns · {}", job.title)/>
         <div class="page-head">
             <p><a href=format!("/imports/{id}")>{format!("← {}", job.title)}</a></p>
             <h1>"Map the file's columns " <StatusBadge status=job.status/></h1>
@@ -482,7 +566,7 @@ fn MappingForm(
         </div>
         {if waiting {
             view! {
-                <ActionForm action=choose attr:class="panel" attr:data-testid="mapping-form">
+                <ChooseForm>
                     <input type="hidden" name="id" value=id/>
                     <table class="table" data-testid="mapping-table">
                         <thead>
@@ -528,8 +612,8 @@ fn MappingForm(
                         </tbody>
                     </table>
                     <button class="btn btn-primary" type="submit">"Review the import"</button>
-                </ActionForm>
-                <DiscardForm id discard/>
+                </ChooseForm>
+                <DiscardForm id/>
             }.into_any()
         } else if job.status == JobStatus::Discarded {
             view! {
