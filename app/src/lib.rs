@@ -23,7 +23,7 @@ pub mod services;
 pub mod state;
 
 use components::import_form::CreateImport;
-use components::layout::Layout;
+use components::layout::{Layout, PlainFrame};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::SsrMode;
@@ -97,7 +97,9 @@ pub fn App() -> impl IntoView {
             // Every page is rendered whole before it is sent: it works without JavaScript,
             // a refused job answers 403, and the islands in it are all there when the
             // browser hydrates them.
-            <Routes fallback=NotFound>
+            // Any other address: "Page not found", inside the application's frame. (Not a
+            // `*any` route: the server would then send every address, its files too, here.)
+            <Routes fallback=|| view! { <PlainFrame><NotFound/></PlainFrame> }>
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=Layout ssr=SsrMode::Async>
                     <Route path=path!("") view=|| view! { <Redirect path="/clients"/> } ssr=SsrMode::Async/>

@@ -6,14 +6,14 @@ const DESK_USER = { email: "dora.desk@example.com", password: "dora-desk-passwor
 const STAMP = Date.now();
 const PROJECT = "Latam";
 
-test("an admin limits an operator to one project, who then sees only its clients", async ({ page }) => {
+test("an admin limits a manager to one project, who then sees and exports only its clients", async ({ page }) => {
   await page.goto("/login");
   await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
   await expect(page.getByTestId("current-user")).toContainText(ADMIN_EMAIL);
   let res = await page.request.post("/api/admin/projects/create", { form: { name: PROJECT } });
   expect(res.status(), await res.text()).toBe(200);
   res = await page.request.post("/api/admin/users/create", {
-    form: { email: DESK_USER.email, role: "operator", password: DESK_USER.password },
+    form: { email: DESK_USER.email, role: "manager", password: DESK_USER.password },
   });
   expect(res.status(), await res.text()).toBe(200);
   // One client in the new project, one in the Default project.
@@ -39,7 +39,7 @@ test("an admin limits an operator to one project, who then sees only its clients
     expect(state.status).toBe("success");
   }).toPass({ timeout: 20_000 });
 
-  // Admin → Users: the operator works with every desk until limited.
+  // Admin → Users: the manager sees every desk until limited.
   await page.goto("/admin/users");
   await hydrated(page);
   const row = page.locator(`tr[data-email="${DESK_USER.email}"]`);
@@ -50,7 +50,7 @@ test("an admin limits an operator to one project, who then sees only its clients
   await expect(row.getByTestId("user-desks")).toHaveText(`${PROJECT} (all desks)`);
   await shot(page, "admin-users-desks");
 
-  // The operator sees the project's client and not the other one, on the page and in the
+  // The manager sees the project's client and not the other one, on the page and in the
   // export.
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login/);
@@ -61,7 +61,9 @@ test("an admin limits an operator to one project, who then sees only its clients
   const rows = page.getByTestId("client-row");
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toContainText(`in.asia.${STAMP}@example.com`);
-  const csv = await (await page.request.get(`/api/v1/clients.csv?search=Desk${STAMP}`)).text();
+  const exported = await page.request.get(`/api/v1/clients.csv?search=Desk${STAMP}`);
+  expect(exported.status()).toBe(200);
+  const csv = await exported.text();
   expect(csv).toContain(`in.asia.${STAMP}@example.com`);
   expect(csv).not.toContain(`in.europe.${STAMP}@example.com`);
 });

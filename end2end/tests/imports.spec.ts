@@ -46,7 +46,7 @@ test("an import's status, counts, log and row errors are on Import Data, with th
   await row.getByRole("link", { name: title }).click();
   await expect(page).toHaveURL(new RegExp(`/imports/${job.id}$`));
   await expect(page.getByTestId("import-counts")).toHaveText(
-    "3 of 3 rows processed: 2 created, 0 updated, 0 unchanged, 1 errors.",
+    "3 of 3 rows processed: 2 created, 0 updated, 0 unchanged, 1 error.",
   );
   await expect(page.getByTestId("initiator")).toHaveText(ADMIN_EMAIL);
   await expect(page.getByTestId("log")).toContainText("Read as UTF-8 with comma separators: 3 data rows.");
@@ -97,7 +97,7 @@ test("a validate-only import is confirmed from its page, then reverted after a c
     await page.goto(`/imports/${job.id}`);
     await expect(status).toHaveText("Awaiting confirmation", { timeout: 1000 });
   }).toPass({ timeout: 20_000 });
-  await expect(page.getByTestId("import-counts")).toContainText("2 created");
+  await expect(page.getByTestId("import-counts")).toContainText("rows checked: would create 2, would update 0,");
   const before = await page.request.get("/api/v1/clients?search=rev.");
   expect((await before.json()).total).toBe(0);
 

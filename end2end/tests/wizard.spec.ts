@@ -52,7 +52,7 @@ test("a partner's file is mapped column by column from the Clients dialog, revie
     await page.goto(`/imports/${jobId}`);
     await expect(status).toHaveText("Awaiting confirmation", { timeout: 1000 });
   }).toPass({ timeout: 20_000 });
-  await expect(page.getByTestId("import-counts")).toContainText("2 created");
+  await expect(page.getByTestId("import-counts")).toContainText("rows checked: would create 2, would update 0,");
   await expect(page.getByTestId("job-mapping")).toContainText("extra:External ID");
   const before = await page.request.get("/api/v1/clients?search=wiz.");
   expect((await before.json()).total).toBe(0);
@@ -113,24 +113,32 @@ test("failing rows are corrected in place or dropped in the review, then the imp
     await expect(status).toHaveText("Awaiting confirmation", { timeout: 1000 });
   }).toPass({ timeout: 20_000 });
   await expect(page.getByTestId("error-row")).toHaveCount(3);
-  await hydrated(page);
 
-  // A value that is still wrong is refused with the reason; a right one is kept.
+  // Once its live stream is connected the page asks for the job again; the answer is the
+  // same job, so what is being typed meanwhile stays in its box.
+  const resynced = page.waitForResponse((r) => r.url().endsWith("/api/imports/show"));
+  await page.reload();
+  await hydrated(page);
   const bob = page.getByLabel("New value of Country on line 3");
   await bob.fill("Atlantis2");
+  await (await resynced).finished();
+  await page.waitForTimeout(500);
+  await expect(bob).toHaveValue("Atlantis2");
+
+  // A value that is still wrong is refused with the reason; a right one is kept.
   await page.getByTestId("error-row").filter({ hasText: "Atlantis" }).getByRole("button", { name: "Fix" }).click();
-  await expect(page.getByRole("alert")).toContainText("Line 3, Country: `Atlantis2` is not a country");
+  await expect(page.getByRole("alert")).toContainText("Line 3, Country: “Atlantis2” is not a country");
   await bob.fill("FR");
   await page.getByTestId("error-row").filter({ hasText: "Atlantis" }).getByRole("button", { name: "Fix" }).click();
   await expect(page.getByTestId("error-row")).toHaveCount(2, { timeout: 20_000 });
-  await expect(page.getByTestId("import-counts")).toContainText("2 created");
+  await expect(page.getByTestId("import-counts")).toContainText("rows checked: would create 2,");
 
   await page.getByRole("button", { name: "Drop line 5" }).click();
   await expect(page.getByTestId("error-row")).toHaveCount(1, { timeout: 20_000 });
   await expect(page.getByTestId("import-counts")).toHaveText(
-    "3 of 3 rows processed: 2 created, 0 updated, 0 unchanged, 1 errors.",
+    "3 of 3 rows checked: would create 2, would update 0, 0 unchanged, 1 error. Nothing is written until you confirm.",
   );
-  await expect(page.getByTestId("log")).toContainText("Line 3, Country: `Atlantis` → `FR` (corrected by");
+  await expect(page.getByTestId("log")).toContainText("Line 3, Country: “Atlantis” → “FR” (corrected by");
   await expect(page.getByTestId("log")).toContainText("Line 5 dropped");
   await shot(page, "import-review");
 
@@ -248,7 +256,7 @@ test("a 500-row Wifox export with 12 bad rows is mapped, 3 rows fixed and 2 drop
     await expect(status).toHaveText("Awaiting confirmation", { timeout: 30_000 });
   }
   await expect(page.getByTestId("import-counts")).toHaveText(
-    "498 of 498 rows processed: 491 created, 0 updated, 0 unchanged, 7 errors.",
+    "498 of 498 rows checked: would create 491, would update 0, 0 unchanged, 7 errors. Nothing is written until you confirm.",
   );
   await page.getByRole("button", { name: "Confirm: import these rows" }).click();
   await expect(status).toHaveText("Success with errors", { timeout: 60_000 });

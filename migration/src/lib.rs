@@ -14,6 +14,8 @@ mod m20261128_000008_api_token_expiry;
 mod m20261129_000009_mapping_and_extras;
 mod m20261129_000010_import_corrections;
 mod m20261130_000011_user_scope;
+mod m20261201_000012_unicode_lower;
+mod m20261201_000013_upload_once;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -33,6 +35,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_mapping_and_extras::Migration),
             Box::new(m20261129_000010_import_corrections::Migration),
             Box::new(m20261130_000011_user_scope::Migration),
+            Box::new(m20261201_000012_unicode_lower::Migration),
+            Box::new(m20261201_000013_upload_once::Migration),
         ]
     }
 }

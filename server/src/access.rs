@@ -17,6 +17,8 @@ pub enum Allowed {
     SignedIn,
     /// Those who import: operators and admins.
     Importers,
+    /// Those who export lists as CSV: managers and admins.
+    Exporters,
     /// Admins only.
     Admins,
     /// Those who may see the import: its initiator, managers and admins.
@@ -58,8 +60,8 @@ pub const API: &[Endpoint] = &[
     row("POST", "/api/v1/imports/{id}/discard", ChangesJob),
     row("POST", "/api/v1/imports/{id}/revert", ChangesJob),
     row("GET", "/api/v1/clients", SignedIn),
-    row("GET", "/api/v1/clients.csv", SignedIn),
-    row("GET", "/api/v1/accounts.csv", SignedIn),
+    row("GET", "/api/v1/clients.csv", Exporters),
+    row("GET", "/api/v1/accounts.csv", Exporters),
     row("GET", "/api/v1/clients/{id}", SignedIn),
     row("GET", "/api/v1/accounts", SignedIn),
     row("GET", "/api/v1/ib-programs", SignedIn),

@@ -103,7 +103,7 @@ async fn accepted(state: &AppState, job_id: i64) -> ApiResult<Response> {
 }
 
 const EVERYONE: &[Role] = &Role::ALL;
-use app::model::policy::IMPORTERS;
+use app::model::policy::{EXPORTERS, IMPORTERS};
 
 /// Every route of `/api/v1`.
 pub fn routes(state: &AppState) -> Router<AppState> {
@@ -248,12 +248,11 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport
         (None, None, None, Delimiter::Auto, false);
     let mut mapping: Option<String> = None;
     let mut review_mapping = false;
+    let mut submission = None;
     let mut file: Option<(String, Vec<u8>)> = None;
     let multipart_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError(AppError::TooLarge(format!(
-                "The file is larger than the limit of {max_bytes} bytes. Split it into smaller files."
-            )))
+            ApiError(AppError::TooLarge(app::model::too_large(max_bytes)))
         } else {
             bad_request(format!("The upload could not be read: {}", e.body_text()))
         }
@@ -265,8 +264,8 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport
             let mut bytes = Vec::new();
             while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                 if (bytes.len() + chunk.len()) as u64 > max_bytes {
-                    return Err(ApiError(AppError::TooLarge(format!(
-                        "The file is larger than the limit of {max_bytes} bytes. Split it into smaller files."
+                    return Err(ApiError(AppError::TooLarge(app::model::too_large(
+                        max_bytes,
                     ))));
                 }
                 bytes.extend_from_slice(&chunk);
@@ -285,6 +284,9 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport
             }
             "validate_only" => validate_only = flag("validate_only", &value)?,
             "review_mapping" => review_mapping = flag("review_mapping", &value)?,
+            "submission" => {
+                submission = app::jobs::submission_key(&value).map_err(ApiError)?;
+            }
             _ => {}
         }
     }
@@ -306,6 +308,7 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport
         validate_only,
         mapping,
         review_mapping,
+        submission,
     })
 }
 
@@ -325,9 +328,8 @@ async fn start_import(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > limits.max_bytes + 64 * 1024) {
-        return Err(ApiError(AppError::TooLarge(format!(
-            "The file is larger than the limit of {} bytes. Split it into smaller files.",
-            limits.max_bytes
+        return Err(ApiError(AppError::TooLarge(app::model::too_large(
+            limits.max_bytes,
         ))));
     }
     let upload = read_upload(form, limits.max_bytes).await?;
@@ -852,7 +854,7 @@ async fn export_clients(
     Extension(caller): Extension<Caller>,
     Query(q): QueryMap,
 ) -> ApiResult<Response> {
-    let user = require(&state, &caller, EVERYONE, "GET /api/v1/clients.csv").await?;
+    let user = require(&state, &caller, EXPORTERS, "GET /api/v1/clients.csv").await?;
     let filter = client_filter(&q)?;
     // A bad filter is answered now, not in the middle of the download.
     browse::client_query(&filter, &user.desks, state.ctx.db.get_database_backend())?;
@@ -873,7 +875,7 @@ async fn export_accounts(
     Extension(caller): Extension<Caller>,
     Query(q): QueryMap,
 ) -> ApiResult<Response> {
-    let user = require(&state, &caller, EVERYONE, "GET /api/v1/accounts.csv").await?;
+    let user = require(&state, &caller, EXPORTERS, "GET /api/v1/accounts.csv").await?;
     let filter = account_filter(&q)?;
     browse::account_query(&filter, &user.desks, state.ctx.db.get_database_backend())?;
     Ok(csv_download(

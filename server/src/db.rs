@@ -16,7 +16,8 @@ fn sqlite_file(url: &str) -> Option<&str> {
 }
 
 /// Opens a connection pool. An SQLite file and its folder are created when missing and
-/// the database runs in WAL mode with foreign keys enforced.
+/// the database runs in WAL mode with foreign keys enforced; its `lower()` folds the case
+/// of every alphabet, as PostgreSQL's does (see `sqlite_fold`).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let is_sqlite = url.starts_with("sqlite:");
     if let Some(parent) = sqlite_file(url).and_then(|p| std::path::Path::new(p).parent())
@@ -52,6 +53,15 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 // Each prepared statement stays with its connection; a short list bounds
                 // the memory of the many-row statements of imports.
                 .statement_cache_capacity(24)
+        })
+        .map_sqlx_sqlite_pool_opts(|pool| {
+            pool.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    let mut handle = conn.lock_handle().await?;
+                    crate::sqlite_fold::register(handle.as_raw_handle())
+                        .map_err(|e| sea_orm::sqlx::Error::Configuration(e.into()))
+                })
+            })
         })
         .map_sqlx_postgres_opts(move |o: PgConnectOptions| {
             if tls_left_to_default(url_sets_ssl_mode, std::env::var_os("PGSSLMODE").is_some())

@@ -8,6 +8,7 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod serve;
+pub mod sqlite_fold;
 pub mod web;
 
 use app::state::{AppContext, Settings};

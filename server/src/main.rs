@@ -310,6 +310,7 @@ async fn import_file(
         validate_only,
         mapping,
         review_mapping: false,
+        submission: None,
     };
     let worker = format!("{}-cli", app::jobs::workers::process_name());
     let job = app::jobs::create(

@@ -43,9 +43,20 @@ pub struct AppState {
     pub ctx: AppContext,
 }
 
+/// The application's pages, as axum routes: found once per process, by rendering the app
+/// with its resources held back. Leptos holds them back for the whole process while it does
+/// (a process-wide flag, leptos issue #4773), so a page another server instance of this
+/// process renders meanwhile would wait for ever: several instances (the tests run many)
+/// share this one list.
+pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// Builds the whole router for one server instance.
 pub fn router(state: AppState, cookie_secure: bool) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let ctx = state.ctx.clone();
     let options = state.leptos_options.clone();
     let idle = time::Duration::seconds(state.ctx.settings.session_idle.as_secs() as i64);

@@ -223,7 +223,7 @@ async fn reimporting_changes_nothing_and_says_so(backend: Backend) {
     assert!(
         log.iter().any(|m| {
             let m = m["message"].as_str().unwrap();
-            m.contains("identical file (same SHA-256)") && m.contains(&note)
+            m.contains("identical file (the same content, byte for byte)") && m.contains(&note)
         }),
         "{log:?}"
     );
@@ -454,7 +454,8 @@ async fn refused_files_create_no_job(backend: Backend) {
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body: Value = res.json().await.unwrap();
     assert!(
-        body["error"].as_str().unwrap().contains("2000 bytes"),
+        body["error"].as_str().unwrap()
+            == "The file is larger than the limit of 2 KB. Split it into smaller files.",
         "{body}"
     );
 

@@ -179,6 +179,210 @@ async fn clients_are_filtered_sorted_and_exported(backend: Backend) {
     let all = text(&app, &admin, "/api/v1/clients.csv").await;
     assert!(all.contains("'=cmd|' /C calc'!A0"), "{all}");
     assert_eq!(all.lines().count(), 5);
+
+    // Exports are for managers and admins (SPEC §1): an operator browses the same lists
+    // but is refused their CSV, and each refusal is in the audit log.
+    let manager = app.user(&admin, "mia@example.com", "manager").await;
+    assert_eq!(
+        text(&app, &manager, "/api/v1/clients.csv")
+            .await
+            .lines()
+            .count(),
+        5
+    );
+    let operator = app.user(&admin, "otto@example.com", "operator").await;
+    assert_eq!(
+        emails(&app, &operator, "search=ann").await,
+        ["ann@example.com"]
+    );
+    for path in ["/api/v1/clients.csv", "/api/v1/accounts.csv"] {
+        let refused_before = app.audit_count("access.forbidden").await;
+        let res = operator.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(
+            app.audit_count("access.forbidden").await,
+            refused_before + 1,
+            "{path}"
+        );
+    }
+    // Neither list page offers an operator the export.
+    for page in ["/clients", "/accounts"] {
+        assert!(
+            !text(&app, &operator, page)
+                .await
+                .contains("data-testid=\"export\""),
+            "{page}"
+        );
+        assert!(
+            text(&app, &manager, page)
+                .await
+                .contains("data-testid=\"export\""),
+            "{page}"
+        );
+    }
+}
+
+/// The body of a page that answers `status`.
+async fn page_with(app: &TestApp, client: &Client, path: &str, status: StatusCode) -> String {
+    let res = client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(res.status(), status, "{path}");
+    res.text().await.unwrap()
+}
+
+/// A page of something that is not there answers 404 inside the application's frame,
+/// titled so; a page the role may not open answers 403 without the tabs of the section it
+/// may not enter.
+async fn pages_answer_with_what_they_are(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let frame = "aria-label=\"Main\"";
+    for (path, says) in [
+        ("/clients/999999", "There is no client with ID 999999."),
+        (
+            "/ib-programs/999999",
+            "There is no IB program with ID 999999.",
+        ),
+        ("/imports/999999", "There is no import #999999."),
+        ("/no-such-page", "Page not found"),
+        ("/clients/abc", "There is no such client."),
+    ] {
+        let html = page_with(&app, &admin, path, StatusCode::NOT_FOUND).await;
+        assert!(
+            html.contains("<title>Not found · Back office</title>"),
+            "{path}: {html}"
+        );
+        assert!(html.contains(frame), "{path}: no navigation");
+        assert!(
+            html.contains("data-testid=\"current-user\""),
+            "{path}: no user box"
+        );
+        assert!(html.contains(says), "{path}: {html}");
+    }
+    let operator = app.user(&admin, "otto@example.com", "operator").await;
+    for path in [
+        "/admin/users",
+        "/admin/tokens",
+        "/admin/projects",
+        "/admin/audit",
+    ] {
+        let html = page_with(&app, &operator, path, StatusCode::FORBIDDEN).await;
+        assert!(
+            html.contains("<title>Access denied · Back office</title>"),
+            "{path}: {html}"
+        );
+        assert!(html.contains("Access denied"), "{path}");
+        assert!(html.contains(frame), "{path}: no navigation");
+        assert!(
+            !html.contains("aria-label=\"Admin\""),
+            "{path}: the admin tabs"
+        );
+        assert!(
+            !html.contains("href=\"/admin/tokens\""),
+            "{path}: a link to an admin page"
+        );
+    }
+    // The admin has the tabs.
+    let html = page_with(&app, &admin, "/admin/audit", StatusCode::OK).await;
+    assert!(html.contains("aria-label=\"Admin\""));
+}
+
+/// Every page is whole as the server sends it: a browser without JavaScript (or before it
+/// runs) shows the rows, not "Loading…" waiting for a script.
+async fn pages_are_whole_without_javascript(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    import(&app, &admin, "import-users", CLIENTS).await;
+    let (status, _) = app_call(
+        &app,
+        &admin,
+        "ib-programs/create",
+        &[("id", "5"), ("name", "Gold")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let ibs = import(
+        &app,
+        &admin,
+        "import-ibs",
+        "IB Email,Client Email,IB Type ID\nann@example.com,ben@example.com,5\n",
+    )
+    .await;
+    assert_eq!(ibs["status"], "success", "{ibs}");
+    let ann = app
+        .scalar_i64("SELECT id FROM client WHERE email = 'ann@example.com'")
+        .await;
+    for (path, holds) in [
+        ("/clients", "data-testid=\"client-row\""),
+        (&format!("/clients/{ann}") as &str, "ann@example.com"),
+        ("/imports", "data-testid=\"import-row\""),
+        (
+            &format!("/imports/{}", ibs["id"]),
+            "data-testid=\"import-counts\"",
+        ),
+        ("/ib-programs", "data-testid=\"program-row\""),
+        ("/ib-programs/5", "ann@example.com"),
+        ("/ib-programs/5?tab=clients", "ben@example.com"),
+        ("/imports/new", "name=\"file\""),
+        ("/accounts", "Accounts"),
+        ("/admin/users", "admin@example.com"),
+    ] {
+        let html = text(&app, &admin, path).await;
+        assert!(html.contains(holds), "{path}: {html}");
+        assert!(
+            !html.contains("Loading…"),
+            "{path} waits for a script: {html}"
+        );
+        assert!(
+            !html.contains("<template"),
+            "{path} holds content for a script: {html}"
+        );
+    }
+}
+
+async fn app_call(
+    app: &TestApp,
+    client: &Client,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let res = app.call(client, endpoint, form).await;
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Search ignores case in every alphabet, on both databases (SQLite's own `lower()` folds
+/// ASCII only; the server gives it one that folds all).
+async fn search_ignores_case_in_every_alphabet(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let job = import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,First name,Last name,Country\n\
+         stepan@example.com,Степан,Шестаков,RU\n\
+         edith@example.com,Édith,Piaf,FR\n\
+         eleni@example.com,Ελένη,Θαλασσινή,GR\n\
+         jose@example.com,José,Díaz,ES\n",
+    )
+    .await;
+    assert_eq!(job["status"], "success", "{job}");
+    for (search, expected) in [
+        ("шестаков", vec!["stepan@example.com"]),
+        ("ШЕСТ", vec!["stepan@example.com"]),
+        ("степан", vec!["stepan@example.com"]),
+        ("ÉDITH", vec!["edith@example.com"]),
+        ("édith", vec!["edith@example.com"]),
+        ("θαλασσινή", vec!["eleni@example.com"]),
+        ("ΘΑΛΑΣΣΙΝΉ", vec!["eleni@example.com"]),
+        ("ελένη", vec!["eleni@example.com"]),
+        ("DÍAZ", vec!["jose@example.com"]),
+        // Letters are folded, not stripped of their accents.
+        ("diaz", vec![]),
+    ] {
+        let query = format!("search={search}");
+        assert_eq!(emails(&app, &admin, &query).await, expected, "{search}");
+    }
 }
 
 async fn accounts_are_filtered_sorted_and_exported(backend: Backend) {
@@ -233,7 +437,19 @@ async fn accounts_are_filtered_sorted_and_exported(backend: Backend) {
 
 /// Posts the pages' upload form as `client`; answers the redirect's target.
 async fn upload_form(app: &TestApp, client: &Client, from: &str, csv: &[u8]) -> String {
+    upload_form_keyed(app, client, from, csv, "").await
+}
+
+/// The same, with the form's submission key.
+async fn upload_form_keyed(
+    app: &TestApp,
+    client: &Client,
+    from: &str,
+    csv: &[u8],
+    submission: &str,
+) -> String {
     let form = Form::new()
+        .text("submission", submission.to_owned())
         .text("title", "From the form")
         .text("action", "import-users")
         .text("delimiter", "auto")
@@ -290,6 +506,41 @@ async fn the_upload_form_and_its_templates(backend: Backend) {
         .and_then(|id| id.parse().ok())
         .unwrap_or_else(|| panic!("redirected to {to}"));
     assert_eq!(wait(&app, &operator, id).await["status"], "success");
+
+    // Each form carries a key of its own; the same form sent twice, even at once (a double
+    // click), is one upload and leads to one job; another form is another upload.
+    let key_of = |html: String| {
+        let pattern = "name=\"submission\" value=\"";
+        let at = html.find(pattern).expect("a submission key") + pattern.len();
+        html[at..at + 32].to_owned()
+    };
+    let first = key_of(text(&app, &operator, "/imports/new").await);
+    let second = key_of(text(&app, &operator, "/clients").await);
+    assert!(first.chars().all(|c| c.is_ascii_hexdigit()), "{first}");
+    assert_ne!(first, second);
+    let twice = b"Email,First name\ntwice@example.com,Twice\n";
+    let (a, b) = tokio::join!(
+        upload_form_keyed(&app, &operator, "clients", twice, &first),
+        upload_form_keyed(&app, &operator, "clients", twice, &first),
+    );
+    assert!(a.starts_with("/imports/"), "{a}");
+    assert_eq!(a, b);
+    let again = upload_form_keyed(&app, &operator, "clients", twice, &first).await;
+    assert_eq!(again, a);
+    let other = upload_form_keyed(&app, &operator, "clients", twice, &second).await;
+    assert!(other.starts_with("/imports/") && other != a, "{other}");
+    assert_eq!(
+        app.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM import_job WHERE submission IN ('{first}', '{second}')"
+        ))
+        .await,
+        2
+    );
+    // Another user's form key is no key of this one's.
+    let to = upload_form_keyed(&app, &admin, "clients", twice, &first).await;
+    assert!(to.starts_with("/imports/") && to != a, "{to}");
+    let to = upload_form_keyed(&app, &operator, "clients", twice, "not a key!").await;
+    assert!(to.starts_with("/clients?import_error="), "{to}");
 
     // A refused file goes back to the page it came from, with the reason; no job.
     let jobs_before = app.scalar_i64("SELECT COUNT(*) FROM import_job").await;
@@ -410,7 +661,10 @@ async fn the_bell_tells_the_initiator(backend: Backend) {
     };
     let mine = bell(olga.clone()).await;
     assert_eq!(mine["unread"], 1, "{mine}");
-    assert_eq!(mine["latest"][0]["text"], "Import finished with 1 errors");
+    assert_eq!(
+        mine["latest"][0]["text"],
+        "Finished with 1 error: 1 created, 0 updated, 0 unchanged"
+    );
     assert_eq!(mine["latest"][0]["job_id"], job["id"]);
     assert_eq!(mine["latest"][0]["job_errors"], 1);
     // Nobody else is told.
@@ -642,6 +896,9 @@ on_both_databases!(
     a_client_page_names_the_imports_that_created_and_changed_it,
     admins_rename_programs_and_others_may_not,
     clients_are_filtered_sorted_and_exported,
+    search_ignores_case_in_every_alphabet,
+    pages_answer_with_what_they_are,
+    pages_are_whole_without_javascript,
     accounts_are_filtered_sorted_and_exported,
     the_upload_form_and_its_templates,
     live_status_reaches_those_who_may_see_the_job,

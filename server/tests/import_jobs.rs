@@ -51,6 +51,7 @@ fn upload(csv: &str, validate_only: bool) -> NewImport {
         validate_only,
         mapping: None,
         review_mapping: false,
+        submission: None,
     }
 }
 
@@ -156,7 +157,11 @@ async fn a_file_with_good_and_bad_rows_succeeds_with_errors(backend: Backend) {
         .unwrap();
     assert_eq!(
         (note.user_id, note.job_id, note.text.as_str()),
-        (s.operator.id, Some(job.id), "Import finished with 1 errors")
+        (
+            s.operator.id,
+            Some(job.id),
+            "Finished with 1 error: 2 created, 0 updated, 0 unchanged"
+        )
     );
 }
 
@@ -179,7 +184,7 @@ async fn an_identical_file_is_recognised_and_changes_nothing(backend: Backend) {
         .map(|m| m.message)
         .collect();
     let expected = format!(
-        "An identical file (same SHA-256) was imported before, as import #{}",
+        "An identical file (the same content, byte for byte) was imported before, as import #{}",
         first.id
     );
     assert!(log.iter().any(|m| m.starts_with(&expected)), "{log:?}");
@@ -221,7 +226,7 @@ async fn a_file_of_only_bad_rows_fails(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(note.text, "Import failed");
+    assert_eq!(note.text, "Failed: no row could be imported (2 errors)");
 }
 
 async fn a_refused_file_creates_no_job(backend: Backend) {
@@ -281,7 +286,13 @@ async fn large_files_run_in_batches(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(note.text, format!("{rows} clients were imported"));
+    assert_eq!(
+        note.text,
+        format!(
+            "Finished: {} created, 0 updated, 0 unchanged",
+            app::model::grouped(rows as i64)
+        )
+    );
 }
 
 /// Into an empty table, batches are written without look-ups; a later batch whose

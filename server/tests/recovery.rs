@@ -102,6 +102,7 @@ fn users_upload(title: &str, csv: String) -> NewImport {
         validate_only: false,
         mapping: None,
         review_mapping: false,
+        submission: None,
     }
 }
 

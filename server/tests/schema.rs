@@ -86,6 +86,49 @@ async fn client_emails_are_unique_regardless_of_case(backend: Backend) {
         "usernames are unique"
     );
     assert!(new_client(&db, "bob@example.com", "bob").await.is_ok());
+    // In every alphabet, as the server folds what it looks for.
+    assert!(new_client(&db, "Édith@Example.fr", "edith").await.is_ok());
+    assert!(
+        new_client(&db, "éDITH@example.FR", "edith2").await.is_err(),
+        "É and é are the same letter"
+    );
+    assert!(new_client(&db, "Ψ@example.gr", "psi").await.is_ok());
+    assert!(new_client(&db, "ψ@example.gr", "psi2").await.is_err());
+}
+
+/// A database an older server wrote, whose SQLite `lower()` left `Ш` as it is: migration
+/// 000012 computes the name and email indexes again with the server's folding, so that a
+/// search through them finds `Шестаков`.
+#[tokio::test]
+async fn an_older_sqlite_file_has_its_case_folded_indexes_rebuilt() {
+    use migration::MigratorTrait;
+    let (url, _dir) = fresh_database(Backend::Sqlite).await;
+    let older = sea_orm::Database::connect(url.as_str()).await.unwrap();
+    migration::Migrator::up(&older, Some(11)).await.unwrap();
+    new_client(&older, "stepan@example.com", "stepan")
+        .await
+        .unwrap();
+    older
+        .execute_unprepared("UPDATE client SET last_name = 'Шестаков'")
+        .await
+        .unwrap();
+    older.close().await.unwrap();
+
+    let db = server::db::connect(&url).await.unwrap();
+    server::db::migrate(&db).await.unwrap();
+    let found = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT email FROM client INDEXED BY ix_client_last_name_prefix \
+             WHERE lower(last_name) >= 'шест' AND lower(last_name) < 'шесу'",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        found.len(),
+        1,
+        "the index still holds the name as SQLite folded it"
+    );
 }
 
 /// The error a foreign key (or PostgreSQL's statement-level check that stands for the

@@ -10,14 +10,19 @@ fn Item(n: NotificationRecord, mark: ServerAction<MarkRead>) -> impl IntoView {
     let NotificationRecord {
         id,
         job_id,
+        job_title,
         text,
+        created_at,
         read,
         job_errors,
-        ..
     } = n;
     view! {
         <li class=if read { "note" } else { "note unread" } data-testid="notification">
-            <span class="note-text">{text}</span>
+            <span class="note-head">
+                {job_title.map(|title| view! { <strong class="note-title">{title}</strong> " " })}
+                <span class="muted note-time">{crate::components::listing::when(&created_at)}</span>
+            </span>
+            <span class="note-text">{super::notice::readable(&text)}</span>
             <span class="note-links">
                 {job_id.map(|j| view! { <a href=format!("/imports/{j}")>"Details"</a> })}
                 {job_id.filter(|_| job_errors > 0).map(|j| view! {
@@ -99,9 +104,53 @@ pub fn Bell(initial: Notifications, signed_out: Signal<bool>) -> impl IntoView {
             load_notifications().await
         },
     );
+    let bell = NodeRef::<leptos::html::Details>::new();
+    close_when_left(bell);
     view! {
-        <details class="bell" data-testid="bell">
+        <details class="bell" data-testid="bell" node_ref=bell>
             {move || view! { <Panel list=list.get() mark/> }}
         </details>
     }
+}
+
+/// The open bell closes on Escape (focus goes back to it) and on a click anywhere else.
+fn close_when_left(bell: NodeRef<leptos::html::Details>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let escape = window_event_listener(leptos::ev::keydown, move |ev| {
+            if ev.key() == "Escape"
+                && let Some(d) = bell.get_untracked()
+                && d.open()
+            {
+                d.set_open(false);
+                if let Some(summary) = d
+                    .query_selector("summary")
+                    .ok()
+                    .flatten()
+                    .and_then(|s| s.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+                {
+                    let _ = summary.focus();
+                }
+            }
+        });
+        let elsewhere = window_event_listener(leptos::ev::click, move |ev| {
+            if let Some(d) = bell.get_untracked()
+                && d.open()
+            {
+                let target = ev
+                    .target()
+                    .and_then(|t| t.dyn_into::<leptos::web_sys::Node>().ok());
+                if !d.contains(target.as_ref()) {
+                    d.set_open(false);
+                }
+            }
+        });
+        on_cleanup(move || {
+            escape.remove();
+            elsewhere.remove();
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = bell;
 }

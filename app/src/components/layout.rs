@@ -16,13 +16,11 @@ pub fn Layout() -> impl IntoView {
     let notes = Resource::new(|| (), |_| crate::api::notifications::load_notifications());
 
     view! {
+        <a class="skip-link" href="#main">"Skip to the page"</a>
         <header class="topbar">
             <a class="brand" href="/clients">"Back office"</a>
             <nav class="mainnav" aria-label="Main">
-                <A href="/clients">"Clients"</A>
-                <A href="/accounts">"Accounts"</A>
-                <A href="/ib-programs">"IB Programs"</A>
-                <A href="/imports">"Import Data"</A>
+                <NavLinks/>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         let admin = matches!(user.await, Ok(Some(u)) if u.is_admin());
@@ -38,19 +36,70 @@ pub fn Layout() -> impl IntoView {
                                 notes=notes.await.ok()/>
                         }
                         .into_any(),
-                        _ => view! {
-                            <div class="userbox"><a class="btn" href="/login">"Sign in"</a></div>
-                        }
-                        .into_any(),
+                        _ => view! { <SignInBox/> }.into_any(),
                     }
                 })}
             </Suspense>
         </header>
-        <main class="content">
+        <main class="content" id="main" tabindex="-1">
             <super::notice::FlashNotice/>
             <Outlet/>
         </main>
     }
+}
+
+/// The links of the main navigation every user has.
+#[component]
+fn NavLinks() -> impl IntoView {
+    view! {
+        <A href="/clients">"Clients"</A>
+        <A href="/accounts">"Accounts"</A>
+        <A href="/ib-programs">"IB Programs"</A>
+        <A href="/imports">"Import Data"</A>
+    }
+}
+
+#[component]
+fn SignInBox() -> impl IntoView {
+    view! { <div class="userbox"><a class="btn" href="/login">"Sign in"</a></div> }
+}
+
+/// The frame of an address no route knows (the 404 page): the same navigation and user's
+/// box, with the user taken from the request itself. It asks the database nothing (the
+/// bell is left out): this page is rendered outside the routes, where nothing should wait.
+#[component]
+pub fn PlainFrame(children: Children) -> impl IntoView {
+    let user = request_user();
+    let admin = user.as_ref().is_some_and(CurrentUser::is_admin);
+    view! {
+        <a class="skip-link" href="#main">"Skip to the page"</a>
+        <header class="topbar">
+            <a class="brand" href="/clients">"Back office"</a>
+            <nav class="mainnav" aria-label="Main">
+                <NavLinks/>
+                {admin.then(|| view! { <A href="/admin/users">"Admin"</A> })}
+            </nav>
+            {match user {
+                Some(u) => view! {
+                    <UserBox email=u.email.clone() role=u.role.label().to_owned() notes=None/>
+                }.into_any(),
+                None => view! { <SignInBox/> }.into_any(),
+            }}
+        </header>
+        <main class="content" id="main" tabindex="-1">{children()}</main>
+    }
+}
+
+/// The signed-in user of the request being rendered (the server's middleware resolved it).
+fn request_user() -> Option<CurrentUser> {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<crate::auth::Caller>().cloned())
+            .and_then(|caller| caller.user)
+    }
+    #[cfg(not(feature = "ssr"))]
+    None
 }
 
 /// The signed-in user's box: the bell, who they are, and Sign out. Once the sign-out is

@@ -107,7 +107,7 @@ pub fn Pager(
 /// `2026-11-21T10:00:00+00:00` as `2026-11-21 10:00 UTC`.
 pub fn when(iso: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(iso)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|_| iso.to_owned())
 }
 
@@ -142,5 +142,28 @@ pub fn Choice(
                 view! { <option value=value selected=selected>{text}</option> }
             }).collect_view()}
         </select>
+    }
+}
+
+/// "Export CSV" of a list's current view, offered to those who may export (SPEC §1:
+/// managers and admins).
+#[component]
+pub fn ExportLink(href: Signal<String>) -> impl IntoView {
+    let user = use_context::<super::layout::UserResource>();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let exporter = match user {
+                    Some(user) => matches!(
+                        user.0.await,
+                        Ok(Some(u)) if crate::model::policy::may_export(u.role)
+                    ),
+                    None => false,
+                };
+                exporter.then(|| view! {
+                    <a class="btn" href=href download="" data-testid="export">"Export CSV"</a>
+                })
+            })}
+        </Suspense>
     }
 }

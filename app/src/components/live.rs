@@ -58,13 +58,15 @@ impl LiveJobs {
 /// What an island was rendered with, asked for again by `fetch` each time `changes` moves
 /// (not when the island starts: then it is what the server rendered). Only the answer to the
 /// latest question is kept; a failed one leaves the last value and is returned as the error.
+/// An answer equal to what is shown changes nothing: the island is not drawn again, so a
+/// value being typed into one of its forms, or an action under way in it, stays.
 pub fn refreshed<T, K, F, Fut>(
     initial: T,
     changes: impl Fn() -> K + Send + Sync + 'static,
     fetch: F,
 ) -> (ReadSignal<T>, ReadSignal<Option<crate::model::AppError>>)
 where
-    T: Send + Sync + 'static,
+    T: PartialEq + Send + Sync + 'static,
     K: PartialEq + Send + Sync + 'static,
     F: Fn() -> Fut + Copy + 'static,
     Fut: std::future::Future<Output = Result<T, crate::model::AppError>> + 'static,
@@ -85,7 +87,9 @@ where
                     match answer {
                         Ok(v) => {
                             set_failed.set(None);
-                            set_value.set(v);
+                            if value.with_untracked(|shown| *shown != v) {
+                                set_value.set(v);
+                            }
                         }
                         Err(e) => set_failed.set(Some(e)),
                     }

@@ -1,10 +1,26 @@
 use crate::model::AppError;
 use leptos::prelude::*;
 
+/// A message as a person reads it: the values it quotes between backticks (the form the
+/// API, the command line and the error report keep) between quotation marks.
+pub fn readable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut open = false;
+    for c in text.chars() {
+        if c == '`' {
+            out.push(if open { '”' } else { '“' });
+            open = !open;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A failed request, said in words the user can act on.
 #[component]
 pub fn ErrorNotice(error: AppError) -> impl IntoView {
-    let text = error.to_string();
+    let text = readable(&error.to_string());
     match error {
         AppError::Unauthorized => view! {
             <div class="notice notice-error" role="alert">
@@ -20,6 +36,30 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
         }
         .into_any(),
         _ => view! { <div class="notice notice-error" role="alert">{text}</div> }.into_any(),
+    }
+}
+
+/// A page that could not be shown: why, under a title that says so (the page's own title
+/// would name something that is not there).
+#[component]
+pub fn PageError(error: AppError) -> impl IntoView {
+    // Rendered on the server, the page answers with the error's status (also when the
+    // error was found here, as an address that names no record).
+    #[cfg(feature = "ssr")]
+    if let Some(options) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(error.status())
+    {
+        options.set_status(status);
+    }
+    let title = match &error {
+        AppError::NotFound(_) => "Not found",
+        AppError::Forbidden => "Access denied",
+        AppError::Unauthorized => "Sign in",
+        _ => "Not available",
+    };
+    view! {
+        <leptos_meta::Title text=title/>
+        <ErrorNotice error/>
     }
 }
 
@@ -134,4 +174,17 @@ where
     T: Send + Sync + 'static,
 {
     reload_after(action, |_| None);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quoted_values_read_between_quotation_marks() {
+        assert_eq!(
+            super::readable("Line 3, Country: `Atlantis` is not a country"),
+            "Line 3, Country: “Atlantis” is not a country"
+        );
+        assert_eq!(super::readable("`A` → `B`"), "“A” → “B”");
+        assert_eq!(super::readable("no quotes"), "no quotes");
+    }
 }

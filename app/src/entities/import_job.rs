@@ -40,6 +40,8 @@ pub struct Model {
     pub mapping: Option<String>,
     /// The operator's corrections made while reviewing it (see `import::corrections`).
     pub corrections: Option<String>,
+    /// The key its upload form was sent with: the same form sent again finds this job.
+    pub submission: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

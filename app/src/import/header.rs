@@ -242,7 +242,66 @@ fn list(names: impl IntoIterator<Item = String>) -> String {
 /// required column refuses the file, naming the columns expected and found.
 pub fn map_header(action: ImportAction, header: &[&str]) -> Result<HeaderMap, FileError> {
     let assigned: Vec<Assigned> = header.iter().map(|h| by_rules(action, h)).collect();
-    assemble(action, header, &assigned, false)
+    let map = assemble(action, header, &assigned, false);
+    match (better_action(action, header, map.as_ref().ok()), map) {
+        (Some(better), Ok(_)) => Err(FileError::Header(better)),
+        (Some(better), Err(FileError::Header(refused))) => {
+            Err(FileError::Header(format!("{refused} {better}")))
+        }
+        (_, map) => map,
+    }
+}
+
+/// Whether the header line is another action's file: all of that action's required
+/// columns are there, it would use more of the file's columns than `action` and leave
+/// fewer of them aside. (An accounts file imported as clients would otherwise
+/// find every client by its email and "import" nothing, reported as a success.) Says
+/// which action to choose, and which columns show it.
+fn better_action(
+    action: ImportAction,
+    header: &[&str],
+    chosen: Option<&HeaderMap>,
+) -> Option<String> {
+    let used = |map: &HeaderMap| map.positions.len();
+    // The columns `action` has no use for (also when it refused the file).
+    let unknown = header
+        .iter()
+        .filter(|h| by_rules(action, h) == Assigned::Unknown)
+        .count();
+    if unknown == 0 {
+        return None;
+    }
+    let (other, map) = ImportAction::ALL
+        .into_iter()
+        .filter(|other| *other != action)
+        .filter_map(|other| {
+            let assigned: Vec<Assigned> = header.iter().map(|h| by_rules(other, h)).collect();
+            assemble(other, header, &assigned, false)
+                .ok()
+                .map(|map| (other, map))
+        })
+        .max_by_key(|(_, map)| used(map))?;
+    if chosen.is_some_and(|chosen| used(&map) <= used(chosen)) || map.unknown.len() >= unknown {
+        return None;
+    }
+    let theirs: Vec<String> = map
+        .positions
+        .iter()
+        .filter(|(key, _)| chosen.is_none_or(|c| !c.has(*key)))
+        .map(|(_, at)| format!("`{}`", header[*at].trim()))
+        .collect();
+    Some(format!(
+        "These columns make a file for {other}, not {action}: {} {} of {other}. Choose the \
+         action {other} (or map the columns yourself with \"Review the mapping\").",
+        list(theirs.iter().cloned()),
+        if theirs.len() == 1 {
+            "is a column"
+        } else {
+            "are columns"
+        },
+        other = other.as_str(),
+        action = action.as_str(),
+    ))
 }
 
 /// Builds the map of a header line whose columns are used as `assigned` says (one entry
@@ -340,6 +399,44 @@ pub fn assemble(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_of_another_action_is_refused_with_the_action_to_choose() {
+        let accounts = ["Email", "Account number", "Product ID", "Product currency"];
+        let Err(FileError::Header(why)) = map_header(ImportAction::Users, &accounts) else {
+            panic!("an accounts file taken as clients");
+        };
+        assert_eq!(
+            why,
+            "These columns make a file for import-accounts, not import-users: `Account number`, \
+             `Product ID`, `Product currency` are columns of import-accounts. Choose the action \
+             import-accounts (or map the columns yourself with \"Review the mapping\")."
+        );
+        // Refused for a missing column, the file is told where it belongs.
+        let Err(FileError::Header(why)) = map_header(ImportAction::Ibs, &accounts) else {
+            panic!("an accounts file taken as IB rows");
+        };
+        assert!(why.starts_with("Missing required column"), "{why}");
+        assert!(why.contains("Choose the action import-accounts"), "{why}");
+        // The right action, and a clients file with a column of its own, are taken.
+        assert!(map_header(ImportAction::Accounts, &accounts).is_ok());
+        assert!(map_header(ImportAction::Users, &["Email", "First name", "Shoe size"]).is_ok());
+        // An accounts export read back as accounts (its client names are read-only there).
+        assert!(
+            map_header(
+                ImportAction::Accounts,
+                &[
+                    "Email",
+                    "First name",
+                    "Last name",
+                    "Account number",
+                    "Product ID",
+                    "Product currency"
+                ]
+            )
+            .is_ok()
+        );
+    }
 
     #[test]
     fn names_match_ignoring_case_spaces_and_separators() {

@@ -82,7 +82,7 @@ impl Email {
 
     /// The form used to find a client: lower case.
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        crate::model::fold_case(&self.0)
     }
 }
 
@@ -304,7 +304,7 @@ pub fn parse_birth_date(text: &str, today: NaiveDate) -> Result<NaiveDate, Strin
     let date = parse_date(text)?;
     if date > today {
         return Err(format!(
-            "`{text}` is in the future: a date of birth cannot be"
+            "`{text}` is in the future; a date of birth must be in the past"
         ));
     }
     Ok(date)

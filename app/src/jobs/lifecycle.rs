@@ -27,22 +27,62 @@ pub(crate) async fn finish(
     stopped: Option<String>,
 ) -> Result<import_job::Model, AppError> {
     let applied = totals.created + totals.updated + totals.unchanged;
-    let (final_status, note) = if let Some(reason) = &stopped {
-        (JobStatus::Failed, format!("Import failed: {reason}"))
+    let n = |count: i64| crate::model::grouped(count);
+    let errors = match totals.errors {
+        1 => "1 error".to_owned(),
+        e => format!("{} errors", n(e)),
+    };
+    let done = format!(
+        "{} created, {} updated, {} unchanged",
+        n(totals.created),
+        n(totals.updated),
+        n(totals.unchanged)
+    );
+    // The log's line, and the bell's shorter note (shown under the import's title).
+    let (final_status, note, bell) = if let Some(reason) = &stopped {
+        (
+            JobStatus::Failed,
+            format!("Import failed: {reason}"),
+            format!("Failed: {reason}"),
+        )
     } else if !writes(job) && applied > 0 {
         (
             JobStatus::AwaitingConfirmation,
             format!(
-                "Validation finished: {} would be created, {} updated, {} unchanged; {} errors. Confirm to import.",
-                totals.created, totals.updated, totals.unchanged, totals.errors
+                "Validation finished: {} would be created, {} would be updated, {} would stay \
+                 unchanged; {errors}. Nothing has been written yet: confirm to import",
+                n(totals.created),
+                n(totals.updated),
+                n(totals.unchanged)
+            ),
+            format!(
+                "Checked: would create {} and update {}; {errors}. Confirm or discard it",
+                n(totals.created),
+                n(totals.updated)
             ),
         )
     } else if applied == 0 {
-        (JobStatus::Failed, "Import failed".to_owned())
+        (
+            JobStatus::Failed,
+            "Import failed: no row could be imported".to_owned(),
+            format!("Failed: no row could be imported ({errors})"),
+        )
     } else if totals.errors > 0 {
         (
             JobStatus::SuccessWithErrors,
-            format!("Import finished with {} errors", totals.errors),
+            format!("Import finished with {errors}"),
+            format!("Finished with {errors}: {done}"),
+        )
+    } else if totals.created + totals.updated == 0 {
+        // A file that changes nothing is not announced as imported: most often it is the
+        // wrong file, or one imported before.
+        (
+            JobStatus::Success,
+            "Import finished: nothing changed, every row matches what is already there".to_owned(),
+            format!(
+                "Finished, nothing changed: all {} rows were already up to date",
+                n(totals.unchanged)
+            ),
         )
     } else {
         let noun = match job.action.as_str() {
@@ -52,7 +92,8 @@ pub(crate) async fn finish(
         };
         (
             JobStatus::Success,
-            format!("{applied} {noun} were imported"),
+            format!("Import finished: {noun} {done}"),
+            format!("Finished: {done}"),
         )
     };
     let txn = db.begin().await?;
@@ -71,7 +112,7 @@ pub(crate) async fn finish(
     notification::ActiveModel {
         user_id: Set(job.initiated_by),
         job_id: Set(Some(job.id)),
-        text: Set(note.split(':').next().unwrap_or(&note).to_owned()),
+        text: Set(bell),
         created_at: Set(chrono::Utc::now()),
         ..Default::default()
     }

@@ -24,7 +24,7 @@ pub use lifecycle::{
 };
 pub use queue::{claim_next, release_orphans};
 pub use runner::{RunOptions, run};
-pub use store::{FILE_CHUNK_BYTES, NewImport, UploadFile, create, file_bytes};
+pub use store::{FILE_CHUNK_BYTES, NewImport, UploadFile, create, file_bytes, submission_key};
 
 use crate::auth::Caller;
 use crate::entities::{import_job, import_message};

@@ -362,7 +362,7 @@ async fn apply_file(
                             pending.push(info(
                                 job.id,
                                 format!(
-                                    "An identical file (same SHA-256) was imported before, as import #{} on {}; importing it again changes only what differs.",
+                                    "An identical file (the same content, byte for byte) was imported before, as import #{} on {}; importing it again changes only what differs.",
                                     earlier.id,
                                     earlier.created_at.format("%Y-%m-%d %H:%M UTC")
                                 ),

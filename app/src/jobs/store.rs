@@ -30,6 +30,43 @@ pub struct NewImport {
     /// The operator maps the columns first (the wizard, SPEC §3.5): the job waits for its
     /// mapping, with a proposal, and then runs as a review (validate-only).
     pub review_mapping: bool,
+    /// The key the upload form was sent with (see [`submission_key`]): a second upload
+    /// with the same key by the same user is the same upload, answered with the first job.
+    pub submission: Option<String>,
+}
+
+/// A submission key as a form sends it: up to 64 letters, digits, `-` or `_`.
+pub fn submission_key(key: &str) -> Result<Option<String>, AppError> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Ok(None);
+    }
+    if key.len() > 64
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(AppError::Invalid(
+            "The form's `submission` key must be at most 64 letters, digits, `-` or `_`.".into(),
+        ));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// The job `user` already created with the submission key `key`.
+async fn submitted_before(
+    db: &DatabaseConnection,
+    user: &CurrentUser,
+    key: Option<&str>,
+) -> Result<Option<import_job::Model>, AppError> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    Ok(import_job::Entity::find()
+        .filter(import_job::Column::InitiatedBy.eq(user.id))
+        .filter(import_job::Column::Submission.eq(key))
+        .one(db)
+        .await?)
 }
 
 /// Where an upload's bytes are: in memory (a web upload, under the size limit) or in a
@@ -145,6 +182,10 @@ pub async fn create(
         return Err(AppError::Invalid("Give the import a title.".into()));
     }
     check_texts(&upload)?;
+    // The same form sent twice is one upload: the second finds the first's job.
+    if let Some(job) = submitted_before(db, user, upload.submission.as_deref()).await? {
+        return Ok(job);
+    }
     // Checking reads the whole file (twice): on a blocking thread, so that a large file
     // does not hold up the server's other requests.
     let started = std::time::Instant::now();
@@ -218,6 +259,7 @@ pub async fn create(
         validate_only: Set(upload.validate_only || upload.review_mapping),
         bulk: Set(false),
         mapping: Set(mapping),
+        submission: Set(upload.submission.clone()),
         initiated_by: Set(user.id),
         created_at: Set(now),
         total_rows: Set(rows as i64),
@@ -225,7 +267,22 @@ pub async fn create(
     };
     // The job and its file are stored together, or not at all.
     let txn = db.begin().await?;
-    let job = job.insert(&txn).await?;
+    let job = match job.insert(&txn).await {
+        Ok(job) => job,
+        // Sent twice at once: the other request stored the job meanwhile.
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            drop(txn);
+            return submitted_before(db, user, upload.submission.as_deref())
+                .await?
+                .ok_or_else(|| AppError::from(e));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut source = upload.file.open().map_err(unreadable)?;
     let mut sha = Sha256::new();
     for seq in 0.. {

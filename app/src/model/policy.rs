@@ -4,6 +4,7 @@
 //! - operators import, and see and revert their **own** imports;
 //! - managers see every import, read-only, and do not import;
 //! - admins import, and see and revert every import;
+//! - managers and admins export the lists as CSV; operators do not;
 //! - a user limited to some projects or desks (SPEC §2) sees only their own imports,
 //!   whatever the role: another user's file, log and error report may hold clients of any
 //!   desk.
@@ -16,6 +17,15 @@ pub const IMPORTERS: &[Role] = &[Role::Operator, Role::Admin];
 /// Whether `role` may start an import.
 pub fn may_import(role: Role) -> bool {
     IMPORTERS.contains(&role)
+}
+
+/// The roles that may download lists as CSV (SPEC §1: managers and admins). Operators
+/// browse the same lists but take no copy of the client base away.
+pub const EXPORTERS: &[Role] = &[Role::Manager, Role::Admin];
+
+/// Whether `role` may export lists as CSV.
+pub fn may_export(role: Role) -> bool {
+    EXPORTERS.contains(&role)
 }
 
 /// The one initiator whose jobs `user` is limited to, if any: an operator, and a user

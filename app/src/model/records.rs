@@ -143,6 +143,8 @@ pub struct ImportDetails {
 pub struct NotificationRecord {
     pub id: i64,
     pub job_id: Option<i64>,
+    /// The title of the import it is about.
+    pub job_title: Option<String>,
     pub text: String,
     pub created_at: String,
     pub read: bool,

@@ -2,8 +2,8 @@
 
 use crate::api::browse::list_accounts;
 use crate::components::import_form::ImportDialog;
-use crate::components::listing::{Pager, SortHeader, day, full_name, link};
-use crate::components::notice::ErrorNotice;
+use crate::components::listing::{ExportLink, Pager, SortHeader, day, full_name, link};
+use crate::components::notice::PageError;
 use crate::model::{AccountFilter, AccountRecord, AppError, ImportAction};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -42,7 +42,7 @@ pub fn AccountsPage() -> impl IntoView {
         },
     );
     let get = move |k: &str| query.read_untracked().get(k).filter(|v| !v.is_empty());
-    let export = move || link("/api/v1/accounts.csv", &query.get(), &[]);
+    let export = Signal::derive(move || link("/api/v1/accounts.csv", &query.get(), &[]));
     let header = move |label: &'static str, column: &'static str| {
         view! { <SortHeader label column base="/accounts" query/> }
     };
@@ -54,7 +54,7 @@ pub fn AccountsPage() -> impl IntoView {
                 <p class="muted">"Trading accounts and the clients who own them."</p>
             </div>
             <div class="actions">
-                <a class="btn" href=export download="" data-testid="export">"Export CSV"</a>
+                <ExportLink href=export/>
                 <ImportDialog from="accounts" action=ImportAction::Accounts/>
             </div>
         </div>
@@ -82,7 +82,7 @@ pub fn AccountsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    Err(error) => view! { <PageError error/> }.into_any(),
                     Ok((page, filter)) if page.items.is_empty() => {
                         let text = if filter == (AccountFilter { sort: filter.sort.clone(), ..Default::default() }) {
                             "No trading accounts yet. Accounts arrive through an import of an account file: use Import above."
@@ -92,7 +92,7 @@ pub fn AccountsPage() -> impl IntoView {
                         view! { <div class="empty-state"><p>{text}</p></div> }.into_any()
                     }
                     Ok((page, _)) => view! {
-                        <p class="summary" data-testid="account-count">{format!("{} accounts", page.total)}</p>
+                        <p class="summary" data-testid="account-count">{format!("{} accounts", crate::model::grouped(page.total as i64))}</p>
                         <div class="table-wrap">
                         <table class="data-table">
                             <thead><tr>

@@ -5,23 +5,35 @@ use crate::api::admin::{CreateDesk, CreateProject, audit_log, list_projects};
 use crate::api::tokens::{CreateToken, RevokeToken, list_tokens};
 use crate::components::forms::form_island;
 use crate::components::listing::Pager;
-use crate::components::notice::{ErrorNotice, Flash};
+use crate::components::notice::{Flash, PageError};
 use crate::model::{AuditRecord, ProjectRecord, TokenView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-/// The admin section's own navigation.
+/// The admin section's own navigation, shown to admins only (anyone else gets the page's
+/// "Access denied" without the tabs of pages they may not open).
 #[component]
 pub fn AdminNav() -> impl IntoView {
+    let user = use_context::<crate::components::layout::UserResource>();
     view! {
-        <nav class="tabs" aria-label="Admin">
-            <A href="/admin/users" attr:class="tab">"Users"</A>
-            <A href="/admin/tokens" attr:class="tab">"API tokens"</A>
-            <A href="/admin/projects" attr:class="tab">"Projects and desks"</A>
-            <A href="/admin/audit" attr:class="tab">"Audit log"</A>
-        </nav>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let admin = match user {
+                    Some(user) => matches!(user.0.await, Ok(Some(u)) if u.is_admin()),
+                    None => false,
+                };
+                admin.then(|| view! {
+                    <nav class="tabs" aria-label="Admin">
+                        <A href="/admin/users" attr:class="tab">"Users"</A>
+                        <A href="/admin/tokens" attr:class="tab">"API tokens"</A>
+                        <A href="/admin/projects" attr:class="tab">"Projects and desks"</A>
+                        <A href="/admin/audit" attr:class="tab">"Audit log"</A>
+                    </nav>
+                })
+            })}
+        </Suspense>
     }
 }
 
@@ -82,7 +94,7 @@ pub fn AdminTokensPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match tokens.await {
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    Err(error) => view! { <PageError error/> }.into_any(),
                     Ok(list) => view! {
                         <section class="panel">
                             <h2>"Issue a token"</h2>
@@ -105,10 +117,10 @@ pub fn AdminTokensPage() -> impl IntoView {
                             view! { <div class="empty-state"><p>"No API tokens yet."</p></div> }.into_any()
                         } else {
                             view! {
-                                <table class="data-table">
+                                <div class="table-wrap"><table class="data-table">
                                     <thead><tr><th>"Name"</th><th>"Acts as"</th><th>"Created"</th><th>"Last used"</th><th>"Ends"</th><th>"Status"</th><th></th></tr></thead>
                                     <tbody>{list.into_iter().map(|t| view! { <TokenRow t/> }).collect_view()}</tbody>
-                                </table>
+                                </table></div>
                             }.into_any()
                         }}
                     }.into_any(),
@@ -158,7 +170,7 @@ pub fn AdminProjectsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match projects.await {
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    Err(error) => view! { <PageError error/> }.into_any(),
                     Ok(list) => view! {
                         <ProjectForm>
                             <label for="project-name">"New project"</label>
@@ -212,7 +224,7 @@ pub fn AdminAuditPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match log.await {
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    Err(error) => view! { <PageError error/> }.into_any(),
                     Ok((page, actions)) => {
                         let chosen = get("action");
                         view! {

@@ -3,7 +3,7 @@ use crate::api::users::{
     ChangeUserRole, CreateUser, ResetUserPassword, SetUserActive, SetUserScope, list_users,
 };
 use crate::components::forms::form_island;
-use crate::components::notice::{ErrorNotice, Flash};
+use crate::components::notice::{Flash, PageError};
 use crate::model::{ProjectRecord, Role, UserView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -56,7 +56,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                         </section>
                     }
                     .into_any(),
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    Err(error) => view! { <PageError error/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -170,7 +170,7 @@ fn UserDesks(user: UserView, projects: Vec<ProjectRecord>) -> impl IntoView {
 #[component]
 fn UserTable(list: Vec<UserView>, projects: Vec<ProjectRecord>) -> impl IntoView {
     view! {
-        <table class="data-table" data-testid="users-table">
+        <div class="table-wrap"><table class="data-table" data-testid="users-table">
             <thead>
                 <tr>
                     <th scope="col">"Email"</th>
@@ -234,6 +234,6 @@ fn UserTable(list: Vec<UserView>, projects: Vec<ProjectRecord>) -> impl IntoView
                     })
                     .collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }

@@ -3,8 +3,10 @@
 
 use crate::api::browse::{list_clients, show_client};
 use crate::components::import_form::ImportDialog;
-use crate::components::listing::{Choice, Pager, SortHeader, day, full_name, link, when};
-use crate::components::notice::ErrorNotice;
+use crate::components::listing::{
+    Choice, ExportLink, Pager, SortHeader, day, full_name, link, when,
+};
+use crate::components::notice::PageError;
 use crate::model::{
     AccountRecord, AppError, ClientDetails, ClientFilter, ClientList, ClientRecord, ImportAction,
     ReferralRecord,
@@ -112,7 +114,7 @@ pub fn ClientsPage() -> impl IntoView {
             }
         },
     );
-    let export = move || link("/api/v1/clients.csv", &query.get(), &[]);
+    let export = Signal::derive(move || link("/api/v1/clients.csv", &query.get(), &[]));
     let header = move |label: &'static str, column: &'static str| {
         view! { <SortHeader label column base="/clients" query/> }
     };
@@ -124,14 +126,14 @@ pub fn ClientsPage() -> impl IntoView {
                 <p class="muted">"Everyone who holds an account with the broker."</p>
             </div>
             <div class="actions">
-                <a class="btn" href=export download="" data-testid="export">"Export CSV"</a>
+                <ExportLink href=export/>
                 <ImportDialog from="clients" action=ImportAction::Users/>
             </div>
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    Err(error) => view! { <PageError error/> }.into_any(),
                     Ok((list, filter)) => {
                         let page = list.page.clone();
                         let empty = if narrowed(&filter) {
@@ -146,9 +148,9 @@ pub fn ClientsPage() -> impl IntoView {
                             } else {
                                 view! {
                                     <p class="summary" data-testid="client-count">{if list.total_exact {
-                                        format!("{} clients", page.total)
+                                        format!("{} clients", crate::model::grouped(page.total as i64))
                                     } else {
-                                        format!("More than {} clients", page.total)
+                                        format!("More than {} clients", crate::model::grouped(page.total as i64))
                                     }}</p>
                                     <div class="table-wrap">
                                     <table class="data-table">
@@ -192,14 +194,14 @@ fn AccountsTable(accounts: Vec<AccountRecord>) -> impl IntoView {
         return view! { <p class="muted">"No trading accounts."</p> }.into_any();
     }
     view! {
-        <table class="data-table">
+        <div class="table-wrap"><table class="data-table">
             <thead><tr><th>"Account number"</th><th>"Product"</th><th>"Currency"</th><th>"Created"</th></tr></thead>
             <tbody>
                 {accounts.into_iter().map(|a| view! {
                     <tr><td>{a.account_number}</td><td class="num">{a.product_id}</td><td>{a.currency}</td><td>{day(&a.created_at)}</td></tr>
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
     .into_any()
 }
@@ -349,7 +351,7 @@ pub fn ClientPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match details.await {
                     Ok(d) => view! { <Details d/> }.into_any(),
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    Err(error) => view! { <PageError error/> }.into_any(),
                 }
             })}
         </Suspense>

@@ -5,7 +5,7 @@ use crate::api::browse::{CreateProgram, RenameProgram, list_programs, show_progr
 use crate::components::forms::form_island;
 use crate::components::import_form::ImportDialog;
 use crate::components::listing::{Pager, day, full_name};
-use crate::components::notice::ErrorNotice;
+use crate::components::notice::PageError;
 use crate::model::{AppError, ClientRef, ImportAction, ProgramDetails, ProgramRecord};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -61,7 +61,7 @@ pub fn IbProgramsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    Err(error) => view! { <PageError error/> }.into_any(),
                     Ok((programs, admin)) => view! {
                         {admin.then(|| view! {
                             <CreateProgramForm>
@@ -106,6 +106,41 @@ fn client_cell(c: &ClientRef) -> impl IntoView + use<> {
     }
 }
 
+/// Arrow keys (and Home, End) move between the tabs of a tab list inside it, as in any
+/// tab list; Tab leaves it from the selected tab, and Enter opens the focused one.
+#[island]
+fn TabKeys(children: Children) -> impl IntoView {
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        use leptos::wasm_bindgen::JsCast;
+        let Some(tab) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+            .filter(|t| t.get_attribute("role").as_deref() == Some("tab"))
+        else {
+            return;
+        };
+        let Some(list) = tab.parent_element() else {
+            return;
+        };
+        let next = match ev.key().as_str() {
+            "ArrowRight" => tab
+                .next_element_sibling()
+                .or_else(|| list.first_element_child()),
+            "ArrowLeft" => tab
+                .previous_element_sibling()
+                .or_else(|| list.last_element_child()),
+            "Home" => list.first_element_child(),
+            "End" => list.last_element_child(),
+            _ => return,
+        };
+        if let Some(next) = next.and_then(|n| n.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
+            ev.prevent_default();
+            let _ = next.focus();
+        }
+    };
+    view! { <div on:keydown=on_key>{children()}</div> }
+}
+
 #[component]
 fn ProgramView(d: ProgramDetails, clients_tab: bool) -> impl IntoView {
     let ProgramDetails {
@@ -122,24 +157,28 @@ fn ProgramView(d: ProgramDetails, clients_tab: bool) -> impl IntoView {
             <h1>{program.name.clone()} " " <span class="muted small">{format!("IB Type ID {id}")}</span></h1>
             <p class="muted">{format!("{} partners, {} referrals", program.partners, program.referrals)}</p>
         </div>
-        <nav class="tabs" role="tablist" aria-label="Program">
-            <a role="tab" href=format!("/ib-programs/{id}") aria-selected=(!clients_tab).to_string()
-                class=if clients_tab { "tab" } else { "tab active" }>"Introducing Brokers"</a>
-            <a role="tab" href=format!("/ib-programs/{id}?tab=clients") aria-selected=clients_tab.to_string()
-                class=if clients_tab { "tab active" } else { "tab" }>"Clients"</a>
-        </nav>
+        <TabKeys>
+            <nav class="tabs" role="tablist" aria-label="Program">
+                <a role="tab" href=format!("/ib-programs/{id}") aria-selected=(!clients_tab).to_string()
+                    tabindex=if clients_tab { "-1" } else { "0" }
+                    class=if clients_tab { "tab" } else { "tab active" }>"Introducing Brokers"</a>
+                <a role="tab" href=format!("/ib-programs/{id}?tab=clients") aria-selected=clients_tab.to_string()
+                    tabindex=if clients_tab { "0" } else { "-1" }
+                    class=if clients_tab { "tab active" } else { "tab" }>"Clients"</a>
+            </nav>
+        </TabKeys>
         {partners.map(|page| if page.items.is_empty() {
             view! { <div class="empty-state"><p>"No partners in this program yet. An IB file (import-ibs) adds them."</p></div> }.into_any()
         } else {
             view! {
-                <table class="data-table" data-testid="partners">
+                <div class="table-wrap"><table class="data-table" data-testid="partners">
                     <thead><tr><th>"Partner"</th><th>"Email"</th><th>"Referrals"</th><th>"Joined"</th></tr></thead>
                     <tbody>
                         {page.items.iter().map(|p| view! {
                             <tr>{client_cell(&p.client)}<td class="num">{p.referrals}</td><td>{day(&p.joined_at)}</td></tr>
                         }).collect_view()}
                     </tbody>
-                </table>
+                </table></div>
                 <Pager total=page.total page=page.page per_page=page.per_page base="" query=query.clone()/>
             }.into_any()
         })}
@@ -147,14 +186,14 @@ fn ProgramView(d: ProgramDetails, clients_tab: bool) -> impl IntoView {
             view! { <div class="empty-state"><p>"No referred clients in this program yet."</p></div> }.into_any()
         } else {
             view! {
-                <table class="data-table" data-testid="referred-clients">
+                <div class="table-wrap"><table class="data-table" data-testid="referred-clients">
                     <thead><tr><th>"Client"</th><th>"Email"</th><th>"Partner"</th><th>"Partner email"</th><th>"Since"</th></tr></thead>
                     <tbody>
                         {page.items.iter().map(|r| view! {
                             <tr>{client_cell(&r.client)}{client_cell(&r.partner)}<td>{day(&r.created_at)}</td></tr>
                         }).collect_view()}
                     </tbody>
-                </table>
+                </table></div>
                 <Pager total=page.total page=page.page per_page=page.per_page base="" query=query.clone()/>
             }.into_any()
         })}
@@ -187,7 +226,7 @@ pub fn IbProgramPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match details.await {
                     Ok((d, clients_tab)) => view! { <ProgramView d clients_tab/> }.into_any(),
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    Err(error) => view! { <PageError error/> }.into_any(),
                 }
             })}
         </Transition>

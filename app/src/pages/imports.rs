@@ -6,9 +6,11 @@ use crate::api::imports::{
 };
 use crate::components::listing::{Choice, Pager, query_map, query_pairs, when};
 use crate::components::live::LiveJobs;
-use crate::components::notice::ErrorNotice;
-use crate::components::notice::{Flash, action_error, reload_after, reload_when_done};
-use crate::model::{ImportAction, ImportDetails, JobRecord, JobStatus, MappingStep, MessageRecord};
+use crate::components::notice::{ErrorNotice, PageError};
+use crate::components::notice::{Flash, action_error, readable, reload_after, reload_when_done};
+use crate::model::{
+    ImportAction, ImportDetails, JobRecord, JobStatus, MappingStep, MessageRecord, grouped,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -45,11 +47,11 @@ fn JobRow(job: JobRecord) -> impl IntoView {
                     " " <span class="status status-off" data-testid="bulk-mode" title="The client search indexes are dropped while this file loads and rebuilt at its end">"bulk mode"</span>
                 })}
             </td>
-            <td class="num">{format!("{} / {}", job.processed_rows, job.total_rows)}</td>
-            <td class="num">{job.created}</td>
-            <td class="num">{job.updated}</td>
-            <td class="num">{job.unchanged}</td>
-            <td class="num">{job.errors}</td>
+            <td class="num nowrap">{format!("{} / {}", grouped(job.processed_rows), grouped(job.total_rows))}</td>
+            <td class="num">{grouped(job.created)}</td>
+            <td class="num">{grouped(job.updated)}</td>
+            <td class="num">{grouped(job.unchanged)}</td>
+            <td class="num">{grouped(job.errors)}</td>
         </tr>
     }
 }
@@ -70,7 +72,7 @@ pub fn ImportsPage() -> impl IntoView {
                 Suspend::new(async move {
                     match jobs.await {
                         Ok(initial) => view! { <ImportsList query initial/> }.into_any(),
-                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                        Err(error) => view! { <PageError error/> }.into_any(),
                     }
                 })
             }}
@@ -163,7 +165,7 @@ fn ImportsList(query: Vec<(String, String)>, initial: ImportList) -> impl IntoVi
                 view! { <div class="empty-state"><p>"No imports yet."</p></div> }.into_any()
             } else {
                 view! {
-                    <p class="summary" data-testid="import-count">{format!("{} imports", p.total)}</p>
+                    <p class="summary" data-testid="import-count">{format!("{} imports", grouped(p.total as i64))}</p>
                     <div class="table-wrap">
                     <table class="data-table">
                         <thead><tr>
@@ -197,7 +199,7 @@ fn MessageRow(m: MessageRecord, review: Option<i64>) -> impl IntoView {
             <td class="num">{m.line.map(|l| l.to_string()).unwrap_or_default()}</td>
             <td>{m.column.unwrap_or_default()}</td>
             <td class="value">{m.value.unwrap_or_default()}</td>
-            <td>{m.message}</td>
+            <td>{readable(&m.message)}</td>
             {fix}
         </tr>
     }
@@ -288,6 +290,75 @@ fn RevertButton(id: i64) -> impl IntoView {
     }
 }
 
+/// What the job did to its rows, or, checked but not yet confirmed, would do.
+fn counts(job: &crate::model::JobRecord) -> String {
+    use crate::model::grouped as n;
+    let errors = match job.errors {
+        1 => "1 error".to_owned(),
+        e => format!("{} errors", n(e)),
+    };
+    if job.status == JobStatus::AwaitingConfirmation {
+        format!(
+            "{} of {} rows checked: would create {}, would update {}, {} unchanged, {errors}. \
+             Nothing is written until you confirm.",
+            n(job.processed_rows),
+            n(job.total_rows),
+            n(job.created),
+            n(job.updated),
+            n(job.unchanged)
+        )
+    } else {
+        format!(
+            "{} of {} rows processed: {} created, {} updated, {} unchanged, {errors}.",
+            n(job.processed_rows),
+            n(job.total_rows),
+            n(job.created),
+            n(job.updated),
+            n(job.unchanged)
+        )
+    }
+}
+
+/// `m:ss` (or `h:mm:ss`) of a number of seconds.
+fn clock(seconds: i64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// How fast a running import goes and how long it has left (at `now`); how long a
+/// finished one took.
+fn pace(job: &crate::model::JobRecord, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+    let at = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let started = at(&job.started_at)?;
+    let running = job.status == JobStatus::InProgress;
+    let end = if running { now } else { at(&job.finished_at)? };
+    let elapsed = (end - started).num_milliseconds().max(1) as f64 / 1000.0;
+    let rate = job.processed_rows as f64 / elapsed;
+    let speed = format!("{} rows/s", crate::model::grouped(rate.round() as i64));
+    if running {
+        let left = (job.total_rows - job.processed_rows).max(0) as f64;
+        let remaining = if rate > 0.0 {
+            format!("about {} left", clock((left / rate).ceil() as i64))
+        } else {
+            "time left not known yet".to_owned()
+        };
+        Some(format!(
+            "{speed} · {} elapsed · {remaining}",
+            clock(elapsed as i64)
+        ))
+    } else {
+        Some(format!("Took {} ({speed})", clock(elapsed.round() as i64)))
+    }
+}
+
 #[component]
 fn Details(
     details: ImportDetails,
@@ -324,15 +395,16 @@ fn Details(
         <progress class="progress" max="100" value=percent.to_string() aria-label="Rows processed">
             {format!("{percent}%")}
         </progress>
-        <p class="summary" data-testid="import-counts">
-            {format!(
-                "{} of {} rows processed: {} created, {} updated, {} unchanged, {} errors.",
-                job.processed_rows, job.total_rows, job.created, job.updated, job.unchanged, job.errors
-            )}
-        </p>
+        // Read out when it changes: the live page says how the import goes without a look.
+        <div aria-live="polite">
+            <p class="summary" data-testid="import-counts">{counts(&job)}</p>
+            {pace(&job, chrono::Utc::now()).map(|p| view! {
+                <p class="muted" data-testid="import-pace">{p}</p>
+            })}
+        </div>
         <dl class="facts">
             <dt>"Action"</dt><dd>{job.action.clone()}</dd>
-            <dt>"File"</dt><dd>{format!("{} ({} bytes, {})", job.file_name, job.file_size, job.encoding.clone().unwrap_or_default())}</dd>
+            <dt>"File"</dt><dd>{format!("{} ({}, {})", job.file_name, crate::model::file_size(job.file_size.max(0) as u64), job.encoding.clone().unwrap_or_default())}</dd>
             <dt>"Initiated by"</dt><dd data-testid="initiator">{job.initiated_by.email.clone()}</dd>
             <dt>"Created"</dt><dd>{when(&job.created_at)}</dd>
             <dt>"Started"</dt><dd>{optional(job.started_at.clone())}</dd>
@@ -348,14 +420,14 @@ fn Details(
         {job.mapping.clone().map(|mapping| view! {
             <details class="mapping" data-testid="job-mapping">
                 <summary>{format!("Column mapping ({} columns chosen)", mapping.len())}</summary>
-                <table class="table compact">
+                <div class="table-wrap"><table class="table compact">
                     <thead><tr><th scope="col">"File column"</th><th scope="col">"Used as"</th></tr></thead>
                     <tbody>
                         {mapping.into_iter().map(|(column, target)| view! {
                             <tr><td>{column}</td><td>{target}</td></tr>
                         }).collect_view()}
                     </tbody>
-                </table>
+                </table></div>
             </details>
         })}
         <p class="downloads">
@@ -386,7 +458,7 @@ fn Details(
         <section class="panel">
             <h2>"Log messages"</h2>
             <ul class="log" data-testid="log">
-                {log.items.iter().map(|m| view! { <li>{m.message.clone()}</li> }).collect_view()}
+                {log.items.iter().map(|m| view! { <li>{readable(&m.message)}</li> }).collect_view()}
             </ul>
             {(log.total > log.per_page).then(|| view! {
                 <Pager total=log.total page=log.page per_page=log.per_page
@@ -405,13 +477,13 @@ fn Details(
                              and nothing is written until you confirm. The original file is kept as uploaded."
                         </p>
                     })}
-                    <table class="data-table">
+                    <div class="table-wrap"><table class="data-table">
                         <thead><tr>
                             <th>"Line"</th><th>"Column"</th><th>"Value"</th><th>"Reason"</th>
                             {review.map(|_| view! { <th>"Fix"</th> })}
                         </tr></thead>
                         <tbody>{errors.items.into_iter().map(|m| view! { <MessageRow m review/> }).collect_view()}</tbody>
-                    </table>
+                    </table></div>
                     <Pager total=errors.total page=errors.page per_page=errors.per_page
                         base=format!("/imports/{id}") query=query param="errors" label="Error pages"/>
                 }.into_any()
@@ -450,7 +522,7 @@ pub fn ImportDetailsPage() -> impl IntoView {
                             <Title text=format!("Import · {}", initial.job.title)/>
                             <JobView initial query errors log/>
                         }.into_any(),
-                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                        Err(error) => view! { <PageError error/> }.into_any(),
                     }
                 })
             }}
@@ -511,7 +583,7 @@ pub fn ImportMappingPage() -> impl IntoView {
                         <Title text=format!("Map columns · {}", step.job.title)/>
                         <MappingForm step/>
                     }.into_any(),
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    Err(error) => view! { <PageError error/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -568,7 +640,7 @@ fn MappingForm(step: MappingStep) -> impl IntoView {
             view! {
                 <ChooseForm>
                     <input type="hidden" name="id" value=id/>
-                    <table class="table" data-testid="mapping-table">
+                    <div class="table-wrap"><table class="table" data-testid="mapping-table">
                         <thead>
                             <tr>
                                 <th scope="col">"File column"</th>
@@ -610,7 +682,7 @@ fn MappingForm(step: MappingStep) -> impl IntoView {
                                 }
                             }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                     <button class="btn btn-primary" type="submit">"Review the import"</button>
                 </ChooseForm>
                 <DiscardForm id/>
@@ -630,5 +702,76 @@ fn MappingForm(step: MappingStep) -> impl IntoView {
                 </p>
             }.into_any()
         }}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(status: JobStatus, started: &str, finished: Option<&str>) -> JobRecord {
+        JobRecord {
+            id: 1,
+            title: "t".into(),
+            description: None,
+            action: "import-users".into(),
+            status,
+            validate_only: false,
+            bulk: false,
+            created_at: started.into(),
+            started_at: Some(started.into()),
+            finished_at: finished.map(Into::into),
+            confirmed_at: None,
+            reverted_at: None,
+            initiated_by: crate::model::UserRef {
+                id: 1,
+                email: "a@example.com".into(),
+            },
+            file_name: "f.csv".into(),
+            file_size: 1,
+            encoding: None,
+            total_rows: 100_000,
+            processed_rows: 40_000,
+            created: 39_999,
+            updated: 0,
+            unchanged: 0,
+            errors: 1,
+            mapping: None,
+        }
+    }
+
+    #[test]
+    fn a_running_import_tells_its_pace_and_time_left() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-29T10:00:20Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let running = job(JobStatus::InProgress, "2026-11-29T10:00:00Z", None);
+        assert_eq!(
+            pace(&running, now).as_deref(),
+            Some("2,000 rows/s · 0:20 elapsed · about 0:30 left")
+        );
+        let done = job(
+            JobStatus::Success,
+            "2026-11-29T10:00:00Z",
+            Some("2026-11-29T11:02:05Z"),
+        );
+        assert_eq!(
+            pace(&done, now).as_deref(),
+            Some("Took 1:02:05 (11 rows/s)")
+        );
+        assert_eq!(
+            counts(&running),
+            "40,000 of 100,000 rows processed: 39,999 created, 0 updated, 0 unchanged, 1 error."
+        );
+        let checked = job(
+            JobStatus::AwaitingConfirmation,
+            "2026-11-29T10:00:00Z",
+            None,
+        );
+        assert!(
+            counts(&checked).starts_with(
+                "40,000 of 100,000 rows checked: would create 39,999, would update 0,"
+            )
+        );
     }
 }

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+/// The page of an address that leads nowhere (404), inside the application's frame.
 #[component]
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -9,9 +10,7 @@ pub fn NotFound() -> impl IntoView {
     }
     view! {
         <Title text="Not found"/>
-        <main class="content">
-            <h1>"Page not found"</h1>
-            <p>"There is no page at this address. " <a href="/clients">"Go to Clients"</a></p>
-        </main>
+        <h1>"Page not found"</h1>
+        <p>"There is no page at this address. " <a href="/clients">"Go to Clients"</a></p>
     }
 }

@@ -61,7 +61,7 @@ pub async fn create_project(
             Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(
                 project::Column::Name,
             )))
-            .eq(name.to_lowercase()),
+            .eq(crate::model::fold_case(&name)),
         )
         .one(db)
         .await?
@@ -162,7 +162,7 @@ pub async fn audit_log(
             Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(
                 audit_event::Column::ActorEmail,
             )))
-            .eq(actor.trim().to_lowercase()),
+            .eq(crate::model::fold_case(actor.trim())),
         );
     }
     if let Some(a) = action_name {

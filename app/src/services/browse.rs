@@ -160,7 +160,7 @@ fn attribute_search(search: &str, backend: DbBackend) -> sea_orm::sea_query::Sim
 /// Clients whose email, first or last name (ignoring case) or phone starts with `search`,
 /// or with an extra attribute of exactly that value.
 fn client_search(search: &str, backend: DbBackend) -> Condition {
-    let lower = search.to_lowercase();
+    let lower = crate::model::fold_case(search);
     Condition::any()
         .add(attribute_search(search, backend))
         .add(prefix_range(comparable("email", true, backend), &lower))

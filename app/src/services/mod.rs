@@ -44,5 +44,5 @@ fn holds_a_nul(e: &sea_orm::DbErr) -> bool {
 
 /// Normalises an email address for comparison: trimmed and lower-case.
 pub fn email_key(email: &str) -> String {
-    email.trim().to_lowercase()
+    crate::model::fold_case(email.trim())
 }

@@ -25,21 +25,27 @@ pub async fn for_user(db: &DatabaseConnection, user_id: i64) -> Result<Notificat
         .all(db)
         .await?;
     let job_ids: Vec<i64> = latest.iter().filter_map(|n| n.job_id).collect();
-    let errors: HashMap<i64, i64> = import_job::Entity::find()
+    let jobs: HashMap<i64, (i64, String)> = import_job::Entity::find()
         .select_only()
-        .columns([import_job::Column::Id, import_job::Column::ErrorRows])
+        .columns([
+            import_job::Column::Id,
+            import_job::Column::ErrorRows,
+            import_job::Column::Title,
+        ])
         .filter(import_job::Column::Id.is_in(job_ids))
-        .into_tuple::<(i64, i64)>()
+        .into_tuple::<(i64, i64, String)>()
         .all(db)
         .await?
         .into_iter()
+        .map(|(id, errors, title)| (id, (errors, title)))
         .collect();
     Ok(Notifications {
         unread,
         latest: latest
             .into_iter()
             .map(|n| NotificationRecord {
-                job_errors: n.job_id.and_then(|j| errors.get(&j).copied()).unwrap_or(0),
+                job_errors: n.job_id.and_then(|j| jobs.get(&j)).map_or(0, |j| j.0),
+                job_title: n.job_id.and_then(|j| jobs.get(&j)).map(|j| j.1.clone()),
                 id: n.id,
                 job_id: n.job_id,
                 text: n.text,

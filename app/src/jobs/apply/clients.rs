@@ -727,7 +727,7 @@ pub(crate) async fn clients_by_email_keys<C: ConnectionTrait>(
         .await?;
     Ok(found
         .into_iter()
-        .map(|c| (c.email.to_lowercase(), c))
+        .map(|c| (crate::model::fold_case(&c.email), c))
         .collect())
 }
 
@@ -960,7 +960,7 @@ async fn insert_clients<C: ConnectionTrait>(
     // which comes from the email's first part): each index page a batch touches is then
     // read and written once, not once for every row that lands on it.
     let mut sorted: Vec<&NewClient<'_>> = clients.iter().collect();
-    sorted.sort_by_cached_key(|c| c.email.to_lowercase());
+    sorted.sort_by_cached_key(|c| crate::model::fold_case(&c.email));
     let mut rest = &sorted[..];
     while !rest.is_empty() {
         let take = match backend {

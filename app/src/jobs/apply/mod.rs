@@ -236,6 +236,6 @@ pub(crate) async fn clients_by_email<C: ConnectionTrait>(
         .all(txn)
         .await?
         .into_iter()
-        .map(|c| (c.email.to_lowercase(), c))
+        .map(|c| (crate::model::fold_case(&c.email), c))
         .collect())
 }
