@@ -415,6 +415,8 @@ async fn template(Path(name): Path<String>) -> ApiResult<Response> {
 const EVENT_STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
 /// How long an open event stream trusts what it read of its user (active, role, desks).
 const RECHECK_STREAM_USER: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often an idle event stream is written to (see `import_events`).
+const STREAM_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// Server-sent events: every change of a job the caller may see, as `event: job` with the
 /// job's JSON (SPEC §3.4). Each instance reads the shared database, so a job run by
@@ -491,7 +493,11 @@ async fn import_events(
             }
         },
     );
-    Ok(Sse::new(futures_util::StreamExt::chain(opening, stream)).keep_alive(KeepAlive::default()))
+    // A comment every few seconds: a page that was closed is noticed by the failed write
+    // and its place freed (with axum's default of 15 s, a user reloading pages quickly
+    // filled their places with streams nobody read).
+    Ok(Sse::new(futures_util::StreamExt::chain(opening, stream))
+        .keep_alive(KeepAlive::new().interval(STREAM_KEEP_ALIVE)))
 }
 
 async fn show_import(

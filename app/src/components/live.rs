@@ -67,18 +67,21 @@ pub fn refreshed<T, K, F, Fut>(
 ) -> (ReadSignal<T>, ReadSignal<Option<crate::model::AppError>>)
 where
     T: PartialEq + Send + Sync + 'static,
-    K: PartialEq + Send + Sync + 'static,
+    K: Clone + PartialEq + Send + Sync + 'static,
     F: Fn() -> Fut + Copy + 'static,
     Fut: std::future::Future<Output = Result<T, crate::model::AppError>> + 'static,
 {
     let (value, set_value) = signal(initial);
     let (failed, set_failed) = signal(None);
     let changes = Memo::new(move |_| changes());
+    // What `changes` said when the island started: a change that comes before the effect
+    // first runs (a stream that connects at once) is a change all the same.
+    let initial = changes.get_untracked();
     let asked = StoredValue::new(0u64);
     Effect::new(move |seen: Option<()>| {
         // Read, not only tracked: a memo computes (and follows what it reads) when read.
-        changes.with(|_| ());
-        if seen.is_some() {
+        let moved = changes.with(|now| *now != initial);
+        if seen.is_some() || moved {
             asked.update_value(|n| *n += 1);
             let mine = asked.get_value();
             leptos::task::spawn_local(async move {
@@ -129,6 +132,7 @@ fn open() -> Feed {
 
 #[cfg(feature = "hydrate")]
 fn listen(feed: Feed) {
+    let feed_again = feed.clone();
     let Feed {
         last: set_last,
         count: set_count,
@@ -156,10 +160,31 @@ fn listen(feed: Feed) {
             set_resyncs.update(|n| *n += 1);
             set_count.update(|n| *n += 1);
         });
+    // The browser reconnects a stream the server ended, but not one the server refused
+    // (too many of the user's pages still counted open, 429) or that failed for good: that
+    // one is opened again a few seconds later, and says `resync` when it is.
+    let again = feed_again;
+    let closed = source.clone();
+    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+        if closed.ready_state() == web_sys::EventSource::CLOSED {
+            let again = again.clone();
+            let reopen = Closure::once_into_js(move || listen(again));
+            let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
+                reopen.unchecked_ref(),
+                REOPEN_AFTER_MS,
+            );
+        }
+    });
     let _ = source.add_event_listener_with_callback("job", on_job.as_ref().unchecked_ref());
     let _ = source.add_event_listener_with_callback("resync", on_resync.as_ref().unchecked_ref());
+    let _ = source.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
     // The stream lives as long as the page: the browser reconnects it whenever the server
     // ends it, and the server says `resync` at the start of every connection.
     on_job.forget();
     on_resync.forget();
+    on_error.forget();
 }
+
+/// How long a refused stream waits before it is opened again.
+#[cfg(feature = "hydrate")]
+const REOPEN_AFTER_MS: i32 = 3_000;
