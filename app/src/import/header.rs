@@ -243,7 +243,10 @@ fn list(names: impl IntoIterator<Item = String>) -> String {
 pub fn map_header(action: ImportAction, header: &[&str]) -> Result<HeaderMap, FileError> {
     let assigned: Vec<Assigned> = header.iter().map(|h| by_rules(action, h)).collect();
     let map = assemble(action, header, &assigned, false);
-    match (better_action(action, header, map.as_ref().ok()), map) {
+    match (
+        better_action(action, header, &assigned, map.as_ref().ok()),
+        map,
+    ) {
         (Some(better), Ok(_)) => Err(FileError::Header(better)),
         (Some(better), Err(FileError::Header(refused))) => {
             Err(FileError::Header(format!("{refused} {better}")))
@@ -260,14 +263,12 @@ pub fn map_header(action: ImportAction, header: &[&str]) -> Result<HeaderMap, Fi
 fn better_action(
     action: ImportAction,
     header: &[&str],
+    assigned: &[Assigned],
     chosen: Option<&HeaderMap>,
 ) -> Option<String> {
     let used = |map: &HeaderMap| map.positions.len();
     // The columns `action` has no use for (also when it refused the file).
-    let unknown = header
-        .iter()
-        .filter(|h| by_rules(action, h) == Assigned::Unknown)
-        .count();
+    let unknown = assigned.iter().filter(|a| **a == Assigned::Unknown).count();
     if unknown == 0 {
         return None;
     }

@@ -28,10 +28,7 @@ pub(crate) async fn finish(
 ) -> Result<import_job::Model, AppError> {
     let applied = totals.created + totals.updated + totals.unchanged;
     let n = |count: i64| crate::model::grouped(count);
-    let errors = match totals.errors {
-        1 => "1 error".to_owned(),
-        e => format!("{} errors", n(e)),
-    };
+    let errors = crate::model::error_count(totals.errors);
     let done = format!(
         "{} created, {} updated, {} unchanged",
         n(totals.created),

@@ -67,6 +67,14 @@ pub fn grouped(n: i64) -> String {
     out
 }
 
+/// A number of row errors as a sentence says it: `1 error`, `2,345 errors`.
+pub fn error_count(n: i64) -> String {
+    match n {
+        1 => "1 error".to_owned(),
+        n => format!("{} errors", grouped(n)),
+    }
+}
+
 /// Why a file over the upload limit of `max_bytes` is refused.
 pub fn too_large(max_bytes: u64) -> String {
     format!(
@@ -118,5 +126,8 @@ mod tests {
         assert_eq!(grouped(100_000), "100,000");
         assert_eq!(grouped(1_000_000), "1,000,000");
         assert_eq!(grouped(-12_345), "-12,345");
+        assert_eq!(error_count(1), "1 error");
+        assert_eq!(error_count(0), "0 errors");
+        assert_eq!(error_count(2_345), "2,345 errors");
     }
 }

@@ -293,10 +293,7 @@ fn RevertButton(id: i64) -> impl IntoView {
 /// What the job did to its rows, or, checked but not yet confirmed, would do.
 fn counts(job: &crate::model::JobRecord) -> String {
     use crate::model::grouped as n;
-    let errors = match job.errors {
-        1 => "1 error".to_owned(),
-        e => format!("{} errors", n(e)),
-    };
+    let errors = crate::model::error_count(job.errors);
     if job.status == JobStatus::AwaitingConfirmation {
         format!(
             "{} of {} rows checked: would create {}, would update {}, {} unchanged, {errors}. \

@@ -162,7 +162,7 @@ pub async fn audit_log(
             Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(
                 audit_event::Column::ActorEmail,
             )))
-            .eq(crate::model::fold_case(actor.trim())),
+            .eq(super::email_key(actor)),
         );
     }
     if let Some(a) = action_name {
