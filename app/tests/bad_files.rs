@@ -13,8 +13,8 @@ use chrono::NaiveDate;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteConnectOptions;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectOptions, Database, DatabaseConnection,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ConnectOptions, ConnectionTrait, Database,
+    DatabaseConnection, TransactionTrait,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,15 +24,28 @@ fn folder() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad-files")
 }
 
+/// Every file of the folder but its README and the `.expected` files (a file without an
+/// extension is a case like any other, and so needs its `.expected`); an `.expected` file
+/// whose case is missing fails.
 fn cases() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(folder())
         .expect("the bad-files folder")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.is_file())
-        .filter(|p| p.extension().is_some_and(|e| e != "expected" && e != "md"))
+        .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
         .collect();
     files.sort();
-    files
+    let (expected, cases): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|p| p.extension().is_some_and(|e| e == "expected"));
+    for e in &expected {
+        assert!(
+            cases.contains(&e.with_extension("")),
+            "{} expects the outcome of a file that is not there",
+            e.display()
+        );
+    }
+    cases
 }
 
 /// The keys an `.expected` file may have besides `action`, `delimiter` and `outcome`.
@@ -128,27 +141,69 @@ fn describe(e: &ApplyError) -> String {
     }
 }
 
-/// A fresh in-memory database with the schema and a back-office user to own import jobs.
+/// The databases an `applied` case runs on.
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the PostgreSQL run creates its databases on.
+fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh database with the schema and a back-office user to own import jobs: in memory
+/// on SQLite; on PostgreSQL a database of its own, dropped by [`Fixture::close`].
 struct Fixture {
     db: DatabaseConnection,
     admin: i64,
+    /// The PostgreSQL database's name.
+    postgres: Option<String>,
 }
 
 impl Fixture {
-    async fn new() -> Self {
-        // Every connection to `sqlite::memory:` is a database of its own: keep exactly
-        // one, for the whole test, and never let the pool close it.
-        let mut options = ConnectOptions::new("sqlite::memory:");
-        options
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None::<Duration>)
-            .max_lifetime(None::<Duration>)
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| o.foreign_keys(true));
-        let db = Database::connect(options)
-            .await
-            .expect("an in-memory SQLite database");
+    async fn new(backend: Backend) -> Self {
+        let (db, postgres) = match backend {
+            Backend::Sqlite => {
+                // Every connection to `sqlite::memory:` is a database of its own: keep
+                // exactly one, for the whole test, and never let the pool close it.
+                let mut options = ConnectOptions::new("sqlite::memory:");
+                options
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None::<Duration>)
+                    .max_lifetime(None::<Duration>)
+                    .sqlx_logging(false)
+                    .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| o.foreign_keys(true));
+                let db = Database::connect(options)
+                    .await
+                    .expect("an in-memory SQLite database");
+                (db, None)
+            }
+            Backend::Postgres => {
+                static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let name = format!("crm_badfiles_{}_{n}", std::process::id());
+                let admin_url = postgres_admin_url();
+                let admin = Database::connect(admin_url.as_str())
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is needed: {e}"));
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("a database for the case");
+                admin.close().await.ok();
+                let (base, _) = admin_url.rsplit_once('/').expect("a database URL");
+                let mut options = ConnectOptions::new(format!("{base}/{name}"));
+                options.max_connections(2).sqlx_logging(false);
+                let db = Database::connect(options)
+                    .await
+                    .expect("the case's database");
+                (db, Some(name))
+            }
+        };
         Migrator::up(&db, None).await.expect("the migrations");
         let (admin, _) = app::services::users::create(
             &db,
@@ -162,6 +217,22 @@ impl Fixture {
         Fixture {
             db,
             admin: admin.id,
+            postgres,
+        }
+    }
+
+    /// Closes the database (and drops it, on PostgreSQL).
+    async fn close(self) {
+        self.db.close().await.ok();
+        if let Some(name) = self.postgres {
+            let admin = Database::connect(postgres_admin_url().as_str())
+                .await
+                .expect("PostgreSQL");
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .expect("drop the case's database");
+            admin.close().await.ok();
         }
     }
 
@@ -282,13 +353,27 @@ impl Fixture {
 /// Checks an `applied` file: sets the database up, applies the file, compares the counts
 /// and the errors (exactly, none missing and none more).
 async fn check_applied(
+    backend: Backend,
     expected: &Expected,
     action: ImportAction,
     bytes: &[u8],
     delimiter: Delimiter,
     today: NaiveDate,
 ) -> Vec<String> {
-    let fixture = Fixture::new().await;
+    let fixture = Fixture::new(backend).await;
+    let problems = applied_problems(&fixture, expected, action, bytes, delimiter, today).await;
+    fixture.close().await;
+    problems
+}
+
+async fn applied_problems(
+    fixture: &Fixture,
+    expected: &Expected,
+    action: ImportAction,
+    bytes: &[u8],
+    delimiter: Delimiter,
+    today: NaiveDate,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for line in &expected.setup {
         if let Err(e) = fixture.setup(line, today).await {
@@ -316,25 +401,40 @@ async fn check_applied(
         }
     }
     let reported: Vec<String> = report.errors.iter().map(describe).collect();
-    let mut unexpected = reported.clone();
-    for want in &expected.errors {
-        match unexpected.iter().position(|r| r == want) {
+    problems.extend(match_errors(&expected.errors, &reported, |want, r| {
+        r == want
+    }));
+    problems
+}
+
+/// Pairs each expected error with one reported error that `matches` it; an expected error
+/// with none, and a reported error left over, are the problems.
+fn match_errors(
+    expected: &[String],
+    reported: &[String],
+    matches: impl Fn(&str, &str) -> bool,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut unmatched = reported.to_vec();
+    for want in expected {
+        match unmatched.iter().position(|r| matches(want, r)) {
             Some(i) => {
-                unexpected.remove(i);
+                unmatched.remove(i);
             }
             None => problems.push(format!("missing error `{want}`; reported: {reported:?}")),
         }
     }
     problems.extend(
-        unexpected
+        unmatched
             .into_iter()
             .map(|e| format!("unexpected error `{e}`")),
     );
     problems
 }
 
-/// Checks one file; returns what differs from the expectation.
-async fn check(file: &Path) -> Vec<String> {
+/// Checks one file (its `applied` outcome on `backend`); returns what differs from the
+/// expectation.
+async fn check(file: &Path, backend: Backend) -> Vec<String> {
     let expected = expectations(file);
     let expected_errors = &expected.errors;
     let bytes = std::fs::read(file).expect("read the file");
@@ -346,7 +446,7 @@ async fn check(file: &Path) -> Vec<String> {
         .expect("delimiter");
     let today = chrono::Utc::now().date_naive();
     if expected.keys["outcome"] == "applied" {
-        return check_applied(&expected, action, &bytes, delimiter, today).await;
+        return check_applied(backend, &expected, action, &bytes, delimiter, today).await;
     }
     let expected = &expected.keys;
     let mut problems = Vec::new();
@@ -422,17 +522,13 @@ async fn check(file: &Path) -> Vec<String> {
                     _ => Vec::new(),
                 })
                 .collect();
-            for want in expected_errors {
-                // `line N [Column]: text` — the reported error must start with the line and
-                // column and contain the text.
+            // `line N [Column]: text` — each expected error matches one reported error,
+            // which starts with the line and column and contains the text; a reported error
+            // that no expected one matches fails too.
+            problems.extend(match_errors(expected_errors, &reported, |want, r| {
                 let (place, text) = want.split_once(": ").unwrap_or((want, ""));
-                if !reported
-                    .iter()
-                    .any(|r| r.starts_with(&format!("{place}: ")) && r.contains(text))
-                {
-                    problems.push(format!("missing error `{want}`; reported: {reported:?}"));
-                }
-            }
+                r.starts_with(&format!("{place}: ")) && r.contains(text)
+            }));
         }
         (other, _) => problems.push(format!("unknown outcome `{other}`")),
     }
@@ -447,9 +543,24 @@ async fn every_bad_file_has_its_expected_outcome() {
         "the folder holds the whole catalogue ({} files)",
         files.len()
     );
+    check_all(&files, Backend::Sqlite).await;
+}
+
+/// The `applied` cases again, on PostgreSQL (`TEST_POSTGRES_URL`).
+#[tokio::test]
+async fn the_applied_cases_hold_on_postgres() {
+    let files: Vec<PathBuf> = cases()
+        .into_iter()
+        .filter(|f| expectations(f).keys.get("outcome").map(String::as_str) == Some("applied"))
+        .collect();
+    assert!(files.len() >= 3, "{files:?}");
+    check_all(&files, Backend::Postgres).await;
+}
+
+async fn check_all(files: &[PathBuf], backend: Backend) {
     let mut failures = Vec::new();
-    for f in &files {
-        let problems = check(f).await;
+    for f in files {
+        let problems = check(f, backend).await;
         if !problems.is_empty() {
             failures.push(format!(
                 "{}:\n  {}",

@@ -73,6 +73,12 @@ test("the lists and pages show their rows without JavaScript", async ({ page, br
   await expect(tab.getByTestId("partners")).toContainText(`plain.ann.${STAMP}@example.com`);
   await tab.goto("/imports/new");
   await expect(tab.getByLabel("File")).toBeVisible();
+  // On a phone, without a script, the links stay in view (wrapped) and no Menu button shows.
+  await tab.setViewportSize({ width: 390, height: 844 });
+  await expect(
+    tab.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Import Data" }),
+  ).toBeInViewport();
+  await expect(tab.getByRole("button", { name: "Menu" })).toHaveCount(0);
   await plain.close();
 
   // With JavaScript, the program's tabs take the arrow keys.
@@ -110,7 +116,10 @@ test("a double click on Upload makes one import, and the button says it is uploa
   expect(jobs.items.filter((j: { title: string }) => j.title === title)).toHaveLength(1);
 });
 
-test("a file over the size limit is refused in the dialog before it is sent", async ({ page }) => {
+test("a file over the size limit is refused in the dialog before it is sent, and by the server without JavaScript", async ({
+  page,
+  browser,
+}) => {
   await signInAdmin(page);
   await page.goto("/clients");
   await hydrated(page);
@@ -134,6 +143,26 @@ test("a file over the size limit is refused in the dialog before it is sent", as
   );
   await expect(dialog).toBeVisible();
   expect(uploads).toEqual([]);
+
+  // Without JavaScript the file is sent; the server reads it to the end before it answers,
+  // so the browser shows the form again with the reason, not a reset connection.
+  const plain = await browser.newContext({
+    javaScriptEnabled: false,
+    baseURL: test.info().project.use.baseURL,
+    storageState: await page.context().storageState(),
+  });
+  const tab = await plain.newPage();
+  await tab.goto("/imports/new");
+  await tab.getByLabel("Title").fill(`Too large without script ${STAMP}`);
+  await tab.getByLabel("File").setInputFiles(path);
+  await tab.getByRole("button", { name: "Upload and import" }).click();
+  await expect(tab).toHaveURL(/\/imports\/new\?import_error=/);
+  await expect(tab.getByTestId("upload-error")).toHaveText(
+    "The file is larger than the limit of 64 MB. Split it into smaller files.",
+  );
+  await plain.close();
+  const jobs = await (await page.request.get("/api/v1/imports")).json();
+  expect(jobs.items.filter((j: { title: string }) => j.title.startsWith("Too large"))).toHaveLength(0);
 });
 
 test("the Import dialog is a modal dialog that follows its Action, and Escape closes it and the bell", async ({ page }) => {
@@ -190,7 +219,26 @@ test("on a phone and a tablet the bar wraps, Sign out stays in view and only tab
       expect(sideways, `${path} at ${width} px scrolls sideways`).toBeLessThanOrEqual(0);
       await expect(page.getByRole("button", { name: "Sign out" }), `${path} at ${width} px`).toBeInViewport();
       const nav = page.getByRole("navigation", { name: "Main" });
-      await expect(nav.getByRole("link", { name: "Import Data" }), `${path} at ${width} px`).toBeInViewport();
+      const link = nav.getByRole("link", { name: "Import Data" });
+      if (width < 640) {
+        // On a phone the links fold under Menu, which opens and closes them.
+        await hydrated(page);
+        const menu = page.getByRole("button", { name: "Menu" });
+        await expect(link, `${path} at ${width} px`).toBeHidden();
+        await expect(menu).toHaveAttribute("aria-expanded", "false");
+        await menu.click();
+        await expect(menu).toHaveAttribute("aria-expanded", "true");
+        await expect(link, `${path} at ${width} px`).toBeInViewport();
+        const sideways = await page.evaluate(
+          () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        );
+        expect(sideways, `${path} at ${width} px, menu open`).toBeLessThanOrEqual(0);
+        await menu.click();
+        await expect(link).toBeHidden();
+      } else {
+        await expect(page.getByRole("button", { name: "Menu" })).toBeHidden();
+        await expect(link, `${path} at ${width} px`).toBeInViewport();
+      }
     }
     await hydrated(page);
     await page.getByTestId("bell").locator("summary").click();
@@ -210,4 +258,96 @@ test("on a phone and a tablet the bar wraps, Sign out stays in view and only tab
   const box = await dialog.boundingBox();
   expect(box && box.x === 0 && box.width === 390, JSON.stringify(box)).toBe(true);
   await page.screenshot({ path: "screenshots/phone-import-dialog.png" });
+});
+
+/** Presses Tab (or Shift+Tab, `back`) until `target` has the focus: it fails when the
+ * keys never get there. */
+async function tabTo(
+  page: import("@playwright/test").Page,
+  target: import("@playwright/test").Locator,
+  direction: "forward" | "back" = "forward",
+) {
+  for (let presses = 0; presses < 80; presses++) {
+    if (await target.evaluate((el) => el === document.activeElement)) return;
+    await page.keyboard.press(direction === "back" ? "Shift+Tab" : "Tab");
+  }
+  throw new Error(`Tab never reached ${target}`);
+}
+
+test("an operator signs in, imports a file, follows the bell to its details, all by keyboard", async ({
+  page,
+  browser,
+}) => {
+  const operator = { email: `keys.operator.${STAMP}@example.com`, password: "keys-operator-password-1" };
+  const admin = await browser.newContext({ baseURL: test.info().project.use.baseURL });
+  const adminPage = await admin.newPage();
+  await signInAdmin(adminPage);
+  const res = await adminPage.request.post("/api/admin/users/create", {
+    form: { email: operator.email, role: "operator", password: operator.password },
+  });
+  expect(res.status(), await res.text()).toBe(200);
+  await admin.close();
+
+  // Sign in: the email field has the focus; Tab to the password, Enter sends the form.
+  await page.goto("/login");
+  await hydrated(page);
+  await expect(page.getByLabel("Email")).toBeFocused();
+  await page.keyboard.type(operator.email);
+  await page.keyboard.press("Tab");
+  await expect(page.getByLabel("Password")).toBeFocused();
+  await page.keyboard.type(operator.password);
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("current-user")).toContainText(operator.email);
+
+  // Each page that loads puts the focus on its heading.
+  await hydrated(page);
+  await expect(page.locator("main h1")).toBeFocused();
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await tabTo(page, nav.getByRole("link", { name: "Clients" }), "back");
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/\/clients$/);
+  await hydrated(page);
+  await expect(page.locator("main h1")).toBeFocused();
+
+  // Import: the dialog opens on Enter and keeps the focus inside it.
+  await tabTo(page, page.getByTestId("import-button"));
+  await page.keyboard.press("Enter");
+  const dialog = page.getByRole("dialog", { name: "Import a file" });
+  await expect(dialog).toBeVisible();
+  const title = `By keyboard ${STAMP}`;
+  await tabTo(page, dialog.getByLabel("Title"));
+  await page.keyboard.type(title);
+  await tabTo(page, dialog.getByLabel("File"));
+  const chooser = page.waitForEvent("filechooser");
+  await page.keyboard.press("Space");
+  await (await chooser).setFiles({
+    name: "clients.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from(`Email,First name,Last name\nkeys.${STAMP}@example.com,Keys,Board${STAMP}\n`),
+  });
+  await tabTo(page, dialog.getByRole("button", { name: "Upload and import" }));
+  await page.keyboard.press("Enter");
+
+  // The job's page: it finishes without a reload, and the bell rings.
+  await expect(page).toHaveURL(/\/imports\/\d+$/);
+  const jobUrl = page.url();
+  await hydrated(page);
+  await expect(page.locator("main h1")).toBeFocused();
+  await expect(page.getByTestId("import-counts")).toHaveText(
+    "1 of 1 rows processed: 1 created, 0 updated, 0 unchanged, 0 errors.",
+  );
+  await expect(page.getByTestId("bell-count")).toHaveText("1");
+
+  // The bell opens on Enter; its note's Details link leads to the import.
+  const bell = page.getByTestId("bell");
+  await tabTo(page, bell.locator("summary"), "back");
+  await page.keyboard.press("Enter");
+  const note = bell.getByTestId("notification").filter({ hasText: title });
+  await expect(note).toBeVisible();
+  await tabTo(page, note.getByRole("link", { name: "Details" }));
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(jobUrl);
+  await hydrated(page);
+  await expect(page.locator("main h1")).toBeFocused();
+  await expect(page.locator("main h1")).toContainText(title);
 });

@@ -128,17 +128,15 @@ test("failing rows are corrected in place or dropped in the review, then the imp
     await correcting;
     await route.continue();
   });
-  // (Some loads never ask: their stream's `resync` is not seen, an open question; the
-  // refusal is checked all the same.)
-  const resynced = page
-    .waitForResponse((r) => r.url().endsWith("/api/imports/show"), { timeout: 10_000 })
-    .catch(() => null);
+  // Every load asks once its stream is connected, also when the stream was opened (by the
+  // bell) and said `resync` before the job's island started.
+  const resynced = page.waitForResponse((r) => r.url().endsWith("/api/imports/show"), { timeout: 10_000 });
   await page.reload();
   await hydrated(page);
   const bob = page.getByLabel("New value of Country on line 3");
   await bob.fill("Atlantis2");
   await page.getByTestId("error-row").filter({ hasText: "Atlantis" }).getByRole("button", { name: "Fix" }).click();
-  await (await resynced)?.finished();
+  await (await resynced).finished();
   await expect(page.getByRole("alert")).toContainText("Line 3, Country: “Atlantis2” is not a country");
   await page.waitForTimeout(300);
   await expect(page.getByRole("alert")).toContainText("Line 3, Country: “Atlantis2” is not a country");

@@ -12,4 +12,5 @@ extern crate app;
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_islands();
+    app::components::layout::focus_heading();
 }

@@ -114,11 +114,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     // request does not cut them short.
     let timeout = state.ctx.settings.request_timeout;
     let upload_timeout = crate::web::request_timeout(timeout.saturating_mul(4));
-    let uploads = Router::new();
-    let uploads = listed(uploads, "POST", "/api/v1/imports", create_import);
-    let uploads = listed(uploads, "POST", "/imports/upload", upload_form)
-        .layer(DefaultBodyLimit::max(upload_cap))
-        .layer(upload_timeout);
+    let api_upload = listed(Router::new(), "POST", "/api/v1/imports", create_import)
+        .layer(DefaultBodyLimit::max(upload_cap));
+    // A browser shows an answer only once it has sent its whole request: the form's upload
+    // reads (and drops) a file over the limit, up to `drain_cap`, before it answers, so that
+    // the page says why instead of the browser's "connection reset".
+    let form_upload = listed(Router::new(), "POST", "/imports/upload", upload_form)
+        .layer(DefaultBodyLimit::max(drain_cap(upload_cap as u64) as usize));
+    let uploads = api_upload.merge(form_upload).layer(upload_timeout);
     let mut api = Router::new();
     api = listed(api, "GET", "/api/v1/imports", list_imports);
     api = listed(api, "GET", "/api/v1/imports/events", import_events);
@@ -242,8 +245,27 @@ fn flag(name: &str, value: &str) -> ApiResult<bool> {
     }
 }
 
+/// How much of a request over the upload limit the upload form reads before answering:
+/// four times the limit. A larger request is refused at once, and its browser shows a reset
+/// connection.
+fn drain_cap(upload_cap: u64) -> u64 {
+    upload_cap.saturating_mul(4)
+}
+
+/// Where an upload comes from, which decides what happens to a file over the limit and to
+/// one most of whose columns match nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sender {
+    /// `POST /api/v1/imports`: a file over the limit is answered at once (a client of the
+    /// API reads the answer while sending), and the columns that match are imported.
+    Api,
+    /// A page's upload form: the rest of a file over the limit is read and dropped before
+    /// the answer, and a file most of whose columns match nothing goes to the mapping step.
+    Form,
+}
+
 /// Reads the upload field by field; the file is refused as soon as it passes the limit.
-async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport> {
+async fn read_upload(mut form: Multipart, max_bytes: u64, sender: Sender) -> ApiResult<NewImport> {
     let (mut title, mut description, mut action, mut delimiter, mut validate_only) =
         (None, None, None, Delimiter::Auto, false);
     let mut mapping: Option<String> = None;
@@ -261,14 +283,29 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             let file_name = field.file_name().unwrap_or("upload.csv").to_owned();
-            let mut bytes = Vec::new();
+            let too_large = || ApiError(AppError::TooLarge(app::model::too_large(max_bytes)));
+            let (mut bytes, mut over) = (Vec::new(), false);
             while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                if over {
+                    // Read and dropped (the route's body limit stops a request that goes on
+                    // too long).
+                    continue;
+                }
                 if (bytes.len() + chunk.len()) as u64 > max_bytes {
-                    return Err(ApiError(AppError::TooLarge(app::model::too_large(
-                        max_bytes,
-                    ))));
+                    if sender == Sender::Api {
+                        return Err(too_large());
+                    }
+                    (bytes, over) = (Vec::new(), true);
+                    continue;
                 }
                 bytes.extend_from_slice(&chunk);
+            }
+            if over {
+                drop(field);
+                while let Some(rest) = form.next_field().await.map_err(multipart_error)? {
+                    drop(rest.bytes().await.map_err(multipart_error)?);
+                }
+                return Err(too_large());
             }
             file = Some((file_name, bytes));
             continue;
@@ -308,6 +345,7 @@ async fn read_upload(mut form: Multipart, max_bytes: u64) -> ApiResult<NewImport
         validate_only,
         mapping,
         review_mapping,
+        map_if_unmatched: sender == Sender::Form,
         submission,
     })
 }
@@ -320,6 +358,7 @@ async fn start_import(
     headers: &HeaderMap,
     form: Multipart,
     what: &str,
+    sender: Sender,
 ) -> ApiResult<app::entities::import_job::Model> {
     let user = require(state, caller, IMPORTERS, what).await?;
     let limits = state.ctx.settings.import_limits;
@@ -327,12 +366,17 @@ async fn start_import(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limits.max_bytes + 64 * 1024) {
+    let upload_cap = limits.max_bytes + 64 * 1024;
+    let read_at_most = match sender {
+        Sender::Api => upload_cap,
+        Sender::Form => drain_cap(upload_cap),
+    };
+    if announced.is_some_and(|n| n > read_at_most) {
         return Err(ApiError(AppError::TooLarge(app::model::too_large(
             limits.max_bytes,
         ))));
     }
-    let upload = read_upload(form, limits.max_bytes).await?;
+    let upload = read_upload(form, limits.max_bytes, sender).await?;
     let job = imports::create(&state.ctx.db, caller, &user, upload, limits, None).await?;
     state.ctx.import_queue.notify_one();
     Ok(job)
@@ -344,7 +388,15 @@ async fn create_import(
     headers: HeaderMap,
     form: Multipart,
 ) -> ApiResult<impl IntoResponse> {
-    let job = start_import(&state, &caller, &headers, form, "POST /api/v1/imports").await?;
+    let job = start_import(
+        &state,
+        &caller,
+        &headers,
+        form,
+        "POST /api/v1/imports",
+        Sender::Api,
+    )
+    .await?;
     accepted(&state, job.id).await
 }
 
@@ -374,7 +426,16 @@ async fn upload_form(
     headers: HeaderMap,
     form: Multipart,
 ) -> Response {
-    match start_import(&state, &caller, &headers, form, "POST /imports/upload").await {
+    let started = start_import(
+        &state,
+        &caller,
+        &headers,
+        form,
+        "POST /imports/upload",
+        Sender::Form,
+    )
+    .await;
+    match started {
         // The wizard goes on with the mapping step.
         Ok(job) if job.status == app::model::JobStatus::AwaitingMapping => {
             axum::response::Redirect::to(&format!("/imports/{}/mapping", job.id)).into_response()
@@ -415,6 +476,10 @@ async fn template(Path(name): Path<String>) -> ApiResult<Response> {
 const EVENT_STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
 /// How long an open event stream trusts what it read of its user (active, role, desks).
 const RECHECK_STREAM_USER: std::time::Duration = std::time::Duration::from_secs(2);
+/// The data of a `resync` event. Not empty: a browser does not dispatch an event without
+/// data (the HTML standard's event stream rules), and axum writes no `data:` line for "".
+const RESYNC: &str = "reload";
+
 /// How often an idle event stream is written to (see `import_events`).
 const STREAM_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(4);
 
@@ -426,10 +491,27 @@ const STREAM_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(4)
 async fn import_events(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    session: Option<Extension<tower_sessions::Session>>,
+    headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
+    use app::services::live::StreamCredential;
     use axum::response::sse::{Event, KeepAlive, Sse};
     use tokio::sync::broadcast::error::RecvError;
     let user = require(&state, &caller, EVERYONE, "GET /api/v1/imports/events").await?;
+    // What signed the request in, read again with the user: a stream whose session was
+    // signed out (or whose token stopped working) ends.
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| StreamCredential::Token(t.trim().to_owned()));
+    let credential = bearer
+        .or_else(|| {
+            session
+                .and_then(|Extension(s)| s.id())
+                .map(|id| StreamCredential::Session(id.to_string()))
+        })
+        .ok_or(ApiError(AppError::Unauthorized))?;
     let place = state.ctx.live.open_stream(user.id).ok_or_else(|| {
         ApiError(AppError::TooManyRequests {
             message: format!(
@@ -444,7 +526,7 @@ async fn import_events(
     let first = Event::default()
         .event("resync")
         .retry(std::time::Duration::from_secs(1))
-        .data("");
+        .data(RESYNC);
     let opening =
         futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(first) });
     let db = state.ctx.db.clone();
@@ -452,7 +534,7 @@ async fn import_events(
     let stream = futures_util::stream::unfold(
         (changes, user, place, tokio::time::Instant::now()),
         move |(mut changes, mut user, place, mut checked)| {
-            let db = db.clone();
+            let (db, credential) = (db.clone(), credential.clone());
             async move {
                 loop {
                     let event = match tokio::time::timeout_at(ends, changes.recv()).await {
@@ -463,7 +545,12 @@ async fn import_events(
                             // opened gets nothing more, one limited to some desks only their
                             // own imports.
                             if checked.elapsed() >= RECHECK_STREAM_USER {
-                                match app::services::scope::standing(&db, user.id).await {
+                                let standing = match credential.holds(&db).await {
+                                    Ok(true) => app::services::scope::standing(&db, user.id).await,
+                                    Ok(false) => Ok(None),
+                                    Err(e) => Err(e),
+                                };
+                                match standing {
                                     Ok(Some(now)) => user = now,
                                     Ok(None) => return None,
                                     Err(e) => {
@@ -481,7 +568,7 @@ async fn import_events(
                         Ok(Ok(_)) => continue,
                         // Too slow to keep up: the page reloads its data instead.
                         Ok(Err(RecvError::Lagged(_))) => {
-                            Ok(Event::default().event("resync").data(""))
+                            Ok(Event::default().event("resync").data(RESYNC))
                         }
                         Ok(Err(RecvError::Closed)) => return None,
                     };
@@ -518,10 +605,10 @@ async fn import_messages(
     let job = visible_job(&state, &caller, &id, "GET /api/v1/imports/{id}/messages").await?;
     let level = match params.level.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(l @ ("error" | "info")) => Some(l),
+        Some(l @ ("error" | "info" | "change")) => Some(l),
         Some(other) => {
             return Err(bad_request(format!(
-                "Unknown level `{other}`: expected error or info."
+                "Unknown level `{other}`: expected error, info or change."
             )));
         }
     };

@@ -42,8 +42,15 @@ pub fn register(db: NonNull<ffi::sqlite3>) -> Result<(), String> {
     }
 }
 
+thread_local! {
+    /// The folded text of the last call on this thread, kept to be reused: `lower()` runs
+    /// once per row and index for every client an import writes.
+    static FOLDED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 /// `lower(x)`: NULL stays NULL; anything else is read as text (as SQLite's own does) and
 /// folded. Text that is not valid UTF-8 has its ASCII letters folded and the rest kept.
+/// Text with nothing to fold (ASCII without capitals: most emails) is answered as it is.
 unsafe extern "C" fn lower(
     ctx: *mut ffi::sqlite3_context,
     argc: c_int,
@@ -51,14 +58,16 @@ unsafe extern "C" fn lower(
 ) {
     // SAFETY: SQLite calls this with `argc` (registered as 1) valid values in `argv`, and a
     // context valid until it returns; the text it hands out lives until the value is next
-    // converted, and the result is copied (SQLITE_TRANSIENT) before this returns.
+    // converted, and the result is copied (SQLITE_TRANSIENT, or `sqlite3_result_value`)
+    // before this returns.
     unsafe {
         if argc != 1 {
             ffi::sqlite3_result_null(ctx);
             return;
         }
         let value = *argv;
-        if ffi::sqlite3_value_type(value) == ffi::SQLITE_NULL {
+        let kind = ffi::sqlite3_value_type(value);
+        if kind == ffi::SQLITE_NULL {
             ffi::sqlite3_result_null(ctx);
             return;
         }
@@ -69,13 +78,36 @@ unsafe extern "C" fn lower(
         }
         let len = usize::try_from(ffi::sqlite3_value_bytes(value)).unwrap_or(0);
         let bytes = std::slice::from_raw_parts(text, len);
-        let folded: Vec<u8> = match std::str::from_utf8(bytes) {
-            Ok(s) => app::model::fold_case(s).into_bytes(),
-            Err(_) => bytes.to_ascii_lowercase(),
+        if kind == ffi::SQLITE_TEXT
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+        {
+            ffi::sqlite3_result_value(ctx, value);
+            return;
+        }
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            result_text(ctx, &bytes.to_ascii_lowercase());
+            return;
         };
-        match c_int::try_from(folded.len()) {
+        FOLDED.with_borrow_mut(|folded| {
+            folded.clear();
+            app::model::fold_case_into(text, folded);
+            result_text(ctx, folded.as_bytes());
+        });
+    }
+}
+
+/// Answers `text` (copied by SQLite before this returns).
+///
+/// # Safety
+/// `ctx` is the context of a call of a function that is under way.
+unsafe fn result_text(ctx: *mut ffi::sqlite3_context, text: &[u8]) {
+    // SAFETY: as the caller promises; SQLITE_TRANSIENT makes SQLite copy `text` at once.
+    unsafe {
+        match c_int::try_from(text.len()) {
             Ok(n) => {
-                ffi::sqlite3_result_text(ctx, folded.as_ptr().cast(), n, ffi::SQLITE_TRANSIENT())
+                ffi::sqlite3_result_text(ctx, text.as_ptr().cast(), n, ffi::SQLITE_TRANSIENT())
             }
             Err(_) => ffi::sqlite3_result_error_toobig(ctx),
         }

@@ -515,7 +515,193 @@ async fn programs_keep_given_ids_and_number_the_rest(backend: Backend) {
     assert_eq!(app.audit_count("ib_program.created").await, 2);
 }
 
+/// Reverting an accounts import and a partners' (IB) import over HTTP puts back the values
+/// they changed and removes what they created.
+async fn accounts_and_partner_imports_are_reverted_value_by_value(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let clients = import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,First name\nalice@example.com,Alice\nbob@example.com,Bob\ncarol@example.com,Carol\n",
+    )
+    .await;
+    assert_eq!(counts(&clients), [3, 0, 0, 0]);
+    let accounts = "Email,Account number,Product ID,Product currency\n";
+    let first = import(
+        &app,
+        &admin,
+        "import-accounts",
+        &format!("{accounts}alice@example.com,100001,1,USD\n"),
+    )
+    .await;
+    assert_eq!(counts(&first), [1, 0, 0, 0], "{first}");
+    let second = import(
+        &app,
+        &admin,
+        "import-accounts",
+        &format!("{accounts}alice@example.com,100001,2,EUR\nbob@example.com,100002,1,USD\n"),
+    )
+    .await;
+    assert_eq!(counts(&second), [1, 1, 0, 0], "{second}");
+    let account = async |number: &str| {
+        let (_, page) = get(&app, &admin, &format!("/api/v1/accounts?search={number}")).await;
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["account_number"] == number)
+            .map(|a| (a["product_id"].as_i64().unwrap(), a["currency"].to_string()))
+    };
+    assert_eq!(account("100001").await, Some((2, "\"EUR\"".into())));
+    let (status, reverted) = post(
+        &app,
+        &admin,
+        &format!("/api/v1/imports/{}/revert", second["id"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reverted}");
+    assert_eq!(
+        (
+            &reverted["revert"]["restored"],
+            &reverted["revert"]["deleted"]
+        ),
+        (&json!(1), &json!(1)),
+        "{reverted}"
+    );
+    assert_eq!(account("100001").await, Some((1, "\"USD\"".into())));
+    assert_eq!(account("100002").await, None);
+
+    // A program, then a partner with two referred clients.
+    let res = app
+        .call(
+            &admin,
+            "ib-programs/create",
+            &[("id", "10"), ("name", "Gold")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let ibs = import(
+        &app,
+        &admin,
+        "import-ibs",
+        "IB Email,Client Email,IB Type ID\n\
+         alice@example.com,bob@example.com,10\n\
+         alice@example.com,carol@example.com,10\n",
+    )
+    .await;
+    assert_eq!(ibs["status"], "success", "{ibs}");
+    let id_of = async |email: &str| {
+        client_by_email(&app, &admin, email).await["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (alice, bob, carol) = (
+        id_of("alice@example.com").await,
+        id_of("bob@example.com").await,
+        id_of("carol@example.com").await,
+    );
+    let referrals = async || {
+        app.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM referral WHERE program_id = 10 AND ib_client_id = {alice} \
+             AND client_id IN ({bob}, {carol})"
+        ))
+        .await
+    };
+    let partners = async || {
+        app.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM introducing_broker WHERE program_id = 10 AND client_id = {alice}"
+        ))
+        .await
+    };
+    assert_eq!((partners().await, referrals().await), (1, 2));
+    let (status, reverted) = post(
+        &app,
+        &admin,
+        &format!("/api/v1/imports/{}/revert", ibs["id"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reverted}");
+    assert_eq!(reverted["status"], "reverted");
+    assert_eq!((partners().await, referrals().await), (0, 0));
+    assert_eq!(
+        total(&app, &admin, "/api/v1/clients").await,
+        3,
+        "the clients stay"
+    );
+}
+
+/// A later import that changed a field holds back the revert of an earlier one, unless it
+/// was itself reverted; a failed import is reverted too (it wrote nothing).
+async fn a_reverted_later_import_does_not_hold_back_a_revert(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,First name,City\nalice@example.com,Alice,London\n",
+    )
+    .await;
+    let city = async || client_by_email(&app, &admin, "alice@example.com").await["city"].clone();
+    let a = import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,City\nalice@example.com,Leeds\n",
+    )
+    .await;
+    let b = import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,City\nalice@example.com,Paris\n",
+    )
+    .await;
+    assert_eq!((counts(&a), counts(&b)), ([0, 1, 0, 0], [0, 1, 0, 0]));
+    assert_eq!(city().await, "Paris");
+    let (status, reverted) =
+        post(&app, &admin, &format!("/api/v1/imports/{}/revert", b["id"])).await;
+    assert_eq!(status, StatusCode::OK, "{reverted}");
+    assert_eq!(city().await, "Leeds");
+    let (status, reverted) =
+        post(&app, &admin, &format!("/api/v1/imports/{}/revert", a["id"])).await;
+    assert_eq!(status, StatusCode::OK, "{reverted}");
+    assert_eq!(reverted["revert"]["restored"], 1, "{reverted}");
+    assert_eq!(reverted["revert"]["not_reverted"], json!([]), "{reverted}");
+    assert_eq!(city().await, "London");
+
+    let failed = import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,First name\nnot-an-email,X\n",
+    )
+    .await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let (status, reverted) = post(
+        &app,
+        &admin,
+        &format!("/api/v1/imports/{}/revert", failed["id"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reverted}");
+    assert_eq!(reverted["status"], "reverted");
+    assert_eq!(
+        (
+            &reverted["revert"]["deleted"],
+            &reverted["revert"]["restored"]
+        ),
+        (&json!(0), &json!(0))
+    );
+    assert_eq!(total(&app, &admin, "/api/v1/clients").await, 1);
+    assert_eq!(city().await, "London");
+}
+
 on_both_databases!(
+    accounts_and_partner_imports_are_reverted_value_by_value,
+    a_reverted_later_import_does_not_hold_back_a_revert,
     each_action_end_to_end,
     reimporting_changes_nothing_and_says_so,
     an_update_file_changes_only_its_columns,

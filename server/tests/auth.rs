@@ -494,6 +494,7 @@ async fn admin_manages_users(backend: Backend) {
         .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert!(res.text().await.unwrap().contains("last active admin"));
+    // Disabling oneself is refused first, by its own rule.
     let res = app
         .call(
             &admin,
@@ -502,6 +503,33 @@ async fn admin_manages_users(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("You cannot disable your own account.")
+    );
+    // The last-admin rule itself, where no such rule stands before it (another admin's
+    // request that raced this one, or a caller that is no user).
+    let refused = app::services::users::set_active(
+        &app.db,
+        &app::auth::Caller::default(),
+        admin_id.parse().unwrap(),
+        false,
+    )
+    .await
+    .expect_err("the last active admin stays active");
+    assert!(
+        matches!(&refused, app::model::AppError::Conflict(m) if m.contains("last active admin")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        app.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM back_office_user WHERE email = '{ADMIN_EMAIL}' AND active = TRUE"
+        ))
+        .await,
+        1
+    );
 
     for action in ["user.created", "user.role_changed", "user.password_reset"] {
         assert!(app.audit_count(action).await >= 1, "{action} is audited");

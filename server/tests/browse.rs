@@ -542,6 +542,50 @@ async fn the_upload_form_and_its_templates(backend: Backend) {
     let to = upload_form_keyed(&app, &operator, "clients", twice, "not a key!").await;
     assert!(to.starts_with("/clients?import_error="), "{to}");
 
+    // A file most of whose columns match no field is not run from a form: the operator
+    // maps it first. The API imports the columns that match, as it always has.
+    let partner = b"Email,First name,billing.city,Comments,AffiliateID\n\
+        partner@example.com,Partner,Paris,VIP,A-7\n";
+    let to = upload_form(&app, &operator, "clients", partner).await;
+    let id: i64 = to
+        .strip_prefix("/imports/")
+        .and_then(|rest| rest.strip_suffix("/mapping"))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("redirected to {to}"));
+    let (status, job) = get(&app, &operator, &format!("/api/v1/imports/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(job["status"], "awaiting_mapping", "{job}");
+    let page = text(&app, &operator, &format!("/imports/{id}/mapping")).await;
+    assert!(
+        page.contains("3 of the file&#x27;s 5 columns match no field of import-users")
+            || page.contains("3 of the file's 5 columns match no field of import-users"),
+        "{page}"
+    );
+    let res = common::upload(
+        &app,
+        &operator,
+        "import-users",
+        std::str::from_utf8(partner).unwrap(),
+        false,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    assert_eq!(wait(&app, &operator, id).await["status"], "success");
+    // Two unknown columns of five are imported from the form as they are.
+    let to = upload_form(
+        &app,
+        &operator,
+        "clients",
+        b"Email,First name,Last name,billing.city,AffiliateID\nhalf@example.com,Half,Known,Oslo,A-8\n",
+    )
+    .await;
+    let id: i64 = to
+        .strip_prefix("/imports/")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("redirected to {to}"));
+    assert_eq!(wait(&app, &operator, id).await["status"], "success");
+
     // A refused file goes back to the page it came from, with the reason; no job.
     let jobs_before = app.scalar_i64("SELECT COUNT(*) FROM import_job").await;
     let to = upload_form(&app, &operator, "accounts", b"").await;
@@ -626,8 +670,11 @@ async fn live_status_reaches_those_who_may_see_the_job(backend: Backend) {
             .all(|j| j["initiated_by"]["email"] == "olga@example.com"),
         "Olga saw another operator's job: {seen:?}"
     );
-    // Oscar sees his, never hers; the admin sees both.
-    let seen = job_events(oscar_feed, Duration::from_secs(30), finished(oscars)).await;
+    // Oscar sees his, never hers. His stream was open all through her import and is read
+    // only now that it is over, for as long again as the stream's poll, so whatever was
+    // sent to it about her job is in what is read; the admin's stream, read the same way,
+    // has it.
+    let seen = job_events(oscar_feed, Duration::from_secs(3), |_| false).await;
     assert!(finished(oscars)(&seen), "{seen:?}");
     assert!(seen.iter().all(|j| j["id"] != olgas), "{seen:?}");
     let seen = job_events(admin_feed, Duration::from_secs(30), |jobs| {
@@ -892,7 +939,182 @@ async fn admins_rename_programs_and_others_may_not(backend: Backend) {
     assert_eq!(app.audit_count("ib_program.renamed").await, 1);
 }
 
+/// Reads an event stream to its end, which must come within a few seconds and before it
+/// has told of a reverted import.
+async fn ends_before_it_tells_of_a_revert(feed: reqwest::Response) {
+    let started = std::time::Instant::now();
+    let (names, seen) = events(feed, Duration::from_secs(20), |_| false).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the stream did not end: {names:?}"
+    );
+    assert!(
+        seen.iter().all(|j| j["status"] != "reverted"),
+        "it was told more: {seen:?}"
+    );
+}
+
+/// A manager's stream carries every import; once the manager is made an operator it
+/// carries only their own, and an operator's stream ends once the operator is disabled,
+/// before it tells anything more.
+async fn a_stream_narrows_when_its_user_is_demoted_and_ends_when_disabled(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let mia = app.user(&admin, "mia@example.com", "manager").await;
+    let olga = app.user(&admin, "olga@example.com", "operator").await;
+    let id_of = |email: &str| {
+        let app = &app;
+        let email = email.to_owned();
+        async move {
+            app.scalar_i64(&format!(
+                "SELECT id FROM back_office_user WHERE email = '{email}'"
+            ))
+            .await
+            .to_string()
+        }
+    };
+    let (mia_id, olga_id) = (
+        id_of("mia@example.com").await,
+        id_of("olga@example.com").await,
+    );
+
+    let mia_feed = subscribe(&app, &mia).await;
+    let olgas = start(&app, &olga, "Email,First name\nolga.1@example.com,O\n").await;
+    let admins = start(&app, &admin, "Email,First name\nadmin.1@example.com,A\n").await;
+    let seen = job_events(mia_feed, Duration::from_secs(30), |jobs| {
+        finished(olgas)(jobs) && finished(admins)(jobs)
+    })
+    .await;
+    assert!(
+        finished(olgas)(&seen) && finished(admins)(&seen),
+        "a manager follows every import: {seen:?}"
+    );
+
+    // Demoted, Mia's open stream stops carrying others' imports (it reads its user again
+    // at most every 2 s).
+    let mia_feed = subscribe(&app, &mia).await;
+    let control = subscribe(&app, &admin).await;
+    let res = app
+        .call(
+            &admin,
+            "admin/users/role",
+            &[("id", &mia_id), ("role", "operator")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let later = start(&app, &admin, "Email,First name\nadmin.2@example.com,A\n").await;
+    let seen = job_events(control, Duration::from_secs(30), finished(later)).await;
+    assert!(finished(later)(&seen), "{seen:?}");
+    let seen = job_events(mia_feed, Duration::from_secs(3), |_| false).await;
+    assert!(seen.iter().all(|j| j["id"] != later), "{seen:?}");
+
+    // Disabled, Olga's stream ends at the next event it would have carried: the revert of
+    // her own import.
+    let olga_feed = subscribe(&app, &olga).await;
+    let res = app
+        .call(
+            &admin,
+            "admin/users/active",
+            &[("id", &olga_id), ("active", "false")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let (status, reverted) =
+        common::post(&app, &admin, &format!("/api/v1/imports/{olgas}/revert")).await;
+    assert_eq!(status, StatusCode::OK, "{reverted}");
+    ends_before_it_tells_of_a_revert(olga_feed).await;
+
+    // Signed out in another tab, Oleg's stream ends the same way.
+    let oleg = app.user(&admin, "oleg@example.com", "operator").await;
+    let olegs = start(&app, &oleg, "Email,First name\noleg.1@example.com,O\n").await;
+    wait(&app, &oleg, olegs).await;
+    let oleg_feed = subscribe(&app, &oleg).await;
+    let res = app.call(&oleg, "logout", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let (status, reverted) =
+        common::post(&app, &admin, &format!("/api/v1/imports/{olegs}/revert")).await;
+    assert_eq!(status, StatusCode::OK, "{reverted}");
+    ends_before_it_tells_of_a_revert(oleg_feed).await;
+}
+
+/// A client export quotes what needs quoting (a comma, a quotation mark, a line break),
+/// neutralises a formula, and holds every row of a list longer than one read (5,000 rows),
+/// once each.
+async fn exports_quote_their_cells_and_hold_every_row(backend: Backend) {
+    let app = common::spawn_app_with(
+        backend,
+        common::Options {
+            import_limits: app::import::prepare::Limits {
+                max_rows: 20_000,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await;
+    let admin = app.admin().await;
+    const ROWS: usize = 12_000;
+    let mut file = String::from("Email,First name,Last name,Address,City\n");
+    file.push_str("quote@example.com,\"Ann, Jr.\",\"O\"\"Brien\",\"1 High St\nFlat 2\",=SUM(A1)\n");
+    for i in 0..ROWS {
+        file.push_str(&format!("bulk{i:05}@example.com,Bulk,Row{i},,\n"));
+    }
+    let job = import(&app, &admin, "import-users", &file).await;
+    assert_eq!(job["status"], "success", "{job}");
+    assert_eq!(job["created"], ROWS + 1, "{job}");
+
+    let body = text(&app, &admin, "/api/v1/clients.csv?sort=email").await;
+    let body = body.strip_prefix('\u{FEFF}').expect("a BOM");
+    // The quoting, as written.
+    assert!(
+        body.contains(",\"Ann, Jr.\",,\"O\"\"Brien\",")
+            && body.contains(",\"1 High St\nFlat 2\",'=SUM(A1),"),
+        "{}",
+        &body[..body.len().min(2_000)]
+    );
+    // And as a spreadsheet reads it back.
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let (email, first, last, address, city) = (
+        at("Email"),
+        at("First name"),
+        at("Last name"),
+        at("Address"),
+        at("City"),
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), ROWS + 1);
+    let quoted = &rows[ROWS];
+    assert_eq!(
+        [
+            &quoted[email],
+            &quoted[first],
+            &quoted[last],
+            &quoted[address],
+            &quoted[city]
+        ],
+        [
+            "quote@example.com",
+            "Ann, Jr.",
+            "O\"Brien",
+            "1 High St\nFlat 2",
+            "'=SUM(A1)"
+        ]
+    );
+    let emails: Vec<&str> = rows[..ROWS].iter().map(|r| &r[email]).collect();
+    let expected: Vec<String> = (0..ROWS)
+        .map(|i| format!("bulk{i:05}@example.com"))
+        .collect();
+    assert_eq!(emails, expected, "every row once, in the view's order");
+}
+
 on_both_databases!(
+    a_stream_narrows_when_its_user_is_demoted_and_ends_when_disabled,
+    exports_quote_their_cells_and_hold_every_row,
     a_client_page_names_the_imports_that_created_and_changed_it,
     admins_rename_programs_and_others_may_not,
     clients_are_filtered_sorted_and_exported,

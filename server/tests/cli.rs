@@ -231,6 +231,8 @@ async fn import_a_file_from_the_command_line(backend: Backend) {
         out.contains("success_with_errors — 2 rows: 1 created"),
         "{out}"
     );
+    // Run by a script, the command prints its summary and no progress bar.
+    assert!(!err.contains("rows ·"), "{err}");
     assert!(
         out.contains("line 3, Country: `Atlantis` is not a country"),
         "{out}"
@@ -242,6 +244,24 @@ async fn import_a_file_from_the_command_line(backend: Backend) {
             .unwrap(),
         1
     );
+
+    // On a terminal (here the pseudo-terminal of `script`) it shows its progress while it
+    // runs, then clears it for the summary.
+    let command = std::iter::once(env!("CARGO_BIN_EXE_server"))
+        .chain(import)
+        .map(|arg| format!("'{}'", arg.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let terminal = Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .env("DATABASE_URL", &url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("`script` (util-linux) runs the command on a pseudo-terminal");
+    let shown = String::from_utf8_lossy(&terminal.stdout);
+    assert!(terminal.status.success(), "{shown}");
+    assert!(shown.contains("/2 rows ·"), "{shown}");
+    assert!(shown.contains("— 2 rows: 0 created"), "{shown}");
 
     // A mapping: a partner's own column names, one kept as an extra attribute.
     let partner = folder.path().join("partner.csv");
@@ -302,7 +322,78 @@ async fn import_a_file_from_the_command_line(backend: Backend) {
     );
 }
 
+/// `server serve` on an empty database with nothing configured but the database and the
+/// address: the first admin gets a generated password, printed once, that signs in; the
+/// session cookie is `Secure` with the `__Host-` prefix and HSTS is sent (the default is
+/// a deployment behind HTTPS).
+async fn the_default_configuration(backend: Backend) {
+    use std::io::{BufRead, BufReader};
+    let (url, _dir) = fresh_database(backend).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("ADMIN_EMAIL", ADMIN_EMAIL)
+        .env_remove("ADMIN_PASSWORD")
+        .env_remove("COOKIE_SECURE")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server binary runs");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().expect("stdout");
+    let _server = Kill(child);
+    let (mut password, mut address, mut printed) = (None, None, Vec::new());
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("a line of output");
+        if let Some(p) = line.trim().strip_prefix("Password (shown only once): ") {
+            password = Some(p.to_owned());
+        }
+        if let Some(a) = line.trim().strip_prefix("Back office listening on ") {
+            address = Some(a.to_owned());
+            break;
+        }
+        printed.push(line);
+    }
+    let password = password.unwrap_or_else(|| panic!("no password printed: {printed:?}"));
+    let address = address.expect("the address");
+    assert!(password.len() >= 16, "{password}");
+    assert_eq!(
+        stored_hash(&url, ADMIN_EMAIL)
+            .await
+            .map(|phc| app::auth::password::verify(&password, &phc)),
+        Some(true)
+    );
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client
+        .post(format!("{address}/api/login"))
+        .form(&[("email", ADMIN_EMAIL), ("password", password.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let cookie = common::host_session_cookie(&res);
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("; HttpOnly"), "{cookie}");
+}
+
 on_both_databases!(
     migrate_and_create_users,
-    import_a_file_from_the_command_line
+    import_a_file_from_the_command_line,
+    the_default_configuration
 );

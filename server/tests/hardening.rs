@@ -317,13 +317,7 @@ async fn secure_cookies_come_with_hsts_and_the_host_prefix(backend: Backend) {
         res.headers()["strict-transport-security"],
         "max-age=31536000"
     );
-    let cookie = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|v| v.starts_with("__Host-crm_session="))
-        .expect("the session cookie has the __Host- prefix");
+    let cookie = common::host_session_cookie(&res);
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(cookie.contains("; Path=/"), "{cookie}");
     assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");

@@ -51,6 +51,7 @@ fn upload(csv: &str, validate_only: bool) -> NewImport {
         validate_only,
         mapping: None,
         review_mapping: false,
+        map_if_unmatched: false,
         submission: None,
     }
 }
@@ -209,6 +210,55 @@ async fn validate_only_writes_nothing_and_predicts(backend: Backend) {
         1,
         "the errors are reported"
     );
+    assert!(
+        messages(&s, job.id, "change").await.is_empty(),
+        "no updates"
+    );
+
+    // A validate-only update keeps a sample of what it would change, field by field, and
+    // still writes nothing; confirming it leaves the sample behind.
+    create_and_run(&s, MIXED, false).await;
+    let update = "Email,Country,First name\n\
+        ann@example.com,FR,Ann\n\
+        cy@example.com,de,Cyrus\n";
+    let job = create_and_run(&s, update, true).await;
+    assert_eq!(job.status, JobStatus::AwaitingConfirmation);
+    assert_eq!((job.updated_rows, job.unchanged_rows), (2, 0));
+    let sample: Vec<(Option<String>, Option<String>, String)> = messages(&s, job.id, "change")
+        .await
+        .into_iter()
+        .map(|m| (m.column, m.value, m.message))
+        .collect();
+    assert_eq!(
+        sample,
+        [
+            (
+                Some("Country".into()),
+                Some("FR".into()),
+                "Client ann@example.com: Country `GB` → `FR`".into()
+            ),
+            (
+                Some("First name".into()),
+                Some("Cyrus".into()),
+                "Client cy@example.com: First name `Cy` → `Cyrus`".into()
+            ),
+        ]
+    );
+    let ann = client::Entity::find()
+        .filter(client::Column::Email.eq("ann@example.com"))
+        .one(&s.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ann.country.as_deref(), Some("GB"), "nothing written");
+    let caller = app::auth::Caller {
+        user: Some(s.operator.clone()),
+        remote_addr: None,
+    };
+    app::jobs::confirm(&s.db, &caller, &s.operator, job.id)
+        .await
+        .unwrap();
+    assert!(messages(&s, job.id, "change").await.is_empty());
 }
 
 async fn a_file_of_only_bad_rows_fails(backend: Backend) {

@@ -102,6 +102,7 @@ fn users_upload(title: &str, csv: String) -> NewImport {
         validate_only: false,
         mapping: None,
         review_mapping: false,
+        map_if_unmatched: false,
         submission: None,
     }
 }
@@ -719,20 +720,26 @@ async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
     let db = server::db::connect(&url).await.unwrap();
     server::db::migrate(&db).await.unwrap();
     let user = operator(&db).await;
-    let mut ids = Vec::new();
-    for n in 0..10 {
-        ids.push(
-            queue(
-                &db,
-                &user,
-                &format!("job {n}"),
-                clients_file(&format!("j{n}-"), 1_500),
-            )
-            .await,
-        );
+    // Both servers are up before the jobs come, so that both look for work while there is
+    // some: a process's two workers take longer than a poll (1 s) over the ten files.
+    const ROWS: i64 = 8_000;
+    let (a_log, b_log) = (logs.path().join("a.log"), logs.path().join("b.log"));
+    let _a = ServerProcess::start(&url, &a_log, "30s");
+    let _b = ServerProcess::start(&url, &b_log, "30s");
+    for log in [&a_log, &b_log] {
+        wait_until("both servers up", Duration::from_secs(60), async || {
+            std::fs::read_to_string(log).is_ok_and(|l| l.contains("listening on"))
+        })
+        .await;
     }
-    let _a = ServerProcess::start(&url, &logs.path().join("a.log"), "30s");
-    let _b = ServerProcess::start(&url, &logs.path().join("b.log"), "30s");
+    let mut files = Vec::new();
+    for n in 0..10 {
+        files.push(clients_file(&format!("j{n}-"), ROWS as usize));
+    }
+    let mut ids = Vec::new();
+    for (n, file) in files.into_iter().enumerate() {
+        ids.push(queue(&db, &user, &format!("job {n}"), file).await);
+    }
     wait_until("all ten jobs", Duration::from_secs(300), async || {
         import_job::Entity::find()
             .filter(import_job::Column::Status.is_in([JobStatus::New, JobStatus::InProgress]))
@@ -742,7 +749,7 @@ async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
             == 0
     })
     .await;
-    let mut workers = std::collections::HashSet::new();
+    let mut workers = std::collections::HashMap::new();
     for id in ids {
         let j = job(&db, id).await;
         assert_eq!(
@@ -752,23 +759,27 @@ async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
             info_messages(&db, id).await
         );
         assert_eq!(j.attempts, 1, "job {id} was claimed once");
-        assert_eq!((j.created_rows, j.unchanged_rows), (1_500, 0), "job {id}");
+        assert_eq!((j.created_rows, j.unchanged_rows), (ROWS, 0), "job {id}");
         let log = info_messages(&db, id).await;
         assert_eq!(
             log.iter().filter(|m| m.starts_with("Read as")).count(),
             1,
             "job {id} ran once: {log:#?}"
         );
-        assert_eq!(created_ids_recorded(&db, id).await.len(), 1_500);
-        if let Some(w) = j.worker_id {
-            workers.insert(w.rsplit_once("-w").map(|(p, _)| p.to_owned()).unwrap_or(w));
-        }
+        assert_eq!(created_ids_recorded(&db, id).await.len(), ROWS as usize);
+        let worker = j.worker_id.expect("the worker that ran it");
+        let process = worker
+            .rsplit_once("-w")
+            .map_or(worker.clone(), |(p, _)| p.to_owned());
+        *workers.entry(process).or_insert(0) += 1;
     }
-    assert_eq!(client::Entity::find().count(&db).await.unwrap(), 15_000);
-    eprintln!(
-        "jobs were run by {} server processes: {workers:?}",
-        workers.len()
+    assert_eq!(
+        client::Entity::find().count(&db).await.unwrap(),
+        10 * ROWS as u64
     );
+    // Each process claimed some of the jobs, and no job twice (above): the claim skips the
+    // rows another process holds.
+    assert_eq!(workers.len(), 2, "jobs per server process: {workers:?}");
 }
 
 mod sqlite {

@@ -76,24 +76,24 @@ async fn client_emails_are_unique_regardless_of_case(backend: Backend) {
     let (db, _dir) = migrated(backend).await;
     let ann = new_client(&db, "Ann.Lee@Example.com", "ann").await.unwrap();
     assert_eq!(ann.email, "Ann.Lee@Example.com", "stored exactly as given");
+    assert!(is_unique_violation(
+        new_client(&db, "ann.lee@example.COM", "ann2").await
+    ));
     assert!(
-        new_client(&db, "ann.lee@example.COM", "ann2")
-            .await
-            .is_err()
-    );
-    assert!(
-        new_client(&db, "bob@example.com", "ann").await.is_err(),
+        is_unique_violation(new_client(&db, "bob@example.com", "ann").await),
         "usernames are unique"
     );
     assert!(new_client(&db, "bob@example.com", "bob").await.is_ok());
     // In every alphabet, as the server folds what it looks for.
     assert!(new_client(&db, "Édith@Example.fr", "edith").await.is_ok());
     assert!(
-        new_client(&db, "éDITH@example.FR", "edith2").await.is_err(),
+        is_unique_violation(new_client(&db, "éDITH@example.FR", "edith2").await),
         "É and é are the same letter"
     );
     assert!(new_client(&db, "Ψ@example.gr", "psi").await.is_ok());
-    assert!(new_client(&db, "ψ@example.gr", "psi2").await.is_err());
+    assert!(is_unique_violation(
+        new_client(&db, "ψ@example.gr", "psi2").await
+    ));
 }
 
 /// A database an older server wrote, whose SQLite `lower()` left `Ш` as it is: migration
@@ -142,6 +142,28 @@ fn is_foreign_key_violation(result: Result<impl std::fmt::Debug, sea_orm::DbErr>
                 e.sql_err(),
                 Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
             ) || e.to_string().contains("FOREIGN KEY constraint failed")
+        }
+    }
+}
+
+/// Whether `result` failed on a unique index or key (and nothing else).
+fn is_unique_violation(result: Result<impl std::fmt::Debug, sea_orm::DbErr>) -> bool {
+    match result {
+        Ok(v) => panic!("expected a unique violation, got {v:?}"),
+        Err(e) => matches!(
+            e.sql_err(),
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+        ),
+    }
+}
+
+/// Whether `result` failed on a `CHECK` constraint (SeaORM has no kind of its own for it).
+fn is_check_violation(result: Result<impl std::fmt::Debug, sea_orm::DbErr>) -> bool {
+    match result {
+        Ok(v) => panic!("expected a check violation, got {v:?}"),
+        Err(e) => {
+            let text = e.to_string();
+            text.contains("CHECK constraint failed") || text.contains("violates check constraint")
         }
     }
 }
@@ -447,9 +469,11 @@ async fn account_numbers_are_unique_and_products_positive(backend: Backend) {
         ..Default::default()
     };
     open(ann.id, "100001", 1).insert(&db).await.unwrap();
-    assert!(open(bob.id, "100001", 1).insert(&db).await.is_err());
+    assert!(is_unique_violation(
+        open(bob.id, "100001", 1).insert(&db).await
+    ));
     assert!(
-        open(bob.id, "100002", 0).insert(&db).await.is_err(),
+        is_check_violation(open(bob.id, "100002", 0).insert(&db).await),
         "product ids are positive"
     );
     assert!(
@@ -481,7 +505,7 @@ async fn referrals_follow_the_program_rules(backend: Backend) {
     };
     join(partner.id).insert(&db).await.unwrap();
     assert!(
-        join(partner.id).insert(&db).await.is_err(),
+        is_unique_violation(join(partner.id).insert(&db).await),
         "one membership per client and program"
     );
     join(other.id).insert(&db).await.unwrap();
@@ -495,15 +519,15 @@ async fn referrals_follow_the_program_rules(backend: Backend) {
     };
     refer(partner.id, ann.id).insert(&db).await.unwrap();
     assert!(
-        refer(other.id, ann.id).insert(&db).await.is_err(),
+        is_unique_violation(refer(other.id, ann.id).insert(&db).await),
         "at most one referring partner per program"
     );
     assert!(
-        refer(partner.id, partner.id).insert(&db).await.is_err(),
+        is_check_violation(refer(partner.id, partner.id).insert(&db).await),
         "no self-referral"
     );
     assert!(
-        refer(ann.id, other.id).insert(&db).await.is_err(),
+        is_foreign_key_violation(refer(ann.id, other.id).insert(&db).await),
         "only a partner of the program can refer"
     );
 }
@@ -538,7 +562,7 @@ async fn back_office_emails_are_unique_regardless_of_case(backend: Backend) {
     }
     .insert(&db)
     .await;
-    assert!(raw.is_err());
+    assert!(is_unique_violation(raw));
 }
 
 async fn pragma<T: sea_orm::TryGetable>(db: &DatabaseConnection, name: &str) -> T {
@@ -584,6 +608,50 @@ async fn postgres_refuses_to_truncate_a_table_rows_refer_to() {
     assert_eq!(client::Entity::find().count(&db).await.unwrap(), 0);
 }
 
+/// `lower()` on a connection of the server, on both databases: every alphabet folded,
+/// text with nothing to fold unchanged, a number read as text, NULL kept.
+async fn lower_folds_every_alphabet(backend: Backend) {
+    let (db, _dir) = migrated(backend).await;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT lower('ÉDITH Шестаков ΘΑΛΑΣΣΙΝΉ') AS mixed, lower('ann@example.com') AS plain, \
+             lower('Ann@Example.COM') AS ascii, lower(CAST(123 AS TEXT)) AS number, \
+             lower(NULL) AS absent"
+                .to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = |column: &str| row.try_get::<Option<String>>("", column).unwrap();
+    assert_eq!(text("mixed").as_deref(), Some("édith шестаков θαλασσινή"));
+    assert_eq!(text("plain").as_deref(), Some("ann@example.com"));
+    assert_eq!(text("ascii").as_deref(), Some("ann@example.com"));
+    assert_eq!(text("number").as_deref(), Some("123"));
+    assert_eq!(text("absent"), None);
+}
+
+#[tokio::test]
+async fn sqlite_lower_answers_text_for_any_value() {
+    let (db, _dir) = migrated(Backend::Sqlite).await;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT typeof(lower(123)) AS kind, lower(123) AS number, hex(lower(X'41C3')) = '61C3' AS bytes"
+                .to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<String>("", "kind").unwrap(), "text");
+    assert_eq!(row.try_get::<String>("", "number").unwrap(), "123");
+    assert_eq!(
+        row.try_get::<i64>("", "bytes").unwrap(),
+        1,
+        "not UTF-8: ASCII folded, the rest kept"
+    );
+}
+
 #[tokio::test]
 async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
     let (db, _dir) = migrated(Backend::Sqlite).await;
@@ -592,6 +660,7 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
 }
 
 on_both_databases!(
+    lower_folds_every_alphabet,
     default_project_and_desk_exist,
     client_emails_are_unique_regardless_of_case,
     clients_need_an_existing_project_and_desk,

@@ -77,11 +77,15 @@ pub async fn show_import(
         let job = imports::visible(&auth.ctx.db, &auth.caller, &auth.user, id, false).await?;
         let errors = ListQuery::new(None, error_page, Some(ERRORS_PER_PAGE));
         let log = ListQuery::new(None, log_page, Some(LOG_PER_PAGE));
+        let changes = ListQuery::new(None, None, Some(imports::CHANGE_SAMPLE as u64));
         Ok(ImportDetails {
             can_change: imports::may_change(&auth.user, &job),
             job: import_views::record(&auth.ctx.db, job.id).await?,
             log: import_views::messages(&auth.ctx.db, job.id, Some("info"), &log).await?,
             errors: import_views::messages(&auth.ctx.db, job.id, Some("error"), &errors).await?,
+            changes: import_views::messages(&auth.ctx.db, job.id, Some("change"), &changes)
+                .await?
+                .items,
         })
     })
     .await
@@ -90,13 +94,18 @@ pub async fn show_import(
 /// The mapping step of a job uploaded through the wizard (SPEC §3.5).
 #[server(endpoint = "imports/mapping")]
 pub async fn mapping_step(id: i64) -> Result<crate::model::MappingStep, AppError> {
-    use crate::import::header::columns;
+    use crate::import::header::{Assigned, by_rules, columns};
     use crate::model::{ImportAction, Role};
     super::respond(async move {
         let auth = super::authorize(&Role::ALL).await?;
         let job = crate::jobs::visible(&auth.ctx.db, &auth.caller, &auth.user, id, false).await?;
         let action: ImportAction = job.action.parse().map_err(AppError::Invalid)?;
         let proposal = crate::services::mapping::for_job(&auth.ctx.db, &job).await?;
+        let unmatched = proposal
+            .columns
+            .iter()
+            .filter(|c| by_rules(action, &c.column) == Assigned::Unknown)
+            .count();
         Ok(crate::model::MappingStep {
             job: crate::services::import_views::record(&auth.ctx.db, job.id).await?,
             proposal,
@@ -110,6 +119,7 @@ pub async fn mapping_step(id: i64) -> Result<crate::model::MappingStep, AppError
                     .collect(),
             },
             extras: action == ImportAction::Users,
+            unmatched,
         })
     })
     .await

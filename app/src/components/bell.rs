@@ -89,6 +89,7 @@ pub fn Bell(initial: Notifications, signed_out: Signal<bool>) -> impl IntoView {
     let mark = ServerAction::<MarkRead>::new();
     let (list, _) = super::live::refreshed(
         initial,
+        (None, 0, 0, false),
         move || {
             (
                 ended.get(),

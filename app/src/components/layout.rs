@@ -19,7 +19,8 @@ pub fn Layout() -> impl IntoView {
         <a class="skip-link" href="#main">"Skip to the page"</a>
         <header class="topbar">
             <a class="brand" href="/clients">"Back office"</a>
-            <nav class="mainnav" aria-label="Main">
+            <MenuToggle/>
+            <nav class="mainnav" id="mainnav" aria-label="Main">
                 <NavLinks/>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
@@ -75,7 +76,8 @@ pub fn PlainFrame(children: Children) -> impl IntoView {
         <a class="skip-link" href="#main">"Skip to the page"</a>
         <header class="topbar">
             <a class="brand" href="/clients">"Back office"</a>
-            <nav class="mainnav" aria-label="Main">
+            <MenuToggle/>
+            <nav class="mainnav" id="mainnav" aria-label="Main">
                 <NavLinks/>
                 {admin.then(|| view! { <A href="/admin/users">"Admin"</A> })}
             </nav>
@@ -102,6 +104,31 @@ fn request_user() -> Option<CurrentUser> {
     None
 }
 
+/// The Menu button of a phone's top bar: where a script runs, the main navigation folds
+/// away under it below 640 px (the style sheet's `.mainnav.folded`) and opens and closes on
+/// it; without a script there is no button and the links stay in view, wrapped.
+#[island]
+fn MenuToggle() -> impl IntoView {
+    let (open, set_open) = signal(false);
+    // Set once the island runs in the browser: only then does the menu fold.
+    let (running, set_running) = signal(false);
+    Effect::new(move |_| set_running.set(true));
+    Effect::new(move |_| {
+        let folded = running.get() && !open.get();
+        #[cfg(feature = "hydrate")]
+        if let Some(nav) = document().get_element_by_id("mainnav") {
+            let _ = nav.class_list().toggle_with_force("folded", folded);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = folded;
+    });
+    view! {
+        <button type="button" class="menu-toggle" hidden=move || !running.get()
+            aria-controls="mainnav" aria-expanded=move || open.get().to_string()
+            on:click=move |_| set_open.update(|o| *o = !*o)>"Menu"</button>
+    }
+}
+
 /// The signed-in user's box: the bell, who they are, and Sign out. Once the sign-out is
 /// under way the bell asks the server nothing more.
 #[island]
@@ -120,4 +147,44 @@ fn UserBox(email: String, role: String, notes: Option<Notifications>) -> impl In
             </ActionForm>
         </div>
     }
+}
+
+/// After a page has loaded, focus goes to its heading (`main h1`), so that a screen reader
+/// starts from it and Tab from there, as after a change of page in one page. Not when the
+/// page puts focus somewhere itself (`autofocus`, an address with `#…`) or the reader has
+/// already moved it.
+#[cfg(feature = "hydrate")]
+pub fn focus_heading() {
+    use wasm_bindgen::JsCast;
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let untouched = document
+        .active_element()
+        .is_none_or(|e| e.tag_name().eq_ignore_ascii_case("body"));
+    let hash = document.location().and_then(|l| l.hash().ok());
+    if !untouched
+        || hash.is_some_and(|h| !h.is_empty())
+        || document
+            .query_selector("[autofocus]")
+            .ok()
+            .flatten()
+            .is_some()
+    {
+        return;
+    }
+    let Some(heading) = document
+        .query_selector("main h1")
+        .ok()
+        .flatten()
+        .and_then(|h| h.dyn_into::<web_sys::HtmlElement>().ok())
+    else {
+        return;
+    };
+    if !heading.has_attribute("tabindex") {
+        let _ = heading.set_attribute("tabindex", "-1");
+    }
+    let options = web_sys::FocusOptions::new();
+    options.set_prevent_scroll(true);
+    let _ = heading.focus_with_options(&options);
 }

@@ -56,12 +56,17 @@ impl LiveJobs {
 }
 
 /// What an island was rendered with, asked for again by `fetch` each time `changes` moves
-/// (not when the island starts: then it is what the server rendered). Only the answer to the
-/// latest question is kept; a failed one leaves the last value and is returned as the error.
-/// An answer equal to what is shown changes nothing: the island is not drawn again, so a
-/// value being typed into one of its forms, or an action under way in it, stays.
+/// away from what it last said, starting from `unmoved` (what it says on a page that has
+/// heard nothing yet). So the island asks when it starts only if something was heard before
+/// it did: another island of the page (the bell, say) opened the stream, and its `resync`
+/// (the server's "what you show may be old") came before this island started, which is
+/// after what it shows was rendered. Only the answer to the latest question is kept; a
+/// failed one leaves the last value and is returned as the error. An answer equal to what
+/// is shown changes nothing: the island is not drawn again, so a value being typed into one
+/// of its forms, or an action under way in it, stays.
 pub fn refreshed<T, K, F, Fut>(
     initial: T,
+    unmoved: K,
     changes: impl Fn() -> K + Send + Sync + 'static,
     fetch: F,
 ) -> (ReadSignal<T>, ReadSignal<Option<crate::model::AppError>>)
@@ -74,13 +79,10 @@ where
     let (value, set_value) = signal(initial);
     let (failed, set_failed) = signal(None);
     let changes = Memo::new(move |_| changes());
-    // What `changes` said when the island started: a change that comes before the effect
-    // first runs (a stream that connects at once) is a change all the same.
-    let initial = changes.get_untracked();
     let asked = StoredValue::new(0u64);
     Effect::new(move |seen: Option<()>| {
         // Read, not only tracked: a memo computes (and follows what it reads) when read.
-        let moved = changes.with(|now| *now != initial);
+        let moved = changes.with(|now| *now != unmoved);
         if seen.is_some() || moved {
             asked.update_value(|n| *n += 1);
             let mine = asked.get_value();

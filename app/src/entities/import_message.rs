@@ -6,7 +6,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub job_id: i64,
-    /// `info` or `error`.
+    /// `info`, `error`, or `change`: a field a validate-only run would change (a sample).
     pub level: String,
     pub line: Option<i64>,
     pub column: Option<String>,

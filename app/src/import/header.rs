@@ -232,6 +232,11 @@ impl HeaderMap {
     pub fn has(&self, key: ColumnKey) -> bool {
         self.position(key).is_some()
     }
+
+    /// More than half of the file's columns match no field and would be left out.
+    pub fn mostly_unknown(&self) -> bool {
+        self.unknown.len() * 2 > self.width
+    }
 }
 
 fn list(names: impl IntoIterator<Item = String>) -> String {

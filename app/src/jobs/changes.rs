@@ -518,3 +518,93 @@ mod tests {
         );
     }
 }
+
+/// One field a validate-only run would change, as the review shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldChange {
+    /// The record: `Client ann@example.com`, `Account #12`.
+    pub record: String,
+    /// The field, as a person reads it: `City`, `Date of birth`.
+    pub field: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// A field name of a change record as a person reads it: `date_of_birth` → `Date of birth`;
+/// an extra attribute by its own name.
+fn field_label(field: &str) -> String {
+    if let Some(attribute) = field.strip_prefix(super::apply::extras::CHANGE_PREFIX) {
+        return attribute.to_owned();
+    }
+    let spaced = field.replace('_', " ");
+    let mut chars = spaced.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+/// A value of a change record as text; nothing shows as `(empty)`.
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "(empty)".to_owned(),
+        Some(Value::String(s)) if s.is_empty() => "(empty)".to_owned(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The first updates job `job_id` has recorded (inside the transaction of a validate-only
+/// run, before it is rolled back), field by field, at most `limit` fields.
+pub async fn first_field_changes<C: ConnectionTrait>(
+    txn: &C,
+    job_id: i64,
+    limit: usize,
+) -> Result<Vec<FieldChange>, DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    let records = import_change::Entity::find()
+        .filter(import_change::Column::JobId.eq(job_id))
+        .filter(import_change::Column::Operation.eq(ChangeOp::Updated))
+        .order_by_asc(import_change::Column::Id)
+        .limit(limit as u64)
+        .all(txn)
+        .await?;
+    let client_ids: Vec<i64> = records
+        .iter()
+        .filter(|r| r.entity == Entity::Client.as_str())
+        .map(|r| r.entity_id)
+        .collect();
+    let emails: std::collections::HashMap<i64, String> = client::Entity::find()
+        .filter(client::Column::Id.is_in(client_ids))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.email))
+        .collect();
+    let mut fields = Vec::new();
+    for r in records {
+        let record = match (Entity::parse(&r.entity), emails.get(&r.entity_id)) {
+            (Some(Entity::Client), Some(email)) => format!("Client {email}"),
+            (Some(entity), _) => format!("{} #{}", entity.label(), r.entity_id),
+            (None, _) => format!("{} #{}", r.entity, r.entity_id),
+        };
+        let parse = |text: &Option<String>| -> Map<String, Value> {
+            text.as_deref()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or_default()
+        };
+        let (before, after) = (parse(&r.previous_values), parse(&r.new_values));
+        for (field, new) in &after {
+            fields.push(FieldChange {
+                record: record.clone(),
+                field: field_label(field),
+                before: shown(before.get(field)),
+                after: shown(Some(new)),
+            });
+        }
+        if fields.len() >= limit {
+            break;
+        }
+    }
+    fields.truncate(limit);
+    Ok(fields)
+}

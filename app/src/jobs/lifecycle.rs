@@ -206,15 +206,15 @@ pub(crate) fn run_again() -> sea_orm::UpdateMany<import_job::Entity> {
         )
 }
 
-/// Deletes the row errors of a job's last run, which its next run finds again (its log
-/// stays).
+/// Deletes the row errors and the sample of changes of a job's last run, which its next
+/// run finds again (its log stays).
 pub(crate) async fn forget_row_errors<C: ConnectionTrait>(
     txn: &C,
     job_id: i64,
 ) -> Result<(), sea_orm::DbErr> {
     import_message::Entity::delete_many()
         .filter(import_message::Column::JobId.eq(job_id))
-        .filter(import_message::Column::Level.eq("error"))
+        .filter(import_message::Column::Level.is_in(["error", "change"]))
         .exec(txn)
         .await?;
     Ok(())

@@ -23,7 +23,7 @@ pub use lifecycle::{
     Reverting, confirm, discard, may_change, may_see, revert, revert_on_its_own, visible,
 };
 pub use queue::{claim_next, release_orphans};
-pub use runner::{RunOptions, run};
+pub use runner::{CHANGE_SAMPLE, RunOptions, run};
 pub use store::{FILE_CHUNK_BYTES, NewImport, UploadFile, create, file_bytes, submission_key};
 
 use crate::auth::Caller;

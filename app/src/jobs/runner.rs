@@ -36,6 +36,9 @@ const MAX_BATCH_ROWS: usize = 20_000;
 /// wait at most this long.
 const BATCH_TARGET: Duration = Duration::from_millis(400);
 
+/// How many changed fields a validate-only run keeps, to show what confirming would do.
+pub const CHANGE_SAMPLE: usize = 20;
+
 /// How long batches of a bulk-mode job are committed together.
 const BULK_COMMIT_EVERY: Duration = Duration::from_secs(3);
 
@@ -729,6 +732,21 @@ async fn apply_batch(
     } else {
         let trial = txn.begin().await?;
         let report = applier.apply(&trial, valid).await?;
+        // The run's first updates, field by field, for the review to show what confirming
+        // would change.
+        if next.updated == 0 && report.updated > 0 {
+            let sample = super::changes::first_field_changes(&trial, job.id, CHANGE_SAMPLE).await?;
+            messages.extend(sample.into_iter().map(|c| {
+                message(
+                    job.id,
+                    "change",
+                    None,
+                    Some(c.field.clone()),
+                    Some(c.after.clone()),
+                    format!("{}: {} `{}` → `{}`", c.record, c.field, c.before, c.after),
+                )
+            }));
+        }
         trial.rollback().await?;
         report
     };

@@ -30,6 +30,11 @@ pub struct NewImport {
     /// The operator maps the columns first (the wizard, SPEC §3.5): the job waits for its
     /// mapping, with a proposal, and then runs as a review (validate-only).
     pub review_mapping: bool,
+    /// Sent from a page's form: when most of the file's columns match no field by their
+    /// names, the job goes to the mapping step instead of running, so that the operator sees
+    /// it before anything is done. (The API and the command line import the columns that
+    /// match, as they always have, and the job's log lists the others.)
+    pub map_if_unmatched: bool,
     /// The key the upload form was sent with (see [`submission_key`]): a second upload
     /// with the same key by the same user is the same upload, answered with the first job.
     pub submission: Option<String>,
@@ -192,8 +197,8 @@ pub async fn create(
     let size = upload.file.size().map_err(unreadable)?;
     let (action, delimiter) = (upload.action, upload.delimiter);
     let (facts, upload) = tokio::task::spawn_blocking(move || {
-        let facts = if upload.review_mapping {
-            // Whether the columns fit is for the mapping step to settle.
+        let mut upload = upload;
+        let loose = || {
             check_loose(
                 || upload.file.open(),
                 size,
@@ -202,16 +207,29 @@ pub async fn create(
                 crate::services::mapping::SAMPLE_ROWS,
             )
             .map(Checked::Loose)
+        };
+        let facts = if upload.review_mapping {
+            loose()
         } else {
-            check(
+            match check(
                 || upload.file.open(),
                 size,
                 action,
                 delimiter,
                 upload.mapping.as_ref(),
                 limits,
-            )
-            .map(Checked::Strict)
+            ) {
+                Ok(facts)
+                    if upload.map_if_unmatched
+                        && upload.mapping.is_none()
+                        && facts.header.mostly_unknown() =>
+                {
+                    let facts = loose();
+                    upload.review_mapping = true;
+                    facts
+                }
+                facts => facts.map(Checked::Strict),
+            }
         };
         (facts, upload)
     })

@@ -85,17 +85,35 @@ mod tests {
 
     #[test]
     fn statements_stay_under_both_databases_bind_limits() {
-        for per_row in [
-            client::Column::iter().count(),
-            import_message::Column::iter().count(),
-        ] {
-            let rows = MAX_BINDS / per_row;
+        // A client row binds 19 values and a message 8: 1,578 and 3,750 rows fill 29,982 and
+        // 30,000 of the 30,000 binds a statement is given, under SQLite's 32,766 (and
+        // PostgreSQL's 65,535); one row more would pass 30,000.
+        assert_eq!(client::Column::iter().count(), 19);
+        assert_eq!(rows_per_statement::<client::Entity>(), 1_578);
+        assert_eq!(import_message::Column::iter().count(), 8);
+        assert_eq!(rows_per_statement::<import_message::Entity>(), 3_750);
+        for (rows, per_row) in [(1_578, 19), (3_750, 8)] {
             assert!(rows * per_row <= 32_766, "SQLite's limit");
             assert!((rows + 1) * per_row > MAX_BINDS, "as many rows as fit");
         }
-        assert_eq!(
-            rows_per_statement::<client::Entity>(),
-            MAX_BINDS / client::Column::iter().count()
-        );
+    }
+
+    #[test]
+    fn models_are_split_into_statements_that_fit() {
+        let message = || import_message::ActiveModel {
+            message: sea_orm::ActiveValue::Set("m".into()),
+            ..Default::default()
+        };
+        let sizes = |n: usize| -> Vec<usize> {
+            pieces((0..n).map(|_| message()).collect())
+                .iter()
+                .map(Vec::len)
+                .collect()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(3_750), [3_750]);
+        assert_eq!(sizes(3_751), [3_750, 1]);
+        assert_eq!(sizes(7_600), [3_750, 3_750, 100]);
     }
 }

@@ -315,4 +315,15 @@ pub struct MappingStep {
     pub required: Vec<String>,
     /// Whether columns may be kept as extra attributes (client files).
     pub extras: bool,
+    /// How many of the file's columns match no field of the action by their names (the
+    /// header rules of SPEC §3.1); when most do, the page says so.
+    pub unmatched: usize,
+}
+
+impl MappingStep {
+    /// Most of the file's columns match no field by their names: the file is probably
+    /// another system's export, or for another action.
+    pub fn mostly_unmatched(&self) -> bool {
+        self.unmatched * 2 > self.proposal.columns.len()
+    }
 }

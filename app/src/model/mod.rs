@@ -28,10 +28,18 @@ pub use user::{CurrentUser, Desks, IssuedTokenView, NewUserPassword, Role, Token
 /// also at the end of a word), as PostgreSQL's `lower()` folds it and the `lower()` the
 /// server gives SQLite does (`server/src/sqlite_fold.rs`).
 pub fn fold_case(text: &str) -> String {
+    let mut folded = String::with_capacity(text.len());
+    fold_case_into(text, &mut folded);
+    folded
+}
+
+/// [`fold_case`], written at the end of `out` (which a caller may reuse).
+pub fn fold_case_into(text: &str, out: &mut String) {
     if text.is_ascii() {
-        return text.to_ascii_lowercase();
+        out.extend(text.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    } else {
+        out.extend(text.chars().flat_map(char::to_lowercase));
     }
-    text.chars().flat_map(char::to_lowercase).collect()
 }
 
 /// A size in bytes as people read it, in decimal units (60,000,000 bytes is `60 MB`), the

@@ -136,6 +136,8 @@ pub struct ImportDetails {
     pub log: Page<MessageRecord>,
     /// One page of the row errors, in file order.
     pub errors: Page<MessageRecord>,
+    /// A validate-only run's sample of what confirming would change (field by field).
+    pub changes: Vec<MessageRecord>,
 }
 
 /// A message under the bell: a job of the user's ended.

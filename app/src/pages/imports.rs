@@ -113,7 +113,7 @@ fn ImportsList(query: Vec<(String, String)>, initial: ImportList) -> impl IntoVi
     let q = query_map(&query);
     let filter = ImportFilter::from(&q);
     let live = LiveJobs::get();
-    let (jobs, _) = crate::components::live::refreshed(initial, move || live.count.get(), {
+    let (jobs, _) = crate::components::live::refreshed(initial, 0, move || live.count.get(), {
         let filter = StoredValue::new(filter.clone());
         move || filter.get_value().fetch()
     });
@@ -367,6 +367,7 @@ fn Details(
         can_change,
         log,
         errors,
+        changes,
     } = details;
     let may_confirm = can_change && job.status == JobStatus::AwaitingConfirmation;
     let may_discard = can_change && job.status.is_awaiting();
@@ -442,6 +443,20 @@ fn Details(
             " "
             {may_discard.then(|| view! { <DiscardButton id/> })}
         </div>
+        {(!changes.is_empty()).then(|| view! {
+            <section class="panel">
+                <h2>"What confirming would change"</h2>
+                <p class="muted">{format!(
+                    "A sample: {} changed fields of the {} that would be updated, from the top \
+                     of the file. Nothing has been written yet.",
+                    changes.len(),
+                    match job.updated { 1 => "row".to_owned(), n => format!("{} rows", grouped(n)) },
+                )}</p>
+                <ul class="log" data-testid="change-sample">
+                    {changes.iter().map(|m| view! { <li>{readable(&m.message)}</li> }).collect_view()}
+                </ul>
+            </section>
+        })}
         {may_revert.then(|| view! {
             <details class="revert">
                 <summary class="btn">"Revert…"</summary>
@@ -541,6 +556,7 @@ fn JobView(
     let live = LiveJobs::get();
     let (details, failed) = crate::components::live::refreshed(
         initial,
+        (None, 0),
         move || live.job(Some(id)),
         move || show_import(id, errors, log),
     );
@@ -604,12 +620,23 @@ fn ChooseForm(children: Children) -> impl IntoView {
 /// The mapping step, with Discard. A discarded import's page is shown again, saying so.
 #[component]
 fn MappingForm(step: MappingStep) -> impl IntoView {
+    let unmatched = step.mostly_unmatched().then(|| {
+        format!(
+            "{} of the file's {} columns match no field of {} by their names: is it the right \
+             action? Choose what each column fills, keep it as an extra attribute or ignore it; \
+             the proposal below is guessed from the names and the values.",
+            step.unmatched,
+            step.proposal.columns.len(),
+            step.job.action
+        )
+    });
     let MappingStep {
         job,
         proposal,
         fields,
         required,
         extras,
+        ..
     } = step;
     let id = job.id;
     let waiting = job.status == JobStatus::AwaitingMapping;
@@ -626,6 +653,9 @@ fn MappingForm(step: MappingStep) -> impl IntoView {
                     job.total_rows
                 )}
             </p>
+            {unmatched.map(|text| view! {
+                <p class="notice notice-warning" role="status" data-testid="unmatched-columns">{text}</p>
+            })}
             {proposal.saved.then(|| view! {
                 <p class="notice notice-info" role="status" data-testid="saved-mapping">
                     "These columns were mapped the same way last time: that mapping is proposed."

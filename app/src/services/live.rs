@@ -117,3 +117,30 @@ impl LiveJobs {
 pub fn may_follow(user: &CurrentUser, job: &JobRecord) -> bool {
     crate::model::policy::may_see_job(user, job.initiated_by.id)
 }
+
+/// What an event stream was opened with: it stops when that no longer signs its user in.
+#[derive(Clone, Debug)]
+pub enum StreamCredential {
+    /// The id of the browser's session (a sign-out deletes it).
+    Session(String),
+    /// An API token (revoked, expired, or its owner disabled: it stops working).
+    Token(String),
+}
+
+impl StreamCredential {
+    /// Whether the credential still signs its user in, as far as the stream is concerned.
+    pub async fn holds(&self, db: &DatabaseConnection) -> Result<bool, crate::model::AppError> {
+        use sea_orm::EntityTrait;
+        Ok(match self {
+            StreamCredential::Session(id) => {
+                crate::entities::session::Entity::find_by_id(id.clone())
+                    .one(db)
+                    .await?
+                    .is_some()
+            }
+            StreamCredential::Token(secret) => {
+                super::tokens::authenticate(db, secret).await?.is_some()
+            }
+        })
+    }
+}

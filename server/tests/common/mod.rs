@@ -430,6 +430,10 @@ pub async fn events(
         buffer.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buffer.find("\n\n") {
             let event: String = buffer.drain(..end + 2).collect();
+            // As a browser reads the stream: an event without data is not dispatched.
+            if !event.lines().any(|l| l.starts_with("data:")) {
+                continue;
+            }
             if let Some(name) = event.lines().find_map(|l| l.strip_prefix("event: ")) {
                 names.push(name.to_owned());
             }
@@ -471,4 +475,14 @@ pub async fn subscribe(app: &TestApp, client: &Client) -> reqwest::Response {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "text/event-stream");
     res
+}
+
+/// The session cookie an answer sets (it has the `__Host-` prefix when cookies are `Secure`).
+pub fn host_session_cookie(res: &Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("__Host-crm_session="))
+        .expect("the session cookie has the __Host- prefix")
 }
