@@ -350,23 +350,9 @@ impl Fixture {
     }
 }
 
-/// Checks an `applied` file: sets the database up, applies the file, compares the counts
-/// and the errors (exactly, none missing and none more).
+/// Checks an `applied` file on a fresh `fixture`: sets the database up, applies the file,
+/// compares the counts and the errors (exactly, none missing and none more).
 async fn check_applied(
-    backend: Backend,
-    expected: &Expected,
-    action: ImportAction,
-    bytes: &[u8],
-    delimiter: Delimiter,
-    today: NaiveDate,
-) -> Vec<String> {
-    let fixture = Fixture::new(backend).await;
-    let problems = applied_problems(&fixture, expected, action, bytes, delimiter, today).await;
-    fixture.close().await;
-    problems
-}
-
-async fn applied_problems(
     fixture: &Fixture,
     expected: &Expected,
     action: ImportAction,
@@ -446,7 +432,10 @@ async fn check(file: &Path, backend: Backend) -> Vec<String> {
         .expect("delimiter");
     let today = chrono::Utc::now().date_naive();
     if expected.keys["outcome"] == "applied" {
-        return check_applied(backend, &expected, action, &bytes, delimiter, today).await;
+        let fixture = Fixture::new(backend).await;
+        let problems = check_applied(&fixture, &expected, action, &bytes, delimiter, today).await;
+        fixture.close().await;
+        return problems;
     }
     let expected = &expected.keys;
     let mut problems = Vec::new();

@@ -939,6 +939,14 @@ async fn admins_rename_programs_and_others_may_not(backend: Backend) {
     assert_eq!(app.audit_count("ib_program.renamed").await, 1);
 }
 
+/// Calls a server function that changes a user, then waits out the time an open stream
+/// trusts what it read of its user (2 s).
+async fn change_and_wait(app: &TestApp, client: &Client, endpoint: &str, form: &[(&str, &str)]) {
+    let res = app.call(client, endpoint, form).await;
+    assert_eq!(res.status(), StatusCode::OK, "{endpoint}");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+}
+
 /// Reads an event stream to its end, which must come within a few seconds and before it
 /// has told of a reverted import.
 async fn ends_before_it_tells_of_a_revert(feed: reqwest::Response) {
@@ -994,15 +1002,13 @@ async fn a_stream_narrows_when_its_user_is_demoted_and_ends_when_disabled(backen
     // at most every 2 s).
     let mia_feed = subscribe(&app, &mia).await;
     let control = subscribe(&app, &admin).await;
-    let res = app
-        .call(
-            &admin,
-            "admin/users/role",
-            &[("id", &mia_id), ("role", "operator")],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    change_and_wait(
+        &app,
+        &admin,
+        "admin/users/role",
+        &[("id", &mia_id), ("role", "operator")],
+    )
+    .await;
     let later = start(&app, &admin, "Email,First name\nadmin.2@example.com,A\n").await;
     let seen = job_events(control, Duration::from_secs(30), finished(later)).await;
     assert!(finished(later)(&seen), "{seen:?}");
@@ -1012,15 +1018,13 @@ async fn a_stream_narrows_when_its_user_is_demoted_and_ends_when_disabled(backen
     // Disabled, Olga's stream ends at the next event it would have carried: the revert of
     // her own import.
     let olga_feed = subscribe(&app, &olga).await;
-    let res = app
-        .call(
-            &admin,
-            "admin/users/active",
-            &[("id", &olga_id), ("active", "false")],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    change_and_wait(
+        &app,
+        &admin,
+        "admin/users/active",
+        &[("id", &olga_id), ("active", "false")],
+    )
+    .await;
     let (status, reverted) =
         common::post(&app, &admin, &format!("/api/v1/imports/{olgas}/revert")).await;
     assert_eq!(status, StatusCode::OK, "{reverted}");
@@ -1031,9 +1035,7 @@ async fn a_stream_narrows_when_its_user_is_demoted_and_ends_when_disabled(backen
     let olegs = start(&app, &oleg, "Email,First name\noleg.1@example.com,O\n").await;
     wait(&app, &oleg, olegs).await;
     let oleg_feed = subscribe(&app, &oleg).await;
-    let res = app.call(&oleg, "logout", &[]).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    change_and_wait(&app, &oleg, "logout", &[]).await;
     let (status, reverted) =
         common::post(&app, &admin, &format!("/api/v1/imports/{olegs}/revert")).await;
     assert_eq!(status, StatusCode::OK, "{reverted}");
