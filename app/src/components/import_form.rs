@@ -277,7 +277,14 @@ pub fn ImportDialog(from: &'static str, action: ImportAction) -> impl IntoView {
             {move || Suspend::new(async move {
                 match rules.await {
                     Ok(rules) if rules.can_import => Some(view! {
-                        <ImportModal action rules=rules.clone() error=error.get_untracked()>
+                        <ImportModal action error=error.get_untracked()>
+                            // The rules of every action, rendered here; the dialog shows those
+                            // of the action chosen in the form.
+                            {ImportAction::ALL.into_iter().map(|a| view! {
+                                <div class="action-rules" data-action=a.as_str() hidden=a != action>
+                                    <Rules rules=rules.clone() action=a/>
+                                </div>
+                            }).collect_view()}
                             <UploadGuard max_bytes=rules.max_bytes><ImportForm from action/></UploadGuard>
                         </ImportModal>
                     }.into_any()),
@@ -295,14 +302,25 @@ pub fn ImportDialog(from: &'static str, action: ImportAction) -> impl IntoView {
 /// Escape, the close button or a click beside it close it and focus goes back to the
 /// button; the rules, required columns and template follow the Action chosen in the form.
 #[island]
-fn ImportModal(
-    action: ImportAction,
-    rules: ImportRules,
-    error: Option<String>,
-    children: Children,
-) -> impl IntoView {
+fn ImportModal(action: ImportAction, error: Option<String>, children: Children) -> impl IntoView {
     let dialog = NodeRef::<leptos::html::Dialog>::new();
     let (chosen, set_chosen) = signal(action);
+    // The rules shown are those of the chosen action (the server rendered every action's).
+    Effect::new(move |_| {
+        let chosen = chosen.get();
+        if let Some(d) = dialog.get() {
+            for a in ImportAction::ALL {
+                let selector = format!(".action-rules[data-action=\"{}\"]", a.as_str());
+                if let Ok(Some(block)) = d.query_selector(&selector) {
+                    let _ = if a == chosen {
+                        block.remove_attribute("hidden")
+                    } else {
+                        block.set_attribute("hidden", "")
+                    };
+                }
+            }
+        }
+    });
     let show = move || {
         if let Some(d) = dialog.get() {
             // Shown open by the server (a refused upload): made modal.
@@ -368,7 +386,6 @@ fn ImportModal(
             {error.map(|e| view! {
                 <div class="notice notice-error" role="alert" data-testid="upload-error">{crate::components::notice::readable(&e)}</div>
             })}
-            {move || view! { <Rules rules=rules.clone() action=chosen.get()/> }}
             {children()}
             </div>
         </dialog>
