@@ -582,7 +582,39 @@ async fn sessions_end_after_the_absolute_timeout_however_busy(backend: Backend) 
     );
 }
 
+/// Sign-in folds the case of every alphabet, as email uniqueness and search do: a user
+/// created as `Édith.Шестакова@Example.fr` signs in as `ÉDITH.шестакова@example.FR`, and
+/// no second user may take that address in another case.
+async fn sign_in_folds_case_in_every_alphabet(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let password = "a-long-test-password";
+    let res = app
+        .create_user(&admin, "Édith.Шестакова@Example.fr", "operator", password)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let client = app.client();
+    let res = app
+        .sign_in(&client, "ÉDITH.шестакова@example.FR", password)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        app.whoami(&client).await["email"],
+        "Édith.Шестакова@Example.fr"
+    );
+    let res = app
+        .create_user(&admin, "édith.ШЕСТАКОВА@example.fr", "manager", password)
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    // Another letter is another address.
+    let res = app
+        .sign_in(&app.client(), "Edith.Шестакова@Example.fr", password)
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
 on_both_databases!(
+    sign_in_folds_case_in_every_alphabet,
     admin_signs_in_and_is_recognised,
     wrong_password_and_unknown_email_get_the_same_answer,
     repeated_failures_for_one_account_are_slowed_down,
