@@ -301,6 +301,50 @@ async fn the_latest_migrations_go_down_and_up(backend: Backend) {
     );
 }
 
+/// Every migration goes down, one at a time from the newest, until nothing of the schema is
+/// left but the migrations' own table; then all go up again and the database works.
+async fn every_migration_goes_down_and_up_again(backend: Backend) {
+    use migration::MigratorTrait;
+    let (db, _dir) = migrated(backend).await;
+    let all = migration::Migrator::migrations().len();
+    for left in (0..all).rev() {
+        migration::Migrator::down(&db, Some(1))
+            .await
+            .unwrap_or_else(|e| panic!("down to {left} migrations: {e}"));
+        assert_eq!(
+            migration::Migrator::get_applied_migrations(&db)
+                .await
+                .unwrap()
+                .len(),
+            left
+        );
+    }
+    let tables = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' \
+             AND tablename <> 'seaql_migrations'"
+        }
+        _ => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'"
+        }
+    };
+    let left: Vec<String> = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            tables.to_owned(),
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "tables left after every down");
+    migration::Migrator::up(&db, None).await.expect("up again");
+    defaults(&db).await;
+    new_client(&db, "ann@example.com", "ann").await.unwrap();
+}
+
 async fn clients_take_their_dependents_along(backend: Backend) {
     let (db, _dir) = migrated(backend).await;
     dependents_follow_their_client(&db, "").await;
@@ -660,6 +704,7 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
 }
 
 on_both_databases!(
+    every_migration_goes_down_and_up_again,
     lower_folds_every_alphabet,
     default_project_and_desk_exist,
     client_emails_are_unique_regardless_of_case,
