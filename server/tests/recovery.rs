@@ -714,6 +714,83 @@ async fn reverting_a_large_import_leaves_every_index_as_migrated(backend: Backen
     drop(setup);
 }
 
+/// A job whose worker is gone: another worker may not take it while its heartbeat is
+/// fresh, except on SQLite, where a starting server releases it at once (only one server
+/// runs there); on PostgreSQL it is taken over once the heartbeat is stale. The old worker
+/// is then fenced off, and a job started more than `MAX_ATTEMPTS` times is given up.
+async fn a_job_whose_worker_is_gone_is_taken_over_then_given_up(backend: Backend) {
+    let (url, _dir) = fresh_database(backend).await;
+    let db = server::db::connect(&url).await.unwrap();
+    server::db::migrate(&db).await.unwrap();
+    let user = operator(&db).await;
+    let id = queue(&db, &user, "orphan", clients_file("orphan-", 10)).await;
+    let a_while_ago = || chrono::Utc::now() - chrono::Duration::seconds(30);
+    assert_eq!(
+        imports::claim_next(&db, "gone-worker", a_while_ago())
+            .await
+            .unwrap(),
+        Some(id)
+    );
+    assert_eq!(
+        imports::claim_next(&db, "new-worker", a_while_ago())
+            .await
+            .unwrap(),
+        None,
+        "its heartbeat is fresh"
+    );
+    let released = imports::release_orphans(&db).await.unwrap();
+    let taken = imports::claim_next(&db, "new-worker", a_while_ago())
+        .await
+        .unwrap();
+    match backend {
+        Backend::Sqlite => assert_eq!((released, taken), (1, Some(id))),
+        Backend::Postgres => {
+            assert_eq!(
+                (released, taken),
+                (0, None),
+                "another instance may be running it"
+            );
+            let stale = chrono::Utc::now() + chrono::Duration::seconds(1);
+            assert_eq!(
+                imports::claim_next(&db, "new-worker", stale).await.unwrap(),
+                Some(id)
+            );
+        }
+    }
+    let options = imports::RunOptions {
+        heartbeat_every: Duration::from_secs(5),
+        bulk_min_rows: app::jobs::bulk::BULK_MIN_ROWS,
+        stale_after: Duration::from_secs(30),
+    };
+    let fenced = imports::run(&db, id, "gone-worker", &options).await;
+    assert!(
+        matches!(fenced, Err(app::model::AppError::Conflict(_))),
+        "{fenced:?}"
+    );
+    assert_eq!(job(&db, id).await.worker_id.as_deref(), Some("new-worker"));
+    // As if it had been started again and again, each time without finishing.
+    import_job::Entity::update_many()
+        .col_expr(
+            import_job::Column::Attempts,
+            Expr::value(app::jobs::MAX_ATTEMPTS + 1),
+        )
+        .filter(import_job::Column::Id.eq(id))
+        .exec(&db)
+        .await
+        .unwrap();
+    let given_up = imports::run(&db, id, "new-worker", &options).await.unwrap();
+    assert_eq!(given_up.status, JobStatus::Failed);
+    let log = info_messages(&db, id).await;
+    assert!(
+        log.iter().any(|m| m.contains(&format!(
+            "started {} times without finishing",
+            app::jobs::MAX_ATTEMPTS
+        ))),
+        "{log:#?}"
+    );
+    assert_eq!(client::Entity::find().count(&db).await.unwrap(), 0);
+}
+
 async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
     let (url, _dir) = fresh_database(backend).await;
     let logs = tempfile::tempdir().unwrap();
@@ -784,6 +861,11 @@ async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
 
 mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_whose_worker_is_gone_is_taken_over_then_given_up() {
+        super::a_job_whose_worker_is_gone_is_taken_over_then_given_up(super::Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn corrections_hold_when_a_confirmed_review_resumes_after_a_crash() {
         super::corrections_hold_when_a_confirmed_review_resumes_after_a_crash(
             super::Backend::Sqlite,
@@ -815,6 +897,12 @@ mod sqlite {
 }
 
 mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_whose_worker_is_gone_is_taken_over_then_given_up() {
+        super::a_job_whose_worker_is_gone_is_taken_over_then_given_up(super::Backend::Postgres)
+            .await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn corrections_hold_when_a_confirmed_review_resumes_after_a_crash() {
         super::corrections_hold_when_a_confirmed_review_resumes_after_a_crash(
