@@ -699,7 +699,95 @@ async fn a_reverted_later_import_does_not_hold_back_a_revert(backend: Backend) {
     assert_eq!(city().await, "London");
 }
 
+/// A revert reads its job's changes 500 at a time: an update of 1,200 clients is put back
+/// whole. A partner's membership that a later import's referral depends on is left, and
+/// the revert says so.
+async fn a_revert_reads_its_changes_in_pieces_and_keeps_what_later_rows_need(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    const ROWS: usize = 1_200;
+    let mut clients = String::from("Email,First name,City\n");
+    let mut moved = String::from("Email,City\n");
+    for i in 0..ROWS {
+        clients.push_str(&format!("c{i}@example.com,C{i},Leeds\n"));
+        moved.push_str(&format!("c{i}@example.com,Paris\n"));
+    }
+    assert_eq!(
+        counts(&import(&app, &admin, "import-users", &clients).await),
+        [ROWS as i64, 0, 0, 0]
+    );
+    let update = import(&app, &admin, "import-users", &moved).await;
+    assert_eq!(counts(&update), [0, ROWS as i64, 0, 0]);
+    let (status, reverted) = post(
+        &app,
+        &admin,
+        &format!("/api/v1/imports/{}/revert", update["id"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reverted}");
+    assert_eq!(reverted["revert"]["restored"], ROWS, "{reverted}");
+    assert_eq!(reverted["revert"]["not_reverted"], json!([]));
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM client WHERE city = 'Leeds'")
+            .await,
+        ROWS as i64
+    );
+
+    let res = app
+        .call(
+            &admin,
+            "ib-programs/create",
+            &[("id", "10"), ("name", "Gold")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let partner = import(
+        &app,
+        &admin,
+        "import-ibs",
+        "IB Email,Client Email,IB Type ID\nc0@example.com,,10\n",
+    )
+    .await;
+    assert_eq!(partner["status"], "success", "{partner}");
+    let referral = import(
+        &app,
+        &admin,
+        "import-ibs",
+        "IB Email,Client Email,IB Type ID\nc0@example.com,c1@example.com,10\n",
+    )
+    .await;
+    assert_eq!(referral["status"], "success", "{referral}");
+    let (status, reverted) = post(
+        &app,
+        &admin,
+        &format!("/api/v1/imports/{}/revert", partner["id"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reverted}");
+    assert_eq!(reverted["status"], "reverted");
+    let kept = reverted["revert"]["not_reverted"].as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{reverted}");
+    assert!(
+        kept[0]
+            .as_str()
+            .unwrap()
+            .ends_with("was not reverted: other records made since depend on it."),
+        "{reverted}"
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM introducing_broker WHERE program_id = 10")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM referral WHERE program_id = 10")
+            .await,
+        1
+    );
+}
+
 on_both_databases!(
+    a_revert_reads_its_changes_in_pieces_and_keeps_what_later_rows_need,
     accounts_and_partner_imports_are_reverted_value_by_value,
     a_reverted_later_import_does_not_hold_back_a_revert,
     each_action_end_to_end,

@@ -313,6 +313,17 @@ async fn revert_row(
         ));
         return Ok(());
     }
+    // A partner's membership that referrals still name (made by a later import: this one's
+    // own came after it and were reverted first) stays: deleting it would take them along.
+    if entity == Entity::IntroducingBroker
+        && op == ChangeOp::Created
+        && membership_referred(txn, id).await?
+    {
+        report.not_reverted.push(format!(
+            "{name} was not reverted: other records made since depend on it."
+        ));
+        return Ok(());
+    }
     // Each row in a savepoint: a refusal leaves the rest of the revert intact.
     let one = txn.begin().await?;
     let undone = match op {
@@ -341,6 +352,27 @@ async fn revert_row(
         }
     }
     Ok(())
+}
+
+/// Whether referrals name the partner of membership `id` in its program.
+async fn membership_referred<C: ConnectionTrait>(txn: &C, id: i64) -> Result<bool, DbErr> {
+    let backend = txn.get_database_backend();
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM referral r JOIN introducing_broker m \
+         ON r.program_id = m.program_id AND r.ib_client_id = m.client_id WHERE m.id = {}",
+        match backend {
+            DbBackend::Postgres => "$1",
+            _ => "?1",
+        }
+    );
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0)
+        > 0)
 }
 
 async fn delete_one<C: ConnectionTrait>(txn: &C, entity: Entity, id: i64) -> Result<u64, DbErr> {
