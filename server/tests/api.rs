@@ -26,6 +26,18 @@ async fn messages(app: &TestApp, client: &Client, id: i64, level: &str) -> Vec<V
     list.as_array().unwrap().clone()
 }
 
+/// Reverts `job` as `client`, which must be taken (200); answers the job with its report.
+async fn revert_ok(app: &TestApp, client: &Client, job: &Value) -> Value {
+    let (status, body) = post(
+        app,
+        client,
+        &format!("/api/v1/imports/{}/revert", job["id"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
 async fn client_by_email(app: &TestApp, client: &Client, email: &str) -> Value {
     let (status, page) = get(app, client, &format!("/api/v1/clients?search={email}")).await;
     assert_eq!(status, StatusCode::OK);
@@ -331,9 +343,7 @@ async fn revert_restores_the_previous_state(backend: Backend) {
     assert_eq!(counts(&b), [1, 1, 0, 0]);
 
     // Reverting the first import leaves Alice alone: the second changed her since.
-    let (status, reverted) =
-        post(&app, &admin, &format!("/api/v1/imports/{}/revert", a["id"])).await;
-    assert_eq!(status, StatusCode::OK, "{reverted}");
+    let reverted = revert_ok(&app, &admin, &a).await;
     assert_eq!(reverted["status"], "reverted");
     assert_eq!(reverted["revert"]["deleted"], 1);
     let skipped = reverted["revert"]["not_reverted"].as_array().unwrap();
@@ -351,9 +361,7 @@ async fn revert_restores_the_previous_state(backend: Backend) {
     );
 
     // Reverting the second puts Alice's city back and removes Dave.
-    let (status, reverted) =
-        post(&app, &admin, &format!("/api/v1/imports/{}/revert", b["id"])).await;
-    assert_eq!(status, StatusCode::OK, "{reverted}");
+    let reverted = revert_ok(&app, &admin, &b).await;
     assert_eq!(reverted["revert"]["restored"], 1);
     assert_eq!(reverted["revert"]["deleted"], 1);
     let alice = client_by_email(&app, &admin, "alice@example.com").await;
@@ -555,13 +563,7 @@ async fn accounts_and_partner_imports_are_reverted_value_by_value(backend: Backe
             .map(|a| (a["product_id"].as_i64().unwrap(), a["currency"].to_string()))
     };
     assert_eq!(account("100001").await, Some((2, "\"EUR\"".into())));
-    let (status, reverted) = post(
-        &app,
-        &admin,
-        &format!("/api/v1/imports/{}/revert", second["id"]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{reverted}");
+    let reverted = revert_ok(&app, &admin, &second).await;
     assert_eq!(
         (
             &reverted["revert"]["restored"],
@@ -616,13 +618,7 @@ async fn accounts_and_partner_imports_are_reverted_value_by_value(backend: Backe
         .await
     };
     assert_eq!((partners().await, referrals().await), (1, 2));
-    let (status, reverted) = post(
-        &app,
-        &admin,
-        &format!("/api/v1/imports/{}/revert", ibs["id"]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{reverted}");
+    let reverted = revert_ok(&app, &admin, &ibs).await;
     assert_eq!(reverted["status"], "reverted");
     assert_eq!((partners().await, referrals().await), (0, 0));
     assert_eq!(
@@ -661,13 +657,9 @@ async fn a_reverted_later_import_does_not_hold_back_a_revert(backend: Backend) {
     .await;
     assert_eq!((counts(&a), counts(&b)), ([0, 1, 0, 0], [0, 1, 0, 0]));
     assert_eq!(city().await, "Paris");
-    let (status, reverted) =
-        post(&app, &admin, &format!("/api/v1/imports/{}/revert", b["id"])).await;
-    assert_eq!(status, StatusCode::OK, "{reverted}");
+    revert_ok(&app, &admin, &b).await;
     assert_eq!(city().await, "Leeds");
-    let (status, reverted) =
-        post(&app, &admin, &format!("/api/v1/imports/{}/revert", a["id"])).await;
-    assert_eq!(status, StatusCode::OK, "{reverted}");
+    let reverted = revert_ok(&app, &admin, &a).await;
     assert_eq!(reverted["revert"]["restored"], 1, "{reverted}");
     assert_eq!(reverted["revert"]["not_reverted"], json!([]), "{reverted}");
     assert_eq!(city().await, "London");
@@ -680,13 +672,7 @@ async fn a_reverted_later_import_does_not_hold_back_a_revert(backend: Backend) {
     )
     .await;
     assert_eq!(failed["status"], "failed", "{failed}");
-    let (status, reverted) = post(
-        &app,
-        &admin,
-        &format!("/api/v1/imports/{}/revert", failed["id"]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{reverted}");
+    let reverted = revert_ok(&app, &admin, &failed).await;
     assert_eq!(reverted["status"], "reverted");
     assert_eq!(
         (
@@ -718,13 +704,7 @@ async fn a_revert_reads_its_changes_in_pieces_and_keeps_what_later_rows_need(bac
     );
     let update = import(&app, &admin, "import-users", &moved).await;
     assert_eq!(counts(&update), [0, ROWS as i64, 0, 0]);
-    let (status, reverted) = post(
-        &app,
-        &admin,
-        &format!("/api/v1/imports/{}/revert", update["id"]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{reverted}");
+    let reverted = revert_ok(&app, &admin, &update).await;
     assert_eq!(reverted["revert"]["restored"], ROWS, "{reverted}");
     assert_eq!(reverted["revert"]["not_reverted"], json!([]));
     assert_eq!(
@@ -757,13 +737,7 @@ async fn a_revert_reads_its_changes_in_pieces_and_keeps_what_later_rows_need(bac
     )
     .await;
     assert_eq!(referral["status"], "success", "{referral}");
-    let (status, reverted) = post(
-        &app,
-        &admin,
-        &format!("/api/v1/imports/{}/revert", partner["id"]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{reverted}");
+    let reverted = revert_ok(&app, &admin, &partner).await;
     assert_eq!(reverted["status"], "reverted");
     let kept = reverted["revert"]["not_reverted"].as_array().unwrap();
     assert_eq!(kept.len(), 1, "{reverted}");

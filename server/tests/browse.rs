@@ -465,6 +465,14 @@ async fn upload_form_keyed(
     res.headers()["location"].to_str().unwrap().to_owned()
 }
 
+/// The job an upload form's answer leads to: `/imports/{id}` followed by `page`.
+fn job_led_to(to: &str, page: &str) -> i64 {
+    to.strip_prefix("/imports/")
+        .and_then(|rest| rest.strip_suffix(page))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("redirected to {to}"))
+}
+
 async fn the_upload_form_and_its_templates(backend: Backend) {
     let app = spawn_app(backend).await;
     let admin = app.admin().await;
@@ -501,10 +509,7 @@ async fn the_upload_form_and_its_templates(backend: Backend) {
         b"Email,First name\nform@example.com,Form\n",
     )
     .await;
-    let id: i64 = to
-        .strip_prefix("/imports/")
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_else(|| panic!("redirected to {to}"));
+    let id = job_led_to(&to, "");
     assert_eq!(wait(&app, &operator, id).await["status"], "success");
 
     // Each form carries a key of its own; the same form sent twice, even at once (a double
@@ -547,11 +552,7 @@ async fn the_upload_form_and_its_templates(backend: Backend) {
     let partner = b"Email,First name,billing.city,Comments,AffiliateID\n\
         partner@example.com,Partner,Paris,VIP,A-7\n";
     let to = upload_form(&app, &operator, "clients", partner).await;
-    let id: i64 = to
-        .strip_prefix("/imports/")
-        .and_then(|rest| rest.strip_suffix("/mapping"))
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_else(|| panic!("redirected to {to}"));
+    let id = job_led_to(&to, "/mapping");
     let (status, job) = get(&app, &operator, &format!("/api/v1/imports/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(job["status"], "awaiting_mapping", "{job}");
@@ -580,10 +581,7 @@ async fn the_upload_form_and_its_templates(backend: Backend) {
         b"Email,First name,Last name,billing.city,AffiliateID\nhalf@example.com,Half,Known,Oslo,A-8\n",
     )
     .await;
-    let id: i64 = to
-        .strip_prefix("/imports/")
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_else(|| panic!("redirected to {to}"));
+    let id = job_led_to(&to, "");
     assert_eq!(wait(&app, &operator, id).await["status"], "success");
 
     // A refused file goes back to the page it came from, with the reason; no job.
