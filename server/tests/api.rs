@@ -760,7 +760,103 @@ async fn a_revert_reads_its_changes_in_pieces_and_keeps_what_later_rows_need(bac
     );
 }
 
+/// A row whose earlier values the database now refuses is left as it is, in its own
+/// savepoint, and the revert says why; the other rows of the same revert are put back.
+/// Here Alice's earlier desk was deleted since (a foreign key), and Bob's earlier username
+/// was given to a client created since (a unique index).
+async fn a_revert_the_database_refuses_for_some_rows_restores_the_others(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let project = app
+        .scalar_i64("SELECT id FROM project WHERE name = 'Default'")
+        .await
+        .to_string();
+    for desk in ["East", "West"] {
+        let res = app
+            .call(
+                &admin,
+                "admin/desks/create",
+                &[("project", &project), ("name", desk)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "desk {desk}");
+    }
+    let created = import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,First name,Username,Desk,City\n\
+         alice@example.com,Alice,alice,East,London\n\
+         bob@example.com,Bob,bobby,West,London\n\
+         carol@example.com,Carol,carol,West,London\n",
+    )
+    .await;
+    assert_eq!(counts(&created), [3, 0, 0, 0], "{created}");
+    let update = import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,Username,Desk,City\n\
+         alice@example.com,alice,West,Leeds\n\
+         bob@example.com,robert,West,Leeds\n\
+         carol@example.com,carol,West,Leeds\n",
+    )
+    .await;
+    assert_eq!(counts(&update), [0, 3, 0, 0], "{update}");
+    // Since then: desk East is deleted (no client is in it any more), and a new client
+    // takes the username Bob had.
+    assert_eq!(app.execute("DELETE FROM desk WHERE name = 'East'").await, 1);
+    let dave = import(
+        &app,
+        &admin,
+        "import-users",
+        "Email,First name,Username\ndave@example.com,Dave,bobby\n",
+    )
+    .await;
+    assert_eq!(counts(&dave), [1, 0, 0, 0], "{dave}");
+
+    let reverted = revert_ok(&app, &admin, &update).await;
+    assert_eq!(reverted["status"], "reverted", "{reverted}");
+    assert_eq!(reverted["revert"]["restored"], 1, "{reverted}");
+    let id = |email: &str| format!("SELECT id FROM client WHERE email = '{email}'");
+    let (alice, bob) = (
+        app.scalar_i64(&id("alice@example.com")).await,
+        app.scalar_i64(&id("bob@example.com")).await,
+    );
+    assert_eq!(
+        reverted["revert"]["not_reverted"],
+        json!([
+            format!(
+                "Client #{bob} was not reverted: another record now holds one of its earlier values (such as its username)."
+            ),
+            format!(
+                "Client #{alice} was not reverted: a record its earlier values refer to (such as its desk) was deleted since."
+            ),
+        ]),
+        "{reverted}"
+    );
+    // Carol is back in London; Alice and Bob keep what the update gave them, whole.
+    let city = async |email: &str| client_by_email(&app, &admin, email).await["city"].clone();
+    assert_eq!(city("carol@example.com").await, "London");
+    assert_eq!(city("alice@example.com").await, "Leeds");
+    assert_eq!(city("bob@example.com").await, "Leeds");
+    assert_eq!(
+        app.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM client c JOIN desk d ON d.id = c.desk_id \
+             WHERE d.name = 'West' AND c.id = {alice}"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM client WHERE username = 'robert'")
+            .await,
+        1
+    );
+}
+
 on_both_databases!(
+    a_revert_the_database_refuses_for_some_rows_restores_the_others,
     a_revert_reads_its_changes_in_pieces_and_keeps_what_later_rows_need,
     accounts_and_partner_imports_are_reverted_value_by_value,
     a_reverted_later_import_does_not_hold_back_a_revert,

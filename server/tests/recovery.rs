@@ -13,8 +13,8 @@ use app::model::{CurrentUser, Delimiter, ImportAction, Role};
 use common::{Backend, fresh_database};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect,
 };
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -475,6 +475,325 @@ async fn corrections_hold_when_a_confirmed_review_resumes_after_a_crash(backend:
     drop(dir);
 }
 
+/// Runs queued job `id` in a server that is killed once some batches are committed and
+/// `check_interrupted` has looked at the database as the kill left it; a second server
+/// resumes it. Answers the job as it ended, the rows the first attempt committed, and the
+/// second server (still running).
+async fn killed_and_resumed(
+    url: &str,
+    db: &DatabaseConnection,
+    id: i64,
+    logs: &Path,
+    check_interrupted: impl AsyncFnOnce(&import_job::Model),
+) -> (import_job::Model, i64, ServerProcess) {
+    let first = ServerProcess::start(url, &logs.join(format!("{id}-first.log")), "2s");
+    wait_until("the first batches", Duration::from_secs(120), async || {
+        job(db, id).await.processed_rows >= 1_000
+    })
+    .await;
+    first.kill_hard();
+    let interrupted = job(db, id).await;
+    assert_eq!(interrupted.status, JobStatus::InProgress);
+    assert!(
+        interrupted.processed_rows < interrupted.total_rows,
+        "killed too late to test anything: {} of {} rows done",
+        interrupted.processed_rows,
+        interrupted.total_rows
+    );
+    check_interrupted(&interrupted).await;
+    let second = ServerProcess::start(url, &logs.join(format!("{id}-second.log")), "2s");
+    wait_until("the resumed run", Duration::from_secs(300), async || {
+        job(db, id).await.status != JobStatus::InProgress
+    })
+    .await;
+    let done = job(db, id).await;
+    assert_eq!(done.attempts, 2, "{:?}", info_messages(db, id).await);
+    let log = info_messages(db, id).await;
+    let resumed = format!(
+        "Resumed (attempt 2) after data row {}",
+        interrupted.processed_rows
+    );
+    assert!(log.iter().any(|m| m.starts_with(&resumed)), "{log:#?}");
+    assert_eq!(
+        log.iter().filter(|m| m.starts_with("Read as")).count(),
+        1,
+        "the opening messages are written once: {log:#?}"
+    );
+    (done, interrupted.processed_rows, second)
+}
+
+/// Queues `csv` as `action` for `user`, validate-only if asked.
+async fn queue_as(
+    db: &DatabaseConnection,
+    user: &CurrentUser,
+    action: ImportAction,
+    csv: String,
+    validate_only: bool,
+) -> i64 {
+    let caller = app::auth::Caller {
+        user: Some(user.clone()),
+        remote_addr: None,
+    };
+    let mut upload = users_upload(action.as_str(), csv);
+    upload.action = action;
+    upload.validate_only = validate_only;
+    imports::create(db, &caller, user, upload, Limits::NONE, None)
+        .await
+        .unwrap()
+        .id
+}
+
+/// The ids of the `entity` rows job `id` recorded as created (as runs of ids or one by
+/// one), sorted; an id recorded twice shows twice.
+async fn recorded_created(db: &DatabaseConnection, id: i64, entity: &str) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for change in import_change::Entity::find()
+        .filter(import_change::Column::JobId.eq(id))
+        .filter(import_change::Column::Entity.eq(entity))
+        .all(db)
+        .await
+        .unwrap()
+    {
+        match change.operation.as_str() {
+            "created_ids" => {
+                let runs: Vec<(i64, i64)> =
+                    serde_json::from_str(change.new_values.as_deref().unwrap()).unwrap();
+                for (first, last) in runs {
+                    ids.extend(first..=last);
+                }
+            }
+            "created" => ids.push(change.entity_id),
+            other => panic!("job {id} recorded `{other}` for {entity}"),
+        }
+    }
+    ids.sort_unstable();
+    ids
+}
+
+/// Every id of `table`, sorted.
+async fn ids_of(db: &DatabaseConnection, table: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT id FROM {table}"),
+        ))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.try_get_by_index::<i64>(0).unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+async fn count_of(db: &DatabaseConnection, sql: &str) -> i64 {
+    db.query_one_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql,
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get_by_index::<i64>(0)
+    .unwrap()
+}
+
+/// The error messages of job `id` as (line, column), in line order.
+async fn errors_of(db: &DatabaseConnection, id: i64) -> Vec<(Option<i64>, Option<String>)> {
+    let mut errors: Vec<(Option<i64>, Option<String>)> = import_message::Entity::find()
+        .filter(import_message::Column::JobId.eq(id))
+        .filter(import_message::Column::Level.eq("error"))
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.line, m.column))
+        .collect();
+    errors.sort();
+    errors
+}
+
+/// A validate-only run killed half-way resumes after its last committed batch: it still
+/// writes no client, its counts and errors are those of one whole run (the errors of the
+/// first attempt's batches once), and confirming it then imports what it said.
+async fn a_killed_validate_only_run_resumes_and_still_writes_nothing(backend: Backend) {
+    let (url, dir) = fresh_database(backend).await;
+    let logs = tempfile::tempdir().unwrap();
+    let db = server::db::connect(&url).await.unwrap();
+    server::db::migrate(&db).await.unwrap();
+    let user = operator(&db).await;
+    let mut csv = String::from("Email,First name,Last name,Country,City\n");
+    // Bad rows in the first batch and in the last one.
+    let bad = [10, ROWS - 10];
+    for i in 0..ROWS {
+        let country = if bad.contains(&i) { "Atlantis" } else { "GB" };
+        csv.push_str(&format!(
+            "trial{i}@example.com,First{i},Last{i},{country},Leeds\n"
+        ));
+    }
+    let id = queue_as(&db, &user, ImportAction::Users, csv, true).await;
+    let (done, _, _server) = killed_and_resumed(&url, &db, id, logs.path(), async |_| {
+        assert_eq!(client::Entity::find().count(&db).await.unwrap(), 0);
+    })
+    .await;
+    assert_eq!(done.status, JobStatus::AwaitingConfirmation);
+    assert_eq!(
+        (
+            done.processed_rows,
+            done.created_rows,
+            done.updated_rows,
+            done.error_rows
+        ),
+        (ROWS as i64, ROWS as i64 - 2, 0, 2)
+    );
+    assert_eq!(client::Entity::find().count(&db).await.unwrap(), 0);
+    // Data row i is line i + 2.
+    let lines: Vec<(Option<i64>, Option<String>)> = bad
+        .iter()
+        .map(|i| (Some(*i as i64 + 2), Some("Country".to_owned())))
+        .collect();
+    assert_eq!(errors_of(&db, id).await, lines);
+
+    let caller = app::auth::Caller {
+        user: Some(user.clone()),
+        remote_addr: None,
+    };
+    imports::confirm(&db, &caller, &user, id).await.unwrap();
+    wait_until("the confirmed run", Duration::from_secs(300), async || {
+        job(&db, id).await.status == JobStatus::SuccessWithErrors
+    })
+    .await;
+    let confirmed = job(&db, id).await;
+    assert_eq!(
+        (confirmed.created_rows, confirmed.error_rows),
+        (ROWS as i64 - 2, 2)
+    );
+    assert_eq!(
+        client::Entity::find().count(&db).await.unwrap(),
+        ROWS as u64 - 2
+    );
+    assert_eq!(errors_of(&db, id).await, lines);
+    drop(dir);
+}
+
+/// An accounts import and an IB import, each killed half-way, resume after their last
+/// committed batch: every account, membership and referral exists once, and each is
+/// recorded once for revert.
+async fn killed_accounts_and_ib_imports_resume_after_the_last_batch(backend: Backend) {
+    const PARTNERS: usize = 120;
+    const REFERRALS: usize = 12_000;
+    let (url, dir) = fresh_database(backend).await;
+    let logs = tempfile::tempdir().unwrap();
+    let db = server::db::connect(&url).await.unwrap();
+    server::db::migrate(&db).await.unwrap();
+    let user = operator(&db).await;
+    app::entities::ib_program::ActiveModel {
+        id: sea_orm::ActiveValue::Set(7),
+        name: sea_orm::ActiveValue::Set("Gold".into()),
+        created_at: sea_orm::ActiveValue::Set(chrono::Utc::now()),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    let mut clients = String::from("Email,First name\n");
+    for i in 0..REFERRALS {
+        clients.push_str(&format!("cl{i}@example.com,C{i}\n"));
+    }
+    for p in 0..PARTNERS {
+        clients.push_str(&format!("ib{p}@example.com,P{p}\n"));
+    }
+    let id = queue_as(&db, &user, ImportAction::Users, clients, false).await;
+    {
+        let _server = ServerProcess::start(&url, &logs.path().join("clients.log"), "2s");
+        wait_until("the clients", Duration::from_secs(300), async || {
+            job(&db, id).await.status == JobStatus::Success
+        })
+        .await;
+    }
+
+    let mut accounts = String::from("Email,Account number,Product ID,Product currency\n");
+    for i in 0..REFERRALS {
+        accounts.push_str(&format!("cl{i}@example.com,MT5-{i},3,USD\n"));
+    }
+    let id = queue_as(&db, &user, ImportAction::Accounts, accounts, false).await;
+    let (done, committed, server) = killed_and_resumed(&url, &db, id, logs.path(), async |j| {
+        assert_eq!(
+            count_of(&db, "SELECT COUNT(*) FROM account").await,
+            j.processed_rows,
+            "the accounts of committed batches, and nothing of the batch in flight"
+        );
+    })
+    .await;
+    drop(server);
+    assert!(committed > 0);
+    assert_eq!(
+        done.status,
+        JobStatus::Success,
+        "{:?}",
+        info_messages(&db, id).await
+    );
+    assert_eq!(
+        (done.processed_rows, done.created_rows, done.error_rows),
+        (REFERRALS as i64, REFERRALS as i64, 0)
+    );
+    assert_eq!(
+        count_of(&db, "SELECT COUNT(DISTINCT account_number) FROM account").await,
+        REFERRALS as i64
+    );
+    assert_eq!(
+        recorded_created(&db, id, "account").await,
+        ids_of(&db, "account").await,
+        "every account created is recorded for revert, once"
+    );
+
+    let mut ibs = String::from("IB Email,Client Email,IB Type ID\n");
+    for i in 0..REFERRALS {
+        ibs.push_str(&format!(
+            "ib{}@example.com,cl{i}@example.com,7\n",
+            i % PARTNERS
+        ));
+    }
+    let id = queue_as(&db, &user, ImportAction::Ibs, ibs, false).await;
+    let (done, _, server) = killed_and_resumed(&url, &db, id, logs.path(), async |j| {
+        assert_eq!(
+            count_of(&db, "SELECT COUNT(*) FROM referral").await,
+            j.processed_rows,
+            "the referrals of committed batches, and nothing of the batch in flight"
+        );
+    })
+    .await;
+    drop(server);
+    assert_eq!(
+        done.status,
+        JobStatus::Success,
+        "{:?}",
+        info_messages(&db, id).await
+    );
+    assert_eq!(
+        (done.processed_rows, done.created_rows, done.error_rows),
+        (REFERRALS as i64, REFERRALS as i64, 0)
+    );
+    assert_eq!(
+        count_of(&db, "SELECT COUNT(DISTINCT client_id) FROM referral").await,
+        REFERRALS as i64
+    );
+    assert_eq!(
+        count_of(&db, "SELECT COUNT(*) FROM introducing_broker").await,
+        PARTNERS as i64
+    );
+    assert_eq!(
+        recorded_created(&db, id, "referral").await,
+        ids_of(&db, "referral").await,
+        "every referral is recorded for revert, once"
+    );
+    assert_eq!(
+        recorded_created(&db, id, "introducing_broker").await,
+        ids_of(&db, "introducing_broker").await,
+        "every membership is recorded for revert, once"
+    );
+    drop(dir);
+}
+
 /// A bulk-mode import killed half-way: its indexes were dropped and stay missing while
 /// it is down; the next start resumes it, the counts are exact and every index is back
 /// exactly as the migrations made it.
@@ -861,6 +1180,18 @@ async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
 
 mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_killed_validate_only_run_resumes_and_still_writes_nothing() {
+        super::a_killed_validate_only_run_resumes_and_still_writes_nothing(super::Backend::Sqlite)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn killed_accounts_and_ib_imports_resume_after_the_last_batch() {
+        super::killed_accounts_and_ib_imports_resume_after_the_last_batch(super::Backend::Sqlite)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_job_whose_worker_is_gone_is_taken_over_then_given_up() {
         super::a_job_whose_worker_is_gone_is_taken_over_then_given_up(super::Backend::Sqlite).await;
     }
@@ -897,6 +1228,20 @@ mod sqlite {
 }
 
 mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_killed_validate_only_run_resumes_and_still_writes_nothing() {
+        super::a_killed_validate_only_run_resumes_and_still_writes_nothing(
+            super::Backend::Postgres,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn killed_accounts_and_ib_imports_resume_after_the_last_batch() {
+        super::killed_accounts_and_ib_imports_resume_after_the_last_batch(super::Backend::Postgres)
+            .await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_job_whose_worker_is_gone_is_taken_over_then_given_up() {
         super::a_job_whose_worker_is_gone_is_taken_over_then_given_up(super::Backend::Postgres)

@@ -13,7 +13,7 @@ use crate::model::JobStatus;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, Statement, TransactionTrait,
 };
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -346,12 +346,26 @@ async fn revert_row(
         Err(e) => {
             one.rollback().await?;
             tracing::info!(job_id, error = %e, "a change could not be reverted");
-            report.not_reverted.push(format!(
-                "{name} was not reverted: other records made since depend on it."
-            ));
+            report
+                .not_reverted
+                .push(format!("{name} was not reverted: {}", refusal(op, &e)));
         }
     }
     Ok(())
+}
+
+/// Why the database refused to undo a row, in the words of the revert's report.
+fn refusal(op: ChangeOp, e: &DbErr) -> &'static str {
+    match (op, e.sql_err()) {
+        (ChangeOp::Created, _) => "other records made since depend on it.",
+        (_, Some(SqlErr::ForeignKeyConstraintViolation(_))) => {
+            "a record its earlier values refer to (such as its desk) was deleted since."
+        }
+        (_, Some(SqlErr::UniqueConstraintViolation(_))) => {
+            "another record now holds one of its earlier values (such as its username)."
+        }
+        _ => "the database refused its earlier values.",
+    }
 }
 
 /// Whether referrals name the partner of membership `id` in its program.

@@ -293,6 +293,15 @@ impl TestApp {
         row.try_get_by_index::<i64>(0).expect("an integer")
     }
 
+    /// Runs `sql` directly on the database, as another program sharing it would.
+    pub async fn execute(&self, sql: &str) -> u64 {
+        self.db
+            .execute_unprepared(sql)
+            .await
+            .expect("statement")
+            .rows_affected()
+    }
+
     pub async fn audit_count(&self, action: &str) -> i64 {
         self.scalar_i64(&format!(
             "SELECT COUNT(*) FROM audit_event WHERE action = '{action}'"

@@ -1,0 +1,576 @@
+//! The engine's apply and revert layers on a real database, without a server, on SQLite
+//! and PostgreSQL: every client field changed and put back, accounts and IB rows created,
+//! updated and deleted again, and what a revert leaves alone and why. They run in seconds,
+//! so `scripts/mutants.sh` runs them for every mutant of the engine.
+
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use app::auth::Caller;
+use app::entities::{account, client, desk, import_job, introducing_broker, project, referral};
+use app::jobs::apply::BatchReport;
+use app::jobs::revert::{RevertReport, revert};
+use app::model::{ClientType, Delimiter, ImportAction, JobStatus};
+use chrono::{NaiveDate, TimeZone, Utc};
+use common::{Backend, Fixture, describe};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    TransactionTrait,
+};
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
+}
+
+/// Applies `csv` as one job; every row must pass the file-level stages.
+async fn run(f: &Fixture, action: ImportAction, csv: &str) -> (i64, BatchReport) {
+    f.apply_as_job(action, csv.as_bytes(), Delimiter::Auto, today())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// (created, updated, unchanged, errors as the bad-files catalogue writes them).
+fn outcome(report: &BatchReport) -> (u64, u64, u64, Vec<String>) {
+    (
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.errors.iter().map(describe).collect(),
+    )
+}
+
+/// Reverts `job` in one transaction and marks it reverted, as the revert action does.
+async fn undo(f: &Fixture, job: i64) -> RevertReport {
+    let txn = f.db.begin().await.unwrap();
+    let report = revert(&txn, job).await.unwrap();
+    import_job::ActiveModel {
+        id: Set(job),
+        status: Set(JobStatus::Reverted),
+        ..Default::default()
+    }
+    .update(&txn)
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    report
+}
+
+async fn client(f: &Fixture, email: &str) -> Option<client::Model> {
+    client::Entity::find()
+        .filter(client::Column::Email.eq(email))
+        .one(&f.db)
+        .await
+        .unwrap()
+}
+
+async fn account(f: &Fixture, number: &str) -> Option<account::Model> {
+    account::Entity::find()
+        .filter(account::Column::AccountNumber.eq(number))
+        .one(&f.db)
+        .await
+        .unwrap()
+}
+
+/// The client as a revert must give it back: everything but the time of the last change.
+fn kept(c: &client::Model) -> client::Model {
+    client::Model {
+        updated_at: Utc.timestamp_opt(0, 0).unwrap(),
+        ..c.clone()
+    }
+}
+
+/// Project `name` with a desk `desk` besides its `Default` one; answers (project, desk).
+async fn project_with_desk(f: &Fixture, name: &str, desk_name: &str) -> (i64, i64) {
+    let caller = Caller::default();
+    app::services::admin::create_project(&f.db, &caller, name)
+        .await
+        .unwrap();
+    let project = project::Entity::find()
+        .filter(project::Column::Name.eq(name))
+        .one(&f.db)
+        .await
+        .unwrap()
+        .unwrap();
+    app::services::admin::create_desk(&f.db, &caller, project.id, desk_name)
+        .await
+        .unwrap();
+    let desk = desk::Entity::find()
+        .filter(desk::Column::ProjectId.eq(project.id))
+        .filter(desk::Column::Name.eq(desk_name))
+        .one(&f.db)
+        .await
+        .unwrap()
+        .unwrap();
+    (project.id, desk.id)
+}
+
+async fn program(f: &Fixture, id: i64) {
+    app::entities::ib_program::ActiveModel {
+        id: Set(id),
+        name: Set(format!("Program {id}")),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&f.db)
+    .await
+    .unwrap();
+}
+
+const EVERY_FIELD: &str = "Email,Username,First name,Middle name,Last name,Date of birth,Country,Phone number,Address,City,Postal code,Verification level,Project,Desk,Active,Type,Created\n";
+
+/// Every field of a client is written as the file says, changed by a second file, and put
+/// back by reverting it; reverting the first deletes the client. An email is changed by
+/// id and put back too.
+async fn every_client_field_is_changed_and_put_back(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let default_project = project::Entity::find()
+        .filter(project::Column::Name.eq("Default"))
+        .one(&f.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let (latam, east) = project_with_desk(&f, "Latam", "East").await;
+
+    let (created, report) = run(
+        &f,
+        ImportAction::Users,
+        &format!(
+            "{EVERY_FIELD}ann@example.com,ann,Ann,Maria,Archer,1985-03-14,GB,+44 20 7946 0958,1 High Street,London,SW1A 1AA,1,Default,Default,yes,personal,2020-01-02T03:04:05Z\n\
+             bob@example.com,,Bob,,,,,,,,,,,,,,\n"
+        ),
+    )
+    .await;
+    assert_eq!(outcome(&report), (2, 0, 0, vec![]));
+    let ann = client(&f, "ann@example.com").await.unwrap();
+    let default_desk = ann.desk_id;
+    assert_eq!(
+        kept(&ann),
+        client::Model {
+            id: ann.id,
+            email: "ann@example.com".into(),
+            username: "ann".into(),
+            first_name: "Ann".into(),
+            middle_name: Some("Maria".into()),
+            last_name: Some("Archer".into()),
+            date_of_birth: NaiveDate::from_ymd_opt(1985, 3, 14),
+            country: Some("GB".into()),
+            phone: Some("+442079460958".into()),
+            address: Some("1 High Street".into()),
+            city: Some("London".into()),
+            postal_code: Some("SW1A 1AA".into()),
+            verification_level: 1,
+            project_id: default_project,
+            desk_id: default_desk,
+            active: true,
+            client_type: ClientType::Personal,
+            created_at: Utc.with_ymd_and_hms(2020, 1, 2, 3, 4, 5).unwrap(),
+            updated_at: Utc.timestamp_opt(0, 0).unwrap(),
+        }
+    );
+    let bob = client(&f, "bob@example.com").await.unwrap();
+    assert_eq!(
+        (
+            bob.username.as_str(),
+            bob.middle_name.as_deref(),
+            bob.country.as_deref(),
+            bob.verification_level,
+            bob.active,
+            bob.client_type,
+            bob.project_id
+        ),
+        (
+            "bob",
+            None,
+            None,
+            0,
+            true,
+            ClientType::Personal,
+            default_project
+        )
+    );
+
+    let (changed, report) = run(
+        &f,
+        ImportAction::Users,
+        &format!(
+            "{EVERY_FIELD}ann@example.com,ann.b,Anna,Marie,Baker,1986-04-15,FR,+33 1 23 45 67 89,2 Rue de Rivoli,Paris,75001,2,Latam,East,no,corporate,2021-05-06T07:08:09Z\n\
+             bob@example.com,,Bob,,,,,,,,,,,,,,\n"
+        ),
+    )
+    .await;
+    assert_eq!(outcome(&report), (0, 1, 1, vec![]));
+    let anna = client(&f, "ann@example.com").await.unwrap();
+    assert_eq!(
+        kept(&anna),
+        client::Model {
+            id: ann.id,
+            email: "ann@example.com".into(),
+            username: "ann.b".into(),
+            first_name: "Anna".into(),
+            middle_name: Some("Marie".into()),
+            last_name: Some("Baker".into()),
+            date_of_birth: NaiveDate::from_ymd_opt(1986, 4, 15),
+            country: Some("FR".into()),
+            phone: Some("+33123456789".into()),
+            address: Some("2 Rue de Rivoli".into()),
+            city: Some("Paris".into()),
+            postal_code: Some("75001".into()),
+            verification_level: 2,
+            project_id: latam,
+            desk_id: east,
+            active: false,
+            client_type: ClientType::Corporate,
+            created_at: Utc.with_ymd_and_hms(2021, 5, 6, 7, 8, 9).unwrap(),
+            updated_at: Utc.timestamp_opt(0, 0).unwrap(),
+        }
+    );
+    assert!(anna.updated_at > ann.updated_at, "the change is dated");
+
+    let (renamed, report) = run(
+        &f,
+        ImportAction::Users,
+        &format!("ID,Email\n{},ann.new@example.com\n", ann.id),
+    )
+    .await;
+    assert_eq!(outcome(&report), (0, 1, 0, vec![]));
+    assert!(client(&f, "ann.new@example.com").await.is_some());
+
+    let report = undo(&f, renamed).await;
+    assert_eq!(
+        report,
+        RevertReport {
+            deleted: 0,
+            restored: 1,
+            not_reverted: vec![]
+        }
+    );
+    assert_eq!(
+        client(&f, "ann@example.com").await.map(|c| kept(&c)),
+        Some(kept(&anna))
+    );
+    let report = undo(&f, changed).await;
+    assert_eq!(
+        report,
+        RevertReport {
+            deleted: 0,
+            restored: 1,
+            not_reverted: vec![]
+        }
+    );
+    assert_eq!(
+        client(&f, "ann@example.com").await.map(|c| kept(&c)),
+        Some(kept(&ann))
+    );
+    assert_eq!(
+        client(&f, "bob@example.com").await.map(|c| kept(&c)),
+        Some(kept(&bob)),
+        "the unchanged row is left as it was"
+    );
+    let report = undo(&f, created).await;
+    assert_eq!(
+        report,
+        RevertReport {
+            deleted: 2,
+            restored: 0,
+            not_reverted: vec![]
+        }
+    );
+    assert_eq!(client::Entity::find().count(&f.db).await.unwrap(), 0);
+    f.close().await;
+}
+
+/// Accounts are created, updated and refused; IB memberships and referrals created; and
+/// a revert deletes what each created and puts back what it changed, value by value.
+async fn accounts_and_partners_are_applied_and_reverted(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    program(&f, 7).await;
+    let (_, report) = run(
+        &f,
+        ImportAction::Users,
+        "Email,First name\nann@example.com,Ann\nbob@example.com,Bob\ncy@example.com,Cy\n",
+    )
+    .await;
+    assert_eq!(outcome(&report), (3, 0, 0, vec![]));
+    let id = |c: Option<client::Model>| c.unwrap().id;
+    let (ann, bob, cy) = (
+        id(client(&f, "ann@example.com").await),
+        id(client(&f, "bob@example.com").await),
+        id(client(&f, "cy@example.com").await),
+    );
+
+    let (opened, report) = run(
+        &f,
+        ImportAction::Accounts,
+        "Email,Account number,Product ID,Product currency\n\
+         ann@example.com,MT5-1,3,USD\n\
+         bob@example.com,MT5-2,3,EUR\n",
+    )
+    .await;
+    assert_eq!(outcome(&report), (2, 0, 0, vec![]));
+    let (changed, report) = run(
+        &f,
+        ImportAction::Accounts,
+        "Email,Account number,Product ID,Product currency\n\
+         ann@example.com,MT5-1,4,USDT\n\
+         bob@example.com,MT5-2,3,EUR\n\
+         cy@example.com,MT5-1,3,USD\n\
+         cy@example.com,MT5-3,5,GBP\n\
+         nobody@example.com,MT5-4,3,USD\n",
+    )
+    .await;
+    assert_eq!(
+        outcome(&report),
+        (
+            1,
+            1,
+            1,
+            vec![
+                format!("line 4 Account number: This account belongs to another client (ID {ann})"),
+                "line 6 Email: There is no client with this email: import the client first".into(),
+            ]
+        )
+    );
+    let number = |a: Option<account::Model>| a.map(|a| (a.client_id, a.product_id, a.currency));
+    assert_eq!(
+        number(account(&f, "MT5-1").await),
+        Some((ann, 4, "USDT".into()))
+    );
+    assert_eq!(
+        number(account(&f, "MT5-3").await),
+        Some((cy, 5, "GBP".into()))
+    );
+
+    let (joined, report) = run(
+        &f,
+        ImportAction::Ibs,
+        "IB Email,Client Email,IB Type ID\n\
+         ann@example.com,bob@example.com,7\n\
+         ann@example.com,bob@example.com,7\n\
+         ann@example.com,,7\n\
+         cy@example.com,bob@example.com,7\n\
+         ann@example.com,cy@example.com,8\n",
+    )
+    .await;
+    assert_eq!(
+        outcome(&report),
+        (
+            1,
+            0,
+            2,
+            vec![
+                format!(
+                    "line 5 Client Email: This client is already referred by another partner (client ID {ann}) in this program"
+                ),
+                "line 6 IB Type ID: There is no IB program with ID 8".into(),
+            ]
+        )
+    );
+    let memberships = introducing_broker::Entity::find().all(&f.db).await.unwrap();
+    assert_eq!(
+        memberships
+            .iter()
+            .map(|m| (m.client_id, m.program_id))
+            .collect::<Vec<_>>(),
+        vec![(ann, 7)]
+    );
+    let referrals = referral::Entity::find().all(&f.db).await.unwrap();
+    assert_eq!(
+        referrals
+            .iter()
+            .map(|r| (r.program_id, r.client_id, r.ib_client_id))
+            .collect::<Vec<_>>(),
+        vec![(7, bob, ann)]
+    );
+
+    let report = undo(&f, joined).await;
+    assert_eq!(
+        report,
+        RevertReport {
+            deleted: 2,
+            restored: 0,
+            not_reverted: vec![]
+        }
+    );
+    assert_eq!(
+        introducing_broker::Entity::find()
+            .count(&f.db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(referral::Entity::find().count(&f.db).await.unwrap(), 0);
+
+    let report = undo(&f, changed).await;
+    assert_eq!(
+        report,
+        RevertReport {
+            deleted: 1,
+            restored: 1,
+            not_reverted: vec![]
+        }
+    );
+    assert_eq!(
+        number(account(&f, "MT5-1").await),
+        Some((ann, 3, "USD".into()))
+    );
+    assert_eq!(
+        number(account(&f, "MT5-2").await),
+        Some((bob, 3, "EUR".into()))
+    );
+    assert_eq!(number(account(&f, "MT5-3").await), None);
+    let report = undo(&f, opened).await;
+    assert_eq!(report.deleted, 2);
+    assert_eq!(account::Entity::find().count(&f.db).await.unwrap(), 0);
+    f.close().await;
+}
+
+/// What a revert leaves alone, and says why: a row a later import changed (until that
+/// import is reverted itself), a created client that later rows depend on, a row deleted
+/// since, and a membership a later referral names. The rest of the same revert is done.
+async fn a_revert_leaves_alone_what_later_imports_need(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    program(&f, 7).await;
+    let mut first = String::from("Email,First name,City\n");
+    for name in ["a", "b", "c", "d", "e", "f"] {
+        first.push_str(&format!("{name}@example.com,{name},London\n"));
+    }
+    let (created, report) = run(&f, ImportAction::Users, &first).await;
+    assert_eq!(report.created, 6);
+    let id = async |email: &str| client(&f, email).await.unwrap().id;
+    let (b, c, d, e) = (
+        id("b@example.com").await,
+        id("c@example.com").await,
+        id("d@example.com").await,
+        id("e@example.com").await,
+    );
+    // b and e are changed by later imports; c is given an account; d is deleted by hand.
+    let (moved, _) = run(&f, ImportAction::Users, "Email,City\nb@example.com,Leeds\n").await;
+    let (moved_again, _) = run(&f, ImportAction::Users, "Email,City\nb@example.com,Paris\n").await;
+    let (rome, _) = run(&f, ImportAction::Users, "Email,City\ne@example.com,Rome\n").await;
+    let (_, report) = run(
+        &f,
+        ImportAction::Accounts,
+        "Email,Account number,Product ID,Product currency\nc@example.com,MT5-9,1,USD\n",
+    )
+    .await;
+    assert_eq!(report.created, 1);
+    client::Entity::delete_by_id(d).exec(&f.db).await.unwrap();
+
+    // The first update is held back by the second…
+    let report = undo(&f, moved).await;
+    assert_eq!(
+        report,
+        RevertReport {
+            deleted: 0,
+            restored: 0,
+            not_reverted: vec![format!(
+                "Client #{b} was not reverted: import #{moved_again} changed it afterwards."
+            )]
+        }
+    );
+    assert_eq!(
+        client(&f, "b@example.com").await.unwrap().city.as_deref(),
+        Some("Paris")
+    );
+    // Reverting the second puts back the value the first gave; the first, reverted,
+    // holds nothing back any more.
+    let report = undo(&f, moved_again).await;
+    assert_eq!(report.restored, 1);
+    assert_eq!(
+        client(&f, "b@example.com").await.unwrap().city.as_deref(),
+        Some("Leeds")
+    );
+
+    let report = undo(&f, created).await;
+    assert_eq!(
+        report,
+        RevertReport {
+            deleted: 3,
+            restored: 0,
+            not_reverted: vec![
+                format!("Client #{e} was not reverted: import #{rome} changed it afterwards."),
+                format!("Client #{c} was not reverted: other records made since depend on it."),
+                format!("Client #{d} was not reverted: it no longer exists."),
+            ]
+        }
+    );
+    let left: Vec<String> = client::Entity::find()
+        .all(&f.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.email)
+        .collect();
+    let mut left = left;
+    left.sort();
+    assert_eq!(left, ["c@example.com", "e@example.com"]);
+
+    // A membership that a later import's referral names stays.
+    let (_, report) = run(
+        &f,
+        ImportAction::Users,
+        "Email,First name\np@example.com,P\nq@example.com,Q\n",
+    )
+    .await;
+    assert_eq!(report.created, 2);
+    let (partner, _) = run(
+        &f,
+        ImportAction::Ibs,
+        "IB Email,Client Email,IB Type ID\np@example.com,,7\n",
+    )
+    .await;
+    let (_, report) = run(
+        &f,
+        ImportAction::Ibs,
+        "IB Email,Client Email,IB Type ID\np@example.com,q@example.com,7\n",
+    )
+    .await;
+    assert_eq!(outcome(&report), (1, 0, 0, vec![]));
+    let membership = introducing_broker::Entity::find()
+        .one(&f.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let report = undo(&f, partner).await;
+    assert_eq!(
+        report,
+        RevertReport {
+            deleted: 0,
+            restored: 0,
+            not_reverted: vec![format!(
+                "IB membership #{} was not reverted: other records made since depend on it.",
+                membership.id
+            )]
+        }
+    );
+    assert_eq!(referral::Entity::find().count(&f.db).await.unwrap(), 1);
+    f.close().await;
+}
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_databases!(
+    every_client_field_is_changed_and_put_back,
+    accounts_and_partners_are_applied_and_reverted,
+    a_revert_leaves_alone_what_later_imports_need,
+);
