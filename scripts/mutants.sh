@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Mutation testing of the import engine with cargo-mutants (tests/MUTANTS.md): every
+# mutant of the engine's file stages and of its apply/revert code that the tests let
+# through is a bug they would miss. What is examined and which tests run is in
+# .cargo/mutants.toml. Not part of CI: on 2 cores the whole engine takes hours, so scope
+# each run and record it in tests/MUTANTS.md with the line this script prints.
+#
+#   bash scripts/mutants.sh --file app/src/import/value.rs    # one file
+#   bash scripts/mutants.sh --shard 1/8                       # an eighth of the engine
+#   bash scripts/mutants.sh                                   # all of it
+#
+# It tests the committed HEAD in a worktree of its own (target/mutants/tree), so the
+# working tree is never mutated and an interrupted run leaves nothing behind. It builds
+# into the project's target directory: the dependencies are compiled once for both, and
+# each mutant recompiles the app crate alone. Outcomes: target/mutants/out/<run>/mutants.out.
+source "$(dirname "$0")/lib.sh"
+CARGO_MUTANTS_VERSION=27.1.0
+cd "$ROOT"
+
+if ! cargo mutants --version 2>/dev/null | grep -q " $CARGO_MUTANTS_VERSION"; then
+    say "Installing cargo-mutants $CARGO_MUTANTS_VERSION (once)"
+    cargo install cargo-mutants --version "$CARGO_MUTANTS_VERSION" --locked
+fi
+ensure_postgres
+
+commit="$(git rev-parse --short HEAD)"
+if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+    echo "note: uncommitted changes are not tested; this run tests $commit" >&2
+fi
+tree="$ROOT/target/mutants/tree"
+if [ ! -e "$tree/.git" ]; then
+    rm -rf "$tree"
+    git worktree prune
+    git worktree add --detach "$tree" "$commit" >/dev/null
+else
+    git -C "$tree" checkout --detach --force "$commit" >/dev/null 2>&1
+    git -C "$tree" clean -fdq
+fi
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+run="$(date -u +%Y%m%dT%H%M%S)-$commit"
+out="$ROOT/target/mutants/out/$run"
+mkdir -p "$out"
+say "Mutating the engine at $commit ($*)"
+started="$(date +%s)"
+status=0
+# --in-place: the worktree is this run's own copy; its target directory stays warm.
+(cd "$tree" && cargo mutants --in-place --no-shuffle --output "$out" "$@") || status=$?
+# cargo-mutants exits 2 when mutants were missed, 3 on timeouts: a result, not a failure.
+case "$status" in 0 | 2 | 3) ;; *) exit "$status" ;; esac
+
+minutes=$(( ($(date +%s) - started + 59) / 60 ))
+python3 - "$out/mutants.out/outcomes.json" "$commit" "$minutes" "$*" <<'EOF'
+import json, sys, datetime
+path, commit, minutes, scope = sys.argv[1:]
+counts = {"CaughtMutant": 0, "MissedMutant": 0, "Timeout": 0, "Unviable": 0}
+for o in json.load(open(path))["outcomes"]:
+    if o["scenario"] == "Baseline":
+        continue
+    summary = o["summary"]
+    counts[summary] = counts.get(summary, 0) + 1
+caught, missed, timeout = counts["CaughtMutant"], counts["MissedMutant"], counts["Timeout"]
+viable = caught + missed + timeout
+score = 100.0 * (caught + timeout) / viable if viable else 100.0
+print()
+print("For tests/MUTANTS.md (date, commit, scope, caught, missed, timeout, unviable, minutes):")
+print(f"| {datetime.date.today()} | {commit} | {scope or 'all'} | {caught} | {missed} | "
+      f"{timeout} | {counts['Unviable']} | {minutes} |")
+print(f"caught {score:.1f}% of {viable} viable mutants")
+EOF
+if [ -s "$out/mutants.out/missed.txt" ]; then
+    echo
+    echo "Missed:"
+    cat "$out/mutants.out/missed.txt"
+fi
