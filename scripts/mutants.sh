@@ -38,6 +38,25 @@ else
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# The engine: its file stages and its apply/revert code. A run given --file or --shard
+# scopes itself within them (--file on its own replaces them).
+ENGINE=(
+    app/src/import/decode.rs
+    app/src/import/sniff.rs
+    app/src/import/header.rs
+    "app/src/import/stream/**/*.rs"
+    app/src/import/value.rs
+    app/src/import/validate.rs
+    app/src/import/prepare.rs
+    "app/src/jobs/apply/*.rs"
+    app/src/jobs/revert.rs
+    app/src/jobs/changes.rs
+)
+scope=()
+case " $* " in
+    *" --file "* | *" -f "* | *" --file="*) ;;
+    *) for glob in "${ENGINE[@]}"; do scope+=(--file "$glob"); done ;;
+esac
 run="$(date -u +%Y%m%dT%H%M%S)-$commit"
 out="$ROOT/target/mutants/out/$run"
 mkdir -p "$out"
@@ -45,7 +64,7 @@ say "Mutating the engine at $commit ($*)"
 started="$(date +%s)"
 status=0
 # --in-place: the worktree is this run's own copy; its target directory stays warm.
-(cd "$tree" && cargo mutants --in-place --no-shuffle --output "$out" "$@") || status=$?
+(cd "$tree" && cargo mutants --in-place --no-shuffle --output "$out" "${scope[@]}" "$@") || status=$?
 # cargo-mutants exits 2 when mutants were missed, 3 on timeouts: a result, not a failure.
 case "$status" in 0 | 2 | 3) ;; *) exit "$status" ;; esac
 
