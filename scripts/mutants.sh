@@ -11,8 +11,9 @@
 #
 # It tests the committed HEAD in a worktree of its own (target/mutants/tree), so the
 # working tree is never mutated and an interrupted run leaves nothing behind. It builds
-# into the project's target directory: the dependencies are compiled once for both, and
-# each mutant recompiles the app crate alone. Outcomes: target/mutants/out/<run>/mutants.out.
+# into a target directory of its own (target/mutants/target), seeded on the first run
+# with the dependencies the project's debug build already compiled; each mutant then
+# recompiles the app crate alone. Outcomes: target/mutants/out/<run>/mutants.out.
 source "$(dirname "$0")/lib.sh"
 CARGO_MUTANTS_VERSION=27.1.0
 cd "$ROOT"
@@ -37,7 +38,15 @@ else
     git -C "$tree" clean -fdq
 fi
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# Not the project's target directory: both trees' app crates have the same artifact
+# names there, so each would rebuild the other's.
+export CARGO_TARGET_DIR="$ROOT/target/mutants/target"
+if [ ! -d "$CARGO_TARGET_DIR/debug/deps" ] && [ -d "$ROOT/target/debug/deps" ]; then
+    say "Seeding target/mutants/target with the compiled dependencies"
+    mkdir -p "$CARGO_TARGET_DIR/debug"
+    cp -a "$ROOT/target/debug/deps" "$ROOT/target/debug/build" "$ROOT/target/debug/.fingerprint" \
+        "$CARGO_TARGET_DIR/debug/"
+fi
 # The engine: its file stages and its apply/revert code. A run given --file or --shard
 # scopes itself within them (--file on its own replaces them).
 ENGINE=(
