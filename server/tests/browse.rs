@@ -1112,7 +1112,95 @@ async fn exports_quote_their_cells_and_hold_every_row(backend: Backend) {
     assert_eq!(emails, expected, "every row once, in the view's order");
 }
 
+/// An export is one view of the table even while an import writes to it between its
+/// reads: read in pieces of 5,000 sorted by email, with an import landing after the first
+/// piece that adds 3,000 clients sorting first and changes one near the end, it holds the
+/// 12,000 clients as they were, each once (as the download does: `api::export_clients`).
+async fn an_export_is_one_view_of_the_table_while_an_import_writes(backend: Backend) {
+    use app::services::export::{CsvExport, snapshot};
+    let app = common::spawn_app_with(
+        backend,
+        common::Options {
+            import_limits: app::import::prepare::Limits {
+                max_rows: 20_000,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await;
+    let admin = app.admin().await;
+    const ROWS: usize = 12_000;
+    let mut file = String::from("Email,First name,City\n");
+    for i in 0..ROWS {
+        file.push_str(&format!("snap{i:05}@example.com,Snap,London\n"));
+    }
+    let job = import(&app, &admin, "import-users", &file).await;
+    assert_eq!(job["created"], ROWS, "{job}");
+
+    let filter = app::model::ClientFilter {
+        sort: app::model::Sort {
+            column: Some("email".into()),
+            desc: false,
+        },
+        ..Default::default()
+    };
+    let txn = snapshot(&app.db).await.unwrap();
+    let mut export = app::services::export::ClientExport::new(
+        app::services::browse::ClientChunks::new(filter, app::model::Desks::All, 5_000),
+    );
+    let mut body = export.header(&txn).await.unwrap();
+    body.extend(
+        export
+            .next_rows(&txn)
+            .await
+            .unwrap()
+            .expect("a first piece"),
+    );
+
+    let mut meanwhile = String::from("Email,First name,City\n");
+    for i in 0..3_000 {
+        meanwhile.push_str(&format!("aaa{i:05}@example.com,Early,Leeds\n"));
+    }
+    meanwhile.push_str(&format!("snap{:05}@example.com,Snap,Paris\n", ROWS - 1));
+    let job = import(&app, &admin, "import-users", &meanwhile).await;
+    assert_eq!(
+        (job["created"].as_i64(), job["updated"].as_i64()),
+        (Some(3_000), Some(1)),
+        "{job}"
+    );
+
+    while let Some(rows) = export.next_rows(&txn).await.unwrap() {
+        body.extend(rows);
+    }
+    txn.rollback().await.unwrap();
+    let body = body
+        .strip_prefix(app::services::export::BOM)
+        .expect("a BOM");
+    let mut reader = csv::Reader::from_reader(body);
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (email, city) = (column("Email"), column("City"));
+    let rows: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[email].to_owned(), r[city].to_owned())
+        })
+        .collect();
+    let expected: Vec<(String, String)> = (0..ROWS)
+        .map(|i| (format!("snap{i:05}@example.com"), "London".to_owned()))
+        .collect();
+    assert_eq!(rows.len(), ROWS);
+    assert!(
+        rows == expected,
+        "the export is not the table as it was: {:?}…",
+        &rows[..3]
+    );
+}
+
 on_both_databases!(
+    an_export_is_one_view_of_the_table_while_an_import_writes,
     a_stream_narrows_when_its_user_is_demoted_and_ends_when_disabled,
     exports_quote_their_cells_and_hold_every_row,
     a_client_page_names_the_imports_that_created_and_changed_it,
