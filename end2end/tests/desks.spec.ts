@@ -1,5 +1,4 @@
-import { test, expect, hydrated, signIn, shot } from "./fixtures";
-import { ADMIN_EMAIL, ADMIN_PASSWORD } from "../playwright.config";
+import { test, expect, hydrated, signIn, shot, ADMIN_EMAIL, ADMIN_PASSWORD } from "./fixtures";
 
 // A user limited to one project's desks, as an admin sets it on Admin → Users.
 const DESK_USER = { email: "dora.desk@example.com", password: "dora-desk-password-1" };

@@ -1,6 +1,5 @@
 import { writeFileSync } from "node:fs";
-import { test, expect, hydrated, signIn, shot } from "./fixtures";
-import { ADMIN_EMAIL, ADMIN_PASSWORD } from "../playwright.config";
+import { test, expect, hydrated, signIn, shot, ADMIN_EMAIL, ADMIN_PASSWORD } from "./fixtures";
 
 // A day's ordinary use: pages without JavaScript, an impatient double click, a file that is
 // too large. Each test makes the data it needs, named after its own stamp.
@@ -29,7 +28,7 @@ async function importedJob(page: import("@playwright/test").Page, action: string
   return job.id as number;
 }
 
-test("the lists and pages show their rows without JavaScript", async ({ page, browser }) => {
+test("the lists and pages show their rows without JavaScript", async ({ page, browser, baseURL }) => {
   await signInAdmin(page);
   const program = 700 + (STAMP % 200);
   let res = await page.request.post("/api/ib-programs/create", {
@@ -53,7 +52,7 @@ test("the lists and pages show their rows without JavaScript", async ({ page, br
   // The same session, in a browser that runs no script.
   const plain = await browser.newContext({
     javaScriptEnabled: false,
-    baseURL: test.info().project.use.baseURL,
+    baseURL,
     storageState: await page.context().storageState(),
   });
   const tab = await plain.newPage();
@@ -119,6 +118,7 @@ test("a double click on Upload makes one import, and the button says it is uploa
 test("a file over the size limit is refused in the dialog before it is sent, and by the server without JavaScript", async ({
   page,
   browser,
+  baseURL,
 }) => {
   await signInAdmin(page);
   await page.goto("/clients");
@@ -148,7 +148,7 @@ test("a file over the size limit is refused in the dialog before it is sent, and
   // so the browser shows the form again with the reason, not a reset connection.
   const plain = await browser.newContext({
     javaScriptEnabled: false,
-    baseURL: test.info().project.use.baseURL,
+    baseURL,
     storageState: await page.context().storageState(),
   });
   const tab = await plain.newPage();
@@ -277,9 +277,10 @@ async function tabTo(
 test("an operator signs in, imports a file, follows the bell to its details, all by keyboard", async ({
   page,
   browser,
+  baseURL,
 }) => {
   const operator = { email: `keys.operator.${STAMP}@example.com`, password: "keys-operator-password-1" };
-  const admin = await browser.newContext({ baseURL: test.info().project.use.baseURL });
+  const admin = await browser.newContext({ baseURL });
   const adminPage = await admin.newPage();
   await signInAdmin(adminPage);
   const res = await adminPage.request.post("/api/admin/users/create", {

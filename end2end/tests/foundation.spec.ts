@@ -1,5 +1,4 @@
-import { test, expect, hydrated, signIn, shot } from "./fixtures";
-import { ADMIN_EMAIL, ADMIN_PASSWORD } from "../playwright.config";
+import { test, expect, hydrated, signIn, shot, ADMIN_EMAIL, ADMIN_PASSWORD } from "./fixtures";
 
 const OPERATOR_EMAIL = "operator.one@example.com";
 const OPERATOR_PASSWORD = "operator-password-1";
@@ -61,7 +60,7 @@ test("an admin creates an operator, who is not offered Admin and is refused its 
   }
 
   // Typing the Admin URL is refused by the server (403) and the page says so.
-  expectedConsoleErrors.push(/\/admin\/users: Failed to load resource: the server responded with a status of 403/);
+  expectedConsoleErrors.push({ status: 403, resource: /^\/admin\/users$/ });
   const response = await page.goto("/admin/users");
   expect(response?.status()).toBe(403);
   await expect(page.getByRole("alert")).toContainText("Access denied");
@@ -89,7 +88,8 @@ test("a wrong password is refused with a message that does not say which part wa
   page,
   expectedConsoleErrors,
 }) => {
-  expectedConsoleErrors.push(/Failed to load resource: the server responded with a status of 401/);
+  // The refused sign-ins answer 401, which the browser logs.
+  expectedConsoleErrors.push({ status: 401, resource: /^\/api\/login$/ });
   await page.goto("/login");
   await signIn(page, ADMIN_EMAIL, "not-the-password");
   await expect(page.getByRole("alert")).toHaveText("Incorrect email or password.");

@@ -1,5 +1,4 @@
-import { test, expect, hydrated, signIn, shot } from "./fixtures";
-import { ADMIN_EMAIL, ADMIN_PASSWORD } from "../playwright.config";
+import { test, expect, hydrated, signIn, shot, ADMIN_EMAIL, ADMIN_PASSWORD } from "./fixtures";
 
 // A partner's export in its own column names, with a column of its own and a read-only one.
 const PARTNER = [
@@ -84,7 +83,7 @@ test("failing rows are corrected in place or dropped in the review, then the imp
   expectedConsoleErrors,
 }) => {
   // The refused correction below is answered 422, which the browser logs.
-  expectedConsoleErrors.push(/Failed to load resource: the server responded with a status of 422/);
+  expectedConsoleErrors.push({ status: 422, resource: /^\/api\/imports\/correct$/ });
   await page.goto("/login");
   await hydrated(page);
   await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
@@ -206,10 +205,8 @@ function wifoxExport(): { csv: string; badCountryLines: number[]; repeatLines: n
 
 test("a 500-row Wifox export with 12 bad rows is mapped, 3 rows fixed and 2 dropped, and ends with exactly 7 in the error report", async ({
   page,
-  expectedConsoleErrors,
 }) => {
   test.setTimeout(180_000);
-  expectedConsoleErrors.push(/Failed to load resource: the server responded with a status of 422/);
   const { csv, badCountryLines, repeatLines } = wifoxExport();
   await page.goto("/login");
   await hydrated(page);
