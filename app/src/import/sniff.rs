@@ -47,6 +47,9 @@ mod tests {
         assert_eq!(sniff_delimiter("Email\n"), b',');
         assert_eq!(sniff_delimiter("Email\ra;b;c"), b',');
         // A line break inside quotes does not end the header line.
-        assert_eq!(sniff_delimiter("\"First\nname\";Email;Phone\na,b,c,d,e\n"), b';');
+        assert_eq!(
+            sniff_delimiter("\"First\nname\";Email;Phone\na,b,c,d,e\n"),
+            b';'
+        );
     }
 }
