@@ -548,6 +548,76 @@ async fn a_revert_leaves_alone_what_later_imports_need(backend: Backend) {
     f.close().await;
 }
 
+/// What a review shows of the first changes a run recorded: one line per field, the
+/// record named by its email (a client) or its number, field names as a person reads
+/// them, nothing shown as `(empty)`, and no more than asked for.
+async fn a_review_shows_the_first_changes_field_by_field(backend: Backend) {
+    use app::jobs::changes::{FieldChange, first_field_changes};
+    let f = Fixture::new(backend).await;
+    run(
+        &f,
+        ImportAction::Users,
+        "Email,First name,City,Verification level\nann@example.com,Ann,London,1\nbob@example.com,Bob,,0\n",
+    )
+    .await;
+    run(
+        &f,
+        ImportAction::Accounts,
+        "Email,Account number,Product ID,Product currency\nann@example.com,MT5-1,3,USD\n",
+    )
+    .await;
+    let (users, _) = run(
+        &f,
+        ImportAction::Users,
+        "Email,Middle name,City,Date of birth,Verification level\n\
+         ann@example.com,Maria,Leeds,1990-02-03,2\n\
+         bob@example.com,,Paris,,\n",
+    )
+    .await;
+    let (accounts, _) = run(
+        &f,
+        ImportAction::Accounts,
+        "Email,Account number,Product ID,Product currency\nann@example.com,MT5-1,4,EUR\n",
+    )
+    .await;
+    let change = |record: &str, field: &str, before: &str, after: &str| FieldChange {
+        record: record.into(),
+        field: field.into(),
+        before: before.into(),
+        after: after.into(),
+    };
+    let (ann, bob) = ("Client ann@example.com", "Client bob@example.com");
+    assert_eq!(
+        first_field_changes(&f.db, users, 20).await.unwrap(),
+        [
+            // In the order the run recorded them: the apply writes rows that change the
+            // same fields together.
+            change(bob, "City", "(empty)", "Paris"),
+            change(ann, "City", "London", "Leeds"),
+            change(ann, "Date of birth", "(empty)", "1990-02-03"),
+            change(ann, "Middle name", "(empty)", "Maria"),
+            change(ann, "Verification level", "1", "2"),
+        ]
+    );
+    assert_eq!(
+        first_field_changes(&f.db, users, 3).await.unwrap(),
+        [
+            change(bob, "City", "(empty)", "Paris"),
+            change(ann, "City", "London", "Leeds"),
+            change(ann, "Date of birth", "(empty)", "1990-02-03"),
+        ]
+    );
+    let number = account(&f, "MT5-1").await.unwrap().id;
+    assert_eq!(
+        first_field_changes(&f.db, accounts, 20).await.unwrap(),
+        [
+            change(&format!("Account #{number}"), "Currency", "USD", "EUR"),
+            change(&format!("Account #{number}"), "Product id", "3", "4"),
+        ]
+    );
+    f.close().await;
+}
+
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -573,4 +643,5 @@ on_both_databases!(
     every_client_field_is_changed_and_put_back,
     accounts_and_partners_are_applied_and_reverted,
     a_revert_leaves_alone_what_later_imports_need,
+    a_review_shows_the_first_changes_field_by_field,
 );
