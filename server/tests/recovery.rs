@@ -1024,6 +1024,12 @@ async fn reverting_a_large_import_leaves_every_index_as_migrated(backend: Backen
         (report.deleted, report.not_reverted.len()),
         (ROWS as u64, 0)
     );
+    // On SQLite the indexes are built again rather than updated for every deleted row;
+    // PostgreSQL leaves the entries of deleted rows to its vacuum.
+    assert_eq!(
+        report.rebuilt_indexes,
+        db.get_database_backend() == sea_orm::DbBackend::Sqlite
+    );
     assert!(client_ids(&db).await.is_empty());
     assert_eq!(
         client_indexes(&db).await,

@@ -409,6 +409,12 @@ pub async fn revert(
         ),
     )];
     log.extend(report.not_reverted.iter().map(|m| info(job.id, m.clone())));
+    if report.rebuilt_indexes {
+        log.push(info(
+            job.id,
+            "The client table's search indexes were built again at the end of the revert, which is faster than updating them for most of the table.".into(),
+        ));
+    }
     insert_all(&txn, log).await?;
     audit::record(
         &txn,

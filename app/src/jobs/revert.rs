@@ -28,6 +28,9 @@ pub struct RevertReport {
     pub restored: u64,
     /// One sentence per row that was left as it is, and why.
     pub not_reverted: Vec<String>,
+    /// Whether the client table's non-unique indexes were dropped and built again instead
+    /// of being updated row by row (a revert of most of the table, on SQLite).
+    pub rebuilt_indexes: bool,
 }
 
 /// Reverts job `job_id` inside `txn`. Changes made by later jobs that were themselves
@@ -48,17 +51,17 @@ pub async fn revert(txn: &DatabaseTransaction, job_id: i64) -> Result<RevertRepo
     // at its end (the schema changes with the transaction, so a failed revert leaves them
     // as they were). PostgreSQL leaves index entries of deleted rows to its vacuum: there,
     // a rebuild would only add work.
-    let sqlite = txn.get_database_backend() == DbBackend::Sqlite;
     let created = created_clients(txn, job_id).await?;
-    let rebuild = sqlite && created >= REBUILD_AFTER && {
-        let left = crate::entities::client::Entity::find().count(txn).await?;
-        created.saturating_mul(2) >= left
-    };
+    let rebuild = large_enough(txn.get_database_backend(), created)
+        && most_of(created, client::Entity::find().count(txn).await?);
     if rebuild {
         super::writer_cache(txn).await?;
         super::bulk::drop_client_indexes(txn).await?;
     }
-    let mut report = RevertReport::default();
+    let mut report = RevertReport {
+        rebuilt_indexes: rebuild,
+        ..Default::default()
+    };
     let mut before: Option<i64> = None;
     loop {
         let mut query = import_change::Entity::find()
@@ -114,6 +117,28 @@ pub async fn revert(txn: &DatabaseTransaction, job_id: i64) -> Result<RevertRepo
 /// rebuilds the table's non-unique indexes instead of updating them row by row.
 const REBUILD_AFTER: u64 = 100_000;
 
+/// Whether deleting `created` clients is enough to weigh rebuilding the indexes: on SQLite,
+/// from [`REBUILD_AFTER`].
+fn large_enough(backend: DbBackend, created: u64) -> bool {
+    backend == DbBackend::Sqlite && created >= REBUILD_AFTER
+}
+
+/// Whether `created` rows are half of a table of `rows` or more.
+fn most_of(created: u64, rows: u64) -> bool {
+    created.saturating_mul(2) >= rows
+}
+
+/// How many ids the runs of `created_ids` records hold.
+fn ids_in_runs(records: &[Option<String>]) -> Result<u64, DbErr> {
+    let mut n = 0u64;
+    for runs in records {
+        for (first, last) in read_runs(runs.as_deref())? {
+            n += (last - first + 1) as u64;
+        }
+    }
+    Ok(n)
+}
+
 /// How many clients job `job_id` recorded as created, from its runs of ids.
 async fn created_clients<C: ConnectionTrait>(txn: &C, job_id: i64) -> Result<u64, DbErr> {
     let records: Vec<Option<String>> = import_change::Entity::find()
@@ -125,13 +150,7 @@ async fn created_clients<C: ConnectionTrait>(txn: &C, job_id: i64) -> Result<u64
         .into_tuple()
         .all(txn)
         .await?;
-    let mut n = 0u64;
-    for runs in records {
-        for (first, last) in read_runs(runs.as_deref())? {
-            n += (last - first + 1) as u64;
-        }
-    }
-    Ok(n)
+    ids_in_runs(&records)
 }
 
 fn describe(entity: Entity, id: i64) -> String {
@@ -467,4 +486,77 @@ async fn restore<C: ConnectionTrait>(
         }
     };
     Ok(done.rows_affected > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entities::back_office_user;
+    use crate::jobs::changes::created_records;
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, Database};
+
+    #[test]
+    fn a_revert_of_most_of_a_large_table_on_sqlite_rebuilds_its_indexes() {
+        assert!(!large_enough(DbBackend::Sqlite, REBUILD_AFTER - 1));
+        assert!(large_enough(DbBackend::Sqlite, REBUILD_AFTER));
+        assert!(!large_enough(DbBackend::Postgres, REBUILD_AFTER * 10));
+        assert!(most_of(50, 100));
+        assert!(!most_of(49, 100));
+        assert!(most_of(u64::MAX, u64::MAX));
+        assert_eq!(
+            ids_in_runs(&[Some("[[1,3],[7,7]]".into()), Some("[[10,19]]".into())]).unwrap(),
+            14
+        );
+        assert!(ids_in_runs(&[None]).is_err());
+    }
+
+    /// The clients a job created, counted from its own `created_ids` records only.
+    #[tokio::test]
+    async fn created_clients_are_counted_from_the_job_s_own_client_records() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        let user = back_office_user::ActiveModel {
+            email: Set("admin@example.com".into()),
+            password_hash: Set(String::new()),
+            role: Set("admin".into()),
+            active: Set(true),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        let mut jobs = Vec::new();
+        for _ in 0..2 {
+            let job = import_job::ActiveModel {
+                title: Set("t".into()),
+                action: Set("import-users".into()),
+                delimiter: Set("auto".into()),
+                file_name: Set("f.csv".into()),
+                file_size: Set(0),
+                file_sha256: Set(String::new()),
+                status: Set(JobStatus::Success),
+                validate_only: Set(false),
+                bulk: Set(false),
+                initiated_by: Set(user.id),
+                created_at: Set(chrono::Utc::now()),
+                ..Default::default()
+            }
+            .insert(&db)
+            .await
+            .unwrap();
+            jobs.push(job.id);
+        }
+        let mut records = created_records(jobs[0], Entity::Client, (1..=3).chain(7..=9));
+        records.extend(created_records(jobs[0], Entity::Client, [20]));
+        records.extend(created_records(jobs[0], Entity::Account, 1..=50));
+        records.extend(created_records(jobs[1], Entity::Client, 100..=199));
+        import_change::Entity::insert_many(records)
+            .exec(&db)
+            .await
+            .unwrap();
+        assert_eq!(created_clients(&db, jobs[0]).await.unwrap(), 7);
+        assert_eq!(created_clients(&db, jobs[1]).await.unwrap(), 100);
+    }
 }
