@@ -635,6 +635,102 @@ async fn a_review_shows_the_first_changes_field_by_field(backend: Backend) {
     f.close().await;
 }
 
+/// A row whose earlier values the database now refuses is left, in its own savepoint, and
+/// the revert says why; the others are put back. A referral deleted by hand since is
+/// listed as gone.
+async fn a_revert_says_why_the_database_refused_a_row(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    program(&f, 7).await;
+    let (_, east) = project_with_desk(&f, "Latam", "East").await;
+    run(
+        &f,
+        ImportAction::Users,
+        "Email,First name,Username,Project,Desk,City\n\
+         ann@example.com,Ann,ann,Latam,East,London\n\
+         bob@example.com,Bob,bobby,,,London\n\
+         cy@example.com,Cy,cy,,,London\n",
+    )
+    .await;
+    let (update, report) = run(
+        &f,
+        ImportAction::Users,
+        "Email,Username,Project,Desk,City\n\
+         ann@example.com,ann,Default,Default,Leeds\n\
+         bob@example.com,robert,,,Leeds\n\
+         cy@example.com,cy,,,Leeds\n",
+    )
+    .await;
+    assert_eq!(outcome(&report), (0, 3, 0, vec![]));
+    // Since then: Ann's earlier desk is deleted, and Bob's earlier username is taken.
+    desk::Entity::delete_by_id(east).exec(&f.db).await.unwrap();
+    run(
+        &f,
+        ImportAction::Users,
+        "Email,First name,Username\ndan@example.com,Dan,bobby\n",
+    )
+    .await;
+    let id = async |email: &str| client(&f, email).await.unwrap().id;
+    let (ann, bob) = (id("ann@example.com").await, id("bob@example.com").await);
+    assert_eq!(
+        undo(&f, update).await,
+        RevertReport {
+            deleted: 0,
+            restored: 1,
+            not_reverted: vec![
+                format!(
+                    "Client #{bob} was not reverted: another record now holds one of its earlier values (such as its username)."
+                ),
+                format!(
+                    "Client #{ann} was not reverted: a record its earlier values refer to (such as its desk) was deleted since."
+                ),
+            ],
+            rebuilt_indexes: false,
+        }
+    );
+    let city = async |email: &str| client(&f, email).await.unwrap().city;
+    assert_eq!(city("cy@example.com").await.as_deref(), Some("London"));
+    assert_eq!(city("ann@example.com").await.as_deref(), Some("Leeds"));
+    assert_eq!(city("bob@example.com").await.as_deref(), Some("Leeds"));
+
+    let (joined, report) = run(
+        &f,
+        ImportAction::Ibs,
+        "IB Email,Client Email,IB Type ID\nann@example.com,bob@example.com,7\nann@example.com,cy@example.com,7\n",
+    )
+    .await;
+    assert_eq!(report.created, 2);
+    let cy = id("cy@example.com").await;
+    let gone = referral::Entity::find()
+        .filter(referral::Column::ClientId.eq(cy))
+        .one(&f.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    referral::Entity::delete_by_id(gone)
+        .exec(&f.db)
+        .await
+        .unwrap();
+    let report = undo(&f, joined).await;
+    assert_eq!(
+        (report.deleted, report.not_reverted),
+        (
+            2,
+            vec![format!(
+                "Referral #{gone} was not reverted: it no longer exists."
+            )]
+        )
+    );
+    assert_eq!(
+        introducing_broker::Entity::find()
+            .count(&f.db)
+            .await
+            .unwrap(),
+        0
+    );
+    f.close().await;
+}
+
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -661,4 +757,5 @@ on_both_databases!(
     accounts_and_partners_are_applied_and_reverted,
     a_revert_leaves_alone_what_later_imports_need,
     a_review_shows_the_first_changes_field_by_field,
+    a_revert_says_why_the_database_refused_a_row,
 );
