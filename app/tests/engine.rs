@@ -731,6 +731,51 @@ async fn a_revert_says_why_the_database_refused_a_row(backend: Backend) {
     f.close().await;
 }
 
+/// Extra attributes (kept columns of a partner's file) are added, changed and put back by
+/// a revert: one the import added goes, one it changed gets its value back.
+async fn extra_attributes_are_put_back_by_a_revert(backend: Backend) {
+    use app::entities::client_attribute;
+    let f = Fixture::new(backend).await;
+    let mapping = r#"{"Mail": "Email", "Name": "First name", "Ref": "extra:Reference", "Tier": "extra:Tier"}"#;
+    let apply = async |csv: &str| {
+        f.apply_mapped(
+            ImportAction::Users,
+            csv.as_bytes(),
+            Delimiter::Auto,
+            Some(mapping),
+            today(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (_, report) = apply("Mail,Name,Ref,Tier\nann@example.com,Ann,R-1,\n").await;
+    assert_eq!(outcome(&report), (1, 0, 0, vec![]));
+    let (changed, report) = apply("Mail,Name,Ref,Tier\nann@example.com,Ann,R-2,gold\n").await;
+    assert_eq!(outcome(&report), (0, 1, 0, vec![]));
+    let attributes = async || {
+        let mut all: Vec<(String, String)> = client_attribute::Entity::find()
+            .all(&f.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.name, a.value))
+            .collect();
+        all.sort();
+        all
+    };
+    assert_eq!(
+        attributes().await,
+        [
+            ("Reference".into(), "R-2".into()),
+            ("Tier".into(), "gold".into())
+        ]
+    );
+    let report = undo(&f, changed).await;
+    assert_eq!((report.restored, report.not_reverted), (1, vec![]));
+    assert_eq!(attributes().await, [("Reference".into(), "R-1".into())]);
+    f.close().await;
+}
+
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -758,4 +803,5 @@ on_both_databases!(
     a_revert_leaves_alone_what_later_imports_need,
     a_review_shows_the_first_changes_field_by_field,
     a_revert_says_why_the_database_refused_a_row,
+    extra_attributes_are_put_back_by_a_revert,
 );

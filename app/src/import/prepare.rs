@@ -61,6 +61,7 @@ pub struct PreparedFile<'a> {
     /// Data rows, blank lines not counted (rows with errors are counted).
     pub rows: u64,
     bytes: &'a [u8],
+    mapping: Option<&'a Mapping>,
 }
 
 /// A reading error of a source that is a file's own fault, or a failure to read it.
@@ -247,12 +248,23 @@ pub fn prepare(
     delimiter: Delimiter,
     limits: Limits,
 ) -> Result<PreparedFile<'_>, FileError> {
+    prepare_mapped(bytes, action, delimiter, None, limits)
+}
+
+/// [`prepare`], reading the header through a column `mapping` (SPEC §3.5).
+pub fn prepare_mapped<'a>(
+    bytes: &'a [u8],
+    action: ImportAction,
+    delimiter: Delimiter,
+    mapping: Option<&'a Mapping>,
+    limits: Limits,
+) -> Result<PreparedFile<'a>, FileError> {
     let facts = check(
         || Ok(bytes),
         bytes.len() as u64,
         action,
         delimiter,
-        None,
+        mapping,
         limits,
     )?;
     Ok(PreparedFile {
@@ -262,6 +274,7 @@ pub fn prepare(
         header: facts.header,
         rows: facts.rows,
         bytes,
+        mapping,
     })
 }
 
@@ -428,7 +441,7 @@ impl PreparedFile<'_> {
             self.encoding,
             self.delimiter,
             self.action,
-            None,
+            self.mapping,
             today,
         )
         .ok();

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use app::entities::import_job;
-use app::import::prepare::{Limits, RowOutcome, prepare};
+use app::import::prepare::{Limits, RowOutcome, prepare_mapped};
 use app::jobs::apply::{AccountImport, ApplyError, BatchReport, ClientImport, IbImport};
 use app::model::{Delimiter, Desks, ImportAction};
 use chrono::NaiveDate;
@@ -164,8 +164,31 @@ impl Fixture {
         delimiter: Delimiter,
         today: NaiveDate,
     ) -> Result<(i64, BatchReport), String> {
-        let prepared = prepare(bytes, action, delimiter, Limits::default())
-            .map_err(|e| format!("the file is rejected: {e}"))?;
+        self.apply_mapped(action, bytes, delimiter, None, today)
+            .await
+    }
+
+    /// As [`Fixture::apply_as_job`], reading the header through a column `mapping`
+    /// (the JSON an upload gives).
+    pub async fn apply_mapped(
+        &self,
+        action: ImportAction,
+        bytes: &[u8],
+        delimiter: Delimiter,
+        mapping: Option<&str>,
+        today: NaiveDate,
+    ) -> Result<(i64, BatchReport), String> {
+        let mapping = mapping
+            .map(|m| app::import::mapping::Mapping::from_json(action, m))
+            .transpose()?;
+        let prepared = prepare_mapped(
+            bytes,
+            action,
+            delimiter,
+            mapping.as_ref(),
+            Limits::default(),
+        )
+        .map_err(|e| format!("the file is rejected: {e}"))?;
         let rows: Vec<RowOutcome> = prepared.rows(today).collect();
         let invalid: Vec<String> = rows
             .iter()
