@@ -648,7 +648,8 @@ async fn a_revert_says_why_the_database_refused_a_row(backend: Backend) {
         "Email,First name,Username,Project,Desk,City\n\
          ann@example.com,Ann,ann,Latam,East,London\n\
          bob@example.com,Bob,bobby,,,London\n\
-         cy@example.com,Cy,cy,,,London\n",
+         cy@example.com,Cy,cy,,,London\n\
+         dee@example.com,Dee,dee,,,London\n",
     )
     .await;
     let (update, report) = run(
@@ -657,12 +658,16 @@ async fn a_revert_says_why_the_database_refused_a_row(backend: Backend) {
         "Email,Username,Project,Desk,City\n\
          ann@example.com,ann,Default,Default,Leeds\n\
          bob@example.com,robert,,,Leeds\n\
-         cy@example.com,cy,,,Leeds\n",
+         cy@example.com,cy,,,Leeds\n\
+         dee@example.com,dee,,,Leeds\n",
     )
     .await;
-    assert_eq!(outcome(&report), (0, 3, 0, vec![]));
-    // Since then: Ann's earlier desk is deleted, and Bob's earlier username is taken.
+    assert_eq!(outcome(&report), (0, 4, 0, vec![]));
+    // Since then: Ann's earlier desk is deleted, Bob's earlier username is taken, and Dee
+    // is deleted by hand.
     desk::Entity::delete_by_id(east).exec(&f.db).await.unwrap();
+    let dee = client(&f, "dee@example.com").await.unwrap().id;
+    client::Entity::delete_by_id(dee).exec(&f.db).await.unwrap();
     run(
         &f,
         ImportAction::Users,
@@ -683,6 +688,7 @@ async fn a_revert_says_why_the_database_refused_a_row(backend: Backend) {
                 format!(
                     "Client #{ann} was not reverted: a record its earlier values refer to (such as its desk) was deleted since."
                 ),
+                format!("Client #{dee} was not reverted: it no longer exists."),
             ],
             rebuilt_indexes: false,
         }
