@@ -83,12 +83,12 @@ pub async fn write<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Removes attribute `name` of client `id`; whether it was there.
-pub async fn remove<C: ConnectionTrait>(db: &C, id: i64, name: &str) -> Result<bool, DbErr> {
-    let done = client_attribute::Entity::delete_many()
+/// Removes attribute `name` of client `id`, if it has it.
+pub async fn remove<C: ConnectionTrait>(db: &C, id: i64, name: &str) -> Result<(), DbErr> {
+    client_attribute::Entity::delete_many()
         .filter(client_attribute::Column::ClientId.eq(id))
         .filter(client_attribute::Column::Name.eq(name))
         .exec(db)
         .await?;
-    Ok(done.rows_affected > 0)
+    Ok(())
 }
