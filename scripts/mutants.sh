@@ -14,6 +14,10 @@
 # into a target directory of its own (target/mutants/target), seeded on the first run
 # with the dependencies the project's debug build already compiled; each mutant then
 # recompiles the app crate alone. Outcomes: target/mutants/out/<run>/mutants.out.
+#
+# MUTANTS_SLOT=2 bash scripts/mutants.sh --file …  runs beside a first run, in a worktree and a
+# target directory of its own (seeded from the first's): on 2 cores two runs together do
+# about half as much again as one, as each mutant's build is mostly single-threaded.
 source "$(dirname "$0")/lib.sh"
 CARGO_MUTANTS_VERSION=27.1.0
 cd "$ROOT"
@@ -28,7 +32,10 @@ commit="$(git rev-parse --short HEAD)"
 if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
     echo "note: uncommitted changes are not tested; this run tests $commit" >&2
 fi
-tree="$ROOT/target/mutants/tree"
+slot="${MUTANTS_SLOT:-1}"
+suffix=""
+[ "$slot" = 1 ] || suffix="-$slot"
+tree="$ROOT/target/mutants/tree$suffix"
 if [ ! -e "$tree/.git" ]; then
     rm -rf "$tree"
     git worktree prune
@@ -40,12 +47,13 @@ fi
 
 # Not the project's target directory: both trees' app crates have the same artifact
 # names there, so each would rebuild the other's.
-export CARGO_TARGET_DIR="$ROOT/target/mutants/target"
-if [ ! -d "$CARGO_TARGET_DIR/debug/deps" ] && [ -d "$ROOT/target/debug/deps" ]; then
-    say "Seeding target/mutants/target with the compiled dependencies"
+export CARGO_TARGET_DIR="$ROOT/target/mutants/target$suffix"
+seed="$ROOT/target/debug"
+[ "$slot" = 1 ] || seed="$ROOT/target/mutants/target/debug"
+if [ ! -d "$CARGO_TARGET_DIR/debug/deps" ] && [ -d "$seed/deps" ]; then
+    say "Seeding ${CARGO_TARGET_DIR#"$ROOT/"} with the compiled dependencies"
     mkdir -p "$CARGO_TARGET_DIR/debug"
-    cp -a "$ROOT/target/debug/deps" "$ROOT/target/debug/build" "$ROOT/target/debug/.fingerprint" \
-        "$CARGO_TARGET_DIR/debug/"
+    cp -a "$seed/deps" "$seed/build" "$seed/.fingerprint" "$CARGO_TARGET_DIR/debug/"
 fi
 # The engine: its file stages and its apply/revert code. A run given --file or --shard
 # scopes itself within them (--file on its own replaces them).
@@ -66,7 +74,7 @@ case " $* " in
     *" --file "* | *" -f "* | *" --file="*) ;;
     *) for glob in "${ENGINE[@]}"; do scope+=(--file "$glob"); done ;;
 esac
-run="$(date -u +%Y%m%dT%H%M%S)-$commit"
+run="$(date -u +%Y%m%dT%H%M%S)-$commit$suffix"
 out="$ROOT/target/mutants/out/$run"
 mkdir -p "$out"
 say "Mutating the engine at $commit ($*)"
