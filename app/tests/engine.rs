@@ -738,7 +738,8 @@ async fn a_revert_says_why_the_database_refused_a_row(backend: Backend) {
 }
 
 /// Extra attributes (kept columns of a partner's file) are added, changed and put back by
-/// a revert: one the import added goes, one it changed gets its value back.
+/// a revert: one the import added goes, one it changed gets its value back. A client
+/// deleted since gets nothing back.
 async fn extra_attributes_are_put_back_by_a_revert(backend: Backend) {
     use app::entities::client_attribute;
     let f = Fixture::new(backend).await;
@@ -754,10 +755,15 @@ async fn extra_attributes_are_put_back_by_a_revert(backend: Backend) {
         .await
         .unwrap_or_else(|e| panic!("{e}"))
     };
-    let (_, report) = apply("Mail,Name,Ref,Tier\nann@example.com,Ann,R-1,\n").await;
-    assert_eq!(outcome(&report), (1, 0, 0, vec![]));
-    let (changed, report) = apply("Mail,Name,Ref,Tier\nann@example.com,Ann,R-2,gold\n").await;
-    assert_eq!(outcome(&report), (0, 1, 0, vec![]));
+    let (_, report) =
+        apply("Mail,Name,Ref,Tier\nann@example.com,Ann,R-1,\ncy@example.com,Cy,C-1,silver\n").await;
+    assert_eq!(outcome(&report), (2, 0, 0, vec![]));
+    let (changed, report) =
+        apply("Mail,Name,Ref,Tier\nann@example.com,Ann,R-2,gold\ncy@example.com,Cy,C-2,gold\n")
+            .await;
+    assert_eq!(outcome(&report), (0, 2, 0, vec![]));
+    let cy = client(&f, "cy@example.com").await.unwrap().id;
+    client::Entity::delete_by_id(cy).exec(&f.db).await.unwrap();
     let attributes = async || {
         let mut all: Vec<(String, String)> = client_attribute::Entity::find()
             .all(&f.db)
@@ -777,8 +783,124 @@ async fn extra_attributes_are_put_back_by_a_revert(backend: Backend) {
         ]
     );
     let report = undo(&f, changed).await;
-    assert_eq!((report.restored, report.not_reverted), (1, vec![]));
+    assert_eq!(
+        (report.restored, report.not_reverted),
+        (
+            1,
+            vec![format!(
+                "Client #{cy} was not reverted: it no longer exists."
+            )]
+        )
+    );
     assert_eq!(attributes().await, [("Reference".into(), "R-1".into())]);
+    f.close().await;
+}
+
+/// A user who works with some desks only imports clients, accounts and partners there:
+/// a row that would read, change or place a client outside them is refused by name, and
+/// nothing outside them changes.
+async fn an_import_limited_to_some_desks_stays_within_them(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    program(&f, 7).await;
+    let (_, east) = project_with_desk(&f, "Latam", "East").await;
+    let (_, report) = run(
+        &f,
+        ImportAction::Users,
+        "Email,First name,Project,Desk,City\n\
+         ann@example.com,Ann,Latam,East,London\n\
+         cy@example.com,Cy,Latam,East,London\n\
+         bob@example.com,Bob,,,London\n",
+    )
+    .await;
+    assert_eq!(outcome(&report), (3, 0, 0, vec![]));
+    let within = async |action: ImportAction, csv: &str| {
+        f.apply_within(
+            action,
+            csv.as_bytes(),
+            Delimiter::Auto,
+            None,
+            app::model::Desks::Only(vec![east]),
+            today(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .1
+    };
+    let outside = "This client is on a desk outside the ones you work with";
+    let not_ours = "Desk `Default / Default` is not one of the desks you work with";
+
+    let report = within(
+        ImportAction::Users,
+        "Email,First name,Project,Desk,City\n\
+         ann@example.com,Ann,,,Leeds\n\
+         bob@example.com,Bob,,,Leeds\n\
+         cy@example.com,Cy,Default,Default,Leeds\n\
+         dan@example.com,Dan,,,Leeds\n\
+         eve@example.com,Eve,Latam,East,Leeds\n",
+    )
+    .await;
+    assert_eq!(
+        outcome(&report),
+        (
+            1,
+            1,
+            0,
+            vec![
+                format!("line 3 Email: {outside}"),
+                format!("line 4 Desk: {not_ours}"),
+                format!("line 5 Desk: {not_ours}"),
+            ]
+        )
+    );
+    let city = async |email: &str| client(&f, email).await.map(|c| c.city.unwrap_or_default());
+    assert_eq!(city("ann@example.com").await.as_deref(), Some("Leeds"));
+    assert_eq!(city("bob@example.com").await.as_deref(), Some("London"));
+    assert_eq!(city("cy@example.com").await.as_deref(), Some("London"));
+    assert_eq!(city("dan@example.com").await, None);
+    assert_eq!(city("eve@example.com").await.as_deref(), Some("Leeds"));
+
+    let report = within(
+        ImportAction::Accounts,
+        "Email,Account number,Product ID,Product currency\n\
+         ann@example.com,MT5-1,3,USD\n\
+         bob@example.com,MT5-2,3,USD\n",
+    )
+    .await;
+    assert_eq!(
+        outcome(&report),
+        (1, 0, 0, vec![format!("line 3 Email: {outside}")])
+    );
+    assert!(account(&f, "MT5-1").await.is_some());
+    assert!(account(&f, "MT5-2").await.is_none());
+
+    let report = within(
+        ImportAction::Ibs,
+        "IB Email,Client Email,IB Type ID\n\
+         ann@example.com,bob@example.com,7\n\
+         bob@example.com,cy@example.com,7\n\
+         ann@example.com,cy@example.com,7\n",
+    )
+    .await;
+    assert_eq!(
+        outcome(&report),
+        (
+            1,
+            0,
+            0,
+            vec![
+                format!("line 2 Client Email: {outside}"),
+                format!("line 3 IB Email: {outside}"),
+            ]
+        )
+    );
+    let referred: Vec<i64> = referral::Entity::find()
+        .all(&f.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.client_id)
+        .collect();
+    assert_eq!(referred, [client(&f, "cy@example.com").await.unwrap().id]);
     f.close().await;
 }
 
@@ -810,4 +932,5 @@ on_both_databases!(
     a_review_shows_the_first_changes_field_by_field,
     a_revert_says_why_the_database_refused_a_row,
     extra_attributes_are_put_back_by_a_revert,
+    an_import_limited_to_some_desks_stays_within_them,
 );

@@ -178,6 +178,21 @@ impl Fixture {
         mapping: Option<&str>,
         today: NaiveDate,
     ) -> Result<(i64, BatchReport), String> {
+        self.apply_within(action, bytes, delimiter, mapping, Desks::All, today)
+            .await
+    }
+
+    /// As [`Fixture::apply_mapped`], for a user who works with the clients of `within`
+    /// only.
+    pub async fn apply_within(
+        &self,
+        action: ImportAction,
+        bytes: &[u8],
+        delimiter: Delimiter,
+        mapping: Option<&str>,
+        within: Desks,
+        today: NaiveDate,
+    ) -> Result<(i64, BatchReport), String> {
         let mapping = mapping
             .map(|m| app::import::mapping::Mapping::from_json(action, m))
             .transpose()?;
@@ -209,7 +224,7 @@ impl Fixture {
         let report = match action {
             ImportAction::Users => {
                 let rows = rows.into_iter().filter_map(RowOutcome::into_client);
-                ClientImport::new(&txn, job, Desks::All)
+                ClientImport::new(&txn, job, within)
                     .await
                     .map_err(database)?
                     .apply(&txn, rows.collect())
@@ -217,15 +232,13 @@ impl Fixture {
             }
             ImportAction::Accounts => {
                 let rows = rows.into_iter().filter_map(RowOutcome::into_account);
-                AccountImport::new(job, Desks::All)
+                AccountImport::new(job, within)
                     .apply(&txn, rows.collect())
                     .await
             }
             ImportAction::Ibs => {
                 let rows = rows.into_iter().filter_map(RowOutcome::into_ib);
-                IbImport::new(job, Desks::All)
-                    .apply(&txn, rows.collect())
-                    .await
+                IbImport::new(job, within).apply(&txn, rows.collect()).await
             }
         }
         .map_err(database)?;
