@@ -15,6 +15,12 @@
 # with the dependencies the project's debug build already compiled; each mutant then
 # recompiles the app crate alone. Outcomes: target/mutants/out/<run>/mutants.out.
 #
+# Each run makes two passes. The first runs a part of the tests that builds in about half
+# the time: the unit tests for the file stages (.cargo/mutants-unit.toml), the engine's
+# database tests for a run of files under app/src/jobs/ only (.cargo/mutants-engine.toml).
+# The second runs every test of .cargo/mutants.toml against what the first did not catch
+# (cargo-mutants --iterate). The result is that of the whole set for every mutant.
+#
 # MUTANTS_SLOT=2 bash scripts/mutants.sh --file …  runs beside a first run, in a worktree and a
 # target directory of its own (seeded from the first's): on 2 cores two runs together do
 # about half as much again as one, as each mutant's build is mostly single-threaded.
@@ -77,23 +83,47 @@ esac
 run="$(date -u +%Y%m%dT%H%M%S)-$commit$suffix"
 out="$ROOT/target/mutants/out/$run"
 mkdir -p "$out"
-say "Mutating the engine at $commit ($*)"
+first=unit
+case " $* " in
+    *" --file "* | *" -f "* | *" --file="*)
+        # Files given: the engine's tests first when every one of them is apply/revert code.
+        first=engine
+        for arg in "$@"; do
+            case "$arg" in
+                -* | app/src/jobs/*) ;;
+                *) first=unit ;;
+            esac
+        done
+        ;;
+esac
+say "Mutating the engine at $commit ($*): $first tests first, then every test on what they miss"
 started="$(date +%s)"
 status=0
 # --in-place: the worktree is this run's own copy; its target directory stays warm.
-(cd "$tree" && cargo mutants --in-place --no-shuffle --output "$out" "${scope[@]}" "$@") || status=$?
+(cd "$tree" && cargo mutants --in-place --no-shuffle --output "$out" \
+    --config "$tree/.cargo/mutants-$first.toml" "${scope[@]}" "$@") || status=$?
 # cargo-mutants exits 2 when mutants were missed, 3 on timeouts: a result, not a failure.
 case "$status" in 0 | 2 | 3) ;; *) exit "$status" ;; esac
+cp "$out/mutants.out/outcomes.json" "$out/first-pass.json"
+if [ "$status" != 0 ]; then
+    status=0
+    (cd "$tree" && cargo mutants --in-place --no-shuffle --output "$out" --iterate \
+        "${scope[@]}" "$@") || status=$?
+    case "$status" in 0 | 2 | 3) ;; *) exit "$status" ;; esac
+fi
 
 minutes=$(( ($(date +%s) - started + 59) / 60 ))
-python3 - "$out/mutants.out/outcomes.json" "$commit" "$minutes" "$*" <<'EOF'
+python3 - "$out/first-pass.json" "$out/mutants.out/outcomes.json" "$commit" "$minutes" "$*" <<'EOF'
 import json, sys, datetime
-path, commit, minutes, scope = sys.argv[1:]
+first, second, commit, minutes, scope = sys.argv[1:]
+# Each mutant's last outcome: the second pass's where it ran one.
+final = {}
+for path in (first, second):
+    for o in json.load(open(path))["outcomes"]:
+        if o["scenario"] != "Baseline":
+            final[json.dumps(o["scenario"], sort_keys=True)] = o["summary"]
 counts = {"CaughtMutant": 0, "MissedMutant": 0, "Timeout": 0, "Unviable": 0}
-for o in json.load(open(path))["outcomes"]:
-    if o["scenario"] == "Baseline":
-        continue
-    summary = o["summary"]
+for summary in final.values():
     counts[summary] = counts.get(summary, 0) + 1
 caught, missed, timeout = counts["CaughtMutant"], counts["MissedMutant"], counts["Timeout"]
 viable = caught + missed + timeout
