@@ -904,6 +904,118 @@ async fn an_import_limited_to_some_desks_stays_within_them(backend: Backend) {
     f.close().await;
 }
 
+/// The rebuild of the client indexes at a bulk import's end records the job's heartbeat:
+/// on SQLite nothing else can write while an index is built, and a job whose heartbeat
+/// looked as old as the rebuild was taken over from its live worker by a waiting claim.
+async fn rebuilding_the_indexes_keeps_the_jobs_heartbeat(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let job = f.new_job(ImportAction::Users).await;
+    let long_ago = Utc::now() - chrono::Duration::hours(1);
+    import_job::ActiveModel {
+        id: Set(job),
+        worker_id: Set(Some("worker-1".into())),
+        heartbeat_at: Set(Some(long_ago)),
+        ..Default::default()
+    }
+    .update(&f.db)
+    .await
+    .unwrap();
+    app::jobs::bulk::ensure_client_indexes(&f.db, Some((job, "worker-1")))
+        .await
+        .unwrap();
+    let beat = import_job::Entity::find_by_id(job)
+        .one(&f.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .heartbeat_at
+        .unwrap();
+    assert!(
+        beat > Utc::now() - chrono::Duration::minutes(1),
+        "the heartbeat is from {beat}"
+    );
+    f.close().await;
+}
+
+/// The usernames of every client, by email.
+async fn usernames(f: &Fixture) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = client::Entity::find()
+        .all(&f.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.email, c.username))
+        .collect();
+    all.sort();
+    all
+}
+
+/// A first load into an empty table writes its batches without looking anything up. A
+/// batch that finds a username taken after all is redone: looking everything up from
+/// then on, or, in bulk mode (no email of the file can be in the table), looking up only
+/// usernames and staying on the fast path. Generated usernames skip the taken ones, and
+/// a username asked for that another client has is refused, for a new client and for a
+/// change.
+async fn a_fresh_load_falls_back_when_a_username_is_taken(backend: Backend) {
+    let taken = "Username: This username is already used by another client";
+    for emails_new in [false, true] {
+        let f = Fixture::new(backend).await;
+        let (reports, still_fresh) = f
+            .apply_fresh_batches(
+                &[
+                    "Email,First name,Username\nann@x.example,Ann,\nann@y.example,Ann,\n",
+                    "Email,First name,Username\ncy@example.com,Cy,ann\ndee@example.com,Dee,\n",
+                    "Email,First name,Username\nbob@example.com,Bob,\nann@z.example,Ann,\n",
+                ],
+                emails_new,
+                today(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let outcomes: Vec<_> = reports.iter().map(outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                (2, 0, 0, vec![]),
+                (1, 0, 0, vec![format!("line 2 {taken}")]),
+                (2, 0, 0, vec![]),
+            ],
+            "emails_new: {emails_new}"
+        );
+        assert_eq!(
+            still_fresh, emails_new,
+            "fresh after a clash, bulk mode or not"
+        );
+        let names = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(e, u)| (e.to_string(), u.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            usernames(&f).await,
+            names(&[
+                ("ann@x.example", "ann"),
+                ("ann@y.example", "ann2"),
+                ("ann@z.example", "ann3"),
+                ("bob@example.com", "bob"),
+                ("dee@example.com", "dee"),
+            ])
+        );
+        // A change to a username another client has is refused; the rest of the row is not
+        // written either.
+        let (_, report) = run(
+            &f,
+            ImportAction::Users,
+            "Email,First name,Username\nann@y.example,Annie,ann\nbob@example.com,Bobby,bob\n",
+        )
+        .await;
+        assert_eq!(outcome(&report), (0, 1, 0, vec![format!("line 2 {taken}")]));
+        assert_eq!(client(&f, "ann@y.example").await.unwrap().first_name, "Ann");
+        f.close().await;
+    }
+}
+
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -933,4 +1045,6 @@ on_both_databases!(
     a_revert_says_why_the_database_refused_a_row,
     extra_attributes_are_put_back_by_a_revert,
     an_import_limited_to_some_desks_stays_within_them,
+    rebuilding_the_indexes_keeps_the_jobs_heartbeat,
+    a_fresh_load_falls_back_when_a_username_is_taken,
 );

@@ -1040,11 +1040,9 @@ async fn a_stream_narrows_when_its_user_is_demoted_and_ends_when_disabled(backen
     ends_before_it_tells_of_a_revert(oleg_feed).await;
 }
 
-/// A client export quotes what needs quoting (a comma, a quotation mark, a line break),
-/// neutralises a formula, and holds every row of a list longer than one read (5,000 rows),
-/// once each.
-async fn exports_quote_their_cells_and_hold_every_row(backend: Backend) {
-    let app = common::spawn_app_with(
+/// A server whose uploads may hold 20,000 rows: enough for exports longer than one read.
+async fn app_for_large_files(backend: Backend) -> TestApp {
+    common::spawn_app_with(
         backend,
         common::Options {
             import_limits: app::import::prepare::Limits {
@@ -1054,7 +1052,14 @@ async fn exports_quote_their_cells_and_hold_every_row(backend: Backend) {
             ..Default::default()
         },
     )
-    .await;
+    .await
+}
+
+/// A client export quotes what needs quoting (a comma, a quotation mark, a line break),
+/// neutralises a formula, and holds every row of a list longer than one read (5,000 rows),
+/// once each.
+async fn exports_quote_their_cells_and_hold_every_row(backend: Backend) {
+    let app = app_for_large_files(backend).await;
     let admin = app.admin().await;
     const ROWS: usize = 12_000;
     let mut file = String::from("Email,First name,Last name,Address,City\n");
@@ -1118,17 +1123,7 @@ async fn exports_quote_their_cells_and_hold_every_row(backend: Backend) {
 /// 12,000 clients as they were, each once (as the download does: `api::export_clients`).
 async fn an_export_is_one_view_of_the_table_while_an_import_writes(backend: Backend) {
     use app::services::export::{CsvExport, snapshot};
-    let app = common::spawn_app_with(
-        backend,
-        common::Options {
-            import_limits: app::import::prepare::Limits {
-                max_rows: 20_000,
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = app_for_large_files(backend).await;
     let admin = app.admin().await;
     const ROWS: usize = 12_000;
     let mut file = String::from("Email,First name,City\n");

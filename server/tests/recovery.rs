@@ -28,18 +28,19 @@ impl ServerProcess {
         Self::start_with(database_url, log, stale_after, &[])
     }
 
+    /// As [`ServerProcess::start`], with `env` set last: it may change any setting above.
     fn start_with(database_url: &str, log: &Path, stale_after: &str, env: &[(&str, &str)]) -> Self {
         let out = std::fs::File::create(log).expect("log file");
         let err = out.try_clone().expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_server"))
             .arg("serve")
-            .envs(env.iter().copied())
             .env("DATABASE_URL", database_url)
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("ADMIN_PASSWORD", "an-admin-password-for-tests")
             .env("IMPORT_WORKERS", "2")
             .env("IMPORT_STALE_AFTER", stale_after)
             .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
@@ -107,24 +108,6 @@ fn users_upload(title: &str, csv: String) -> NewImport {
     }
 }
 
-async fn queue(db: &DatabaseConnection, user: &CurrentUser, title: &str, csv: String) -> i64 {
-    let caller = app::auth::Caller {
-        user: Some(user.clone()),
-        remote_addr: None,
-    };
-    imports::create(
-        db,
-        &caller,
-        user,
-        users_upload(title, csv),
-        Limits::NONE,
-        None,
-    )
-    .await
-    .unwrap()
-    .id
-}
-
 async fn job(db: &DatabaseConnection, id: i64) -> import_job::Model {
     import_job::Entity::find_by_id(id)
         .one(db)
@@ -141,39 +124,27 @@ async fn wait_until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> 
     }
 }
 
-/// The ids of the rows job `id` recorded as created, from its runs of ids.
-async fn created_ids_recorded(db: &DatabaseConnection, id: i64) -> Vec<i64> {
-    let mut ids = Vec::new();
-    for change in import_change::Entity::find()
-        .filter(import_change::Column::JobId.eq(id))
-        .all(db)
-        .await
-        .unwrap()
-    {
-        assert_eq!(
-            (change.entity.as_str(), change.operation.as_str()),
-            ("client", "created_ids")
-        );
-        let runs: Vec<(i64, i64)> =
-            serde_json::from_str(change.new_values.as_deref().unwrap()).unwrap();
-        for (first, last) in runs {
-            ids.extend(first..=last);
-        }
-    }
-    ids.sort_unstable();
-    ids
-}
-
-async fn client_ids(db: &DatabaseConnection) -> Vec<i64> {
-    let mut ids: Vec<i64> = client::Entity::find()
+/// The ids of the clients job `id` recorded as created; it must have recorded no other
+/// change.
+async fn created_clients(db: &DatabaseConnection, id: i64) -> Vec<i64> {
+    let recorded: Vec<(String, String)> = import_change::Entity::find()
         .select_only()
-        .column(client::Column::Id)
+        .column(import_change::Column::Entity)
+        .column(import_change::Column::Operation)
+        .filter(import_change::Column::JobId.eq(id))
+        .distinct()
         .into_tuple()
         .all(db)
         .await
         .unwrap();
-    ids.sort_unstable();
-    ids
+    assert!(
+        recorded
+            .iter()
+            .all(|(entity, operation)| (entity.as_str(), operation.as_str())
+                == ("client", "created_ids")),
+        "job {id} recorded {recorded:?}"
+    );
+    recorded_created(db, id, "client").await
 }
 
 /// The definitions of the indexes of `client`, by name, as the database states them.
@@ -268,44 +239,31 @@ async fn a_killed_server_resumes_its_import_after_the_last_batch(backend: Backen
     let db = server::db::connect(&url).await.unwrap();
     server::db::migrate(&db).await.unwrap();
     let user = operator(&db).await;
-    let id = queue(&db, &user, "large file", clients_file("crash", ROWS)).await;
-
-    let first = ServerProcess::start(&url, &logs.path().join("first.log"), "2s");
-    // Kill it once some batches are committed and many rows are still to come.
-    wait_until("the first batches", Duration::from_secs(120), async || {
-        job(&db, id).await.processed_rows >= 1_000
-    })
+    let id = queue(
+        &db,
+        &user,
+        ImportAction::Users,
+        clients_file("crash", ROWS),
+        false,
+    )
     .await;
-    first.kill_hard();
-    let interrupted = job(&db, id).await;
-    assert_eq!(interrupted.status, JobStatus::InProgress);
-    assert!(
-        interrupted.processed_rows < ROWS as i64,
-        "killed too late to test anything: {} rows done",
-        interrupted.processed_rows
-    );
+
     // Batches are sized by time, so the committed count is no multiple of a fixed size;
     // that it equals the clients in the table is what shows whole batches only.
-    let committed = interrupted.processed_rows;
-    assert_eq!(
-        client::Entity::find().count(&db).await.unwrap() as i64,
-        committed,
-        "the rows of committed batches, and nothing of the batch in flight"
-    );
-
-    let _second = ServerProcess::start(&url, &logs.path().join("second.log"), "2s");
-    wait_until("the resumed import", Duration::from_secs(300), async || {
-        job(&db, id).await.status != JobStatus::InProgress
+    let (done, _, _server) = killed_and_resumed(&url, &db, id, logs.path(), &[], async |j| {
+        assert_eq!(
+            client::Entity::find().count(&db).await.unwrap() as i64,
+            j.processed_rows,
+            "the rows of committed batches, and nothing of the batch in flight"
+        );
     })
     .await;
-    let done = job(&db, id).await;
     assert_eq!(
         done.status,
         JobStatus::Success,
         "{:?}",
         info_messages(&db, id).await
     );
-    assert_eq!(done.attempts, 2);
     assert_eq!(
         (
             done.processed_rows,
@@ -331,17 +289,9 @@ async fn a_killed_server_resumes_its_import_after_the_last_batch(backend: Backen
         .unwrap();
     assert_eq!(distinct, ROWS as i64, "no client twice");
     assert_eq!(
-        created_ids_recorded(&db, id).await,
-        client_ids(&db).await,
+        created_clients(&db, id).await,
+        ids_of(&db, "client").await,
         "every client created is recorded for revert, once"
-    );
-    let log = info_messages(&db, id).await;
-    let resumed = format!("Resumed (attempt 2) after data row {committed}");
-    assert!(log.iter().any(|m| m.starts_with(&resumed)), "{log:#?}");
-    assert_eq!(
-        log.iter().filter(|m| m.starts_with("Read as")).count(),
-        1,
-        "the opening messages are written once: {log:#?}"
     );
     drop(dir);
 }
@@ -418,31 +368,14 @@ async fn corrections_hold_when_a_confirmed_review_resumes_after_a_crash(backend:
     );
     imports::confirm(&db, &caller, &user, id).await.unwrap();
 
-    let first = ServerProcess::start(&url, &logs.path().join("first.log"), "2s");
-    wait_until("the first batches", Duration::from_secs(120), async || {
-        job(&db, id).await.processed_rows >= 1_000
-    })
-    .await;
-    first.kill_hard();
-    let interrupted = job(&db, id).await;
-    assert_eq!(interrupted.status, JobStatus::InProgress);
-    assert!(
-        interrupted.processed_rows < ROWS as i64 - 1,
-        "killed too late to test anything"
-    );
-    let _second = ServerProcess::start(&url, &logs.path().join("second.log"), "2s");
-    wait_until("the resumed import", Duration::from_secs(300), async || {
-        job(&db, id).await.status != JobStatus::InProgress
-    })
-    .await;
-    let done = job(&db, id).await;
+    let (done, _, _server) =
+        killed_and_resumed(&url, &db, id, logs.path(), &[], async |_| {}).await;
     assert_eq!(
         done.status,
         JobStatus::Success,
         "{:?}",
         info_messages(&db, id).await
     );
-    assert_eq!(done.attempts, 2);
     assert_eq!(
         (done.processed_rows, done.created_rows, done.error_rows),
         (ROWS as i64 - 1, ROWS as i64 - 1, 0)
@@ -475,18 +408,19 @@ async fn corrections_hold_when_a_confirmed_review_resumes_after_a_crash(backend:
     drop(dir);
 }
 
-/// Runs queued job `id` in a server that is killed once some batches are committed and
-/// `check_interrupted` has looked at the database as the kill left it; a second server
-/// resumes it. Answers the job as it ended, the rows the first attempt committed, and the
-/// second server (still running).
+/// Runs queued job `id` in a server (started with `env` besides the usual settings) that
+/// is killed once some batches are committed and `check_interrupted` has looked at the
+/// database as the kill left it; a second server resumes it. Answers the job as it ended,
+/// the rows the first attempt committed, and the second server (still running).
 async fn killed_and_resumed(
     url: &str,
     db: &DatabaseConnection,
     id: i64,
     logs: &Path,
+    env: &[(&str, &str)],
     check_interrupted: impl AsyncFnOnce(&import_job::Model),
 ) -> (import_job::Model, i64, ServerProcess) {
-    let first = ServerProcess::start(url, &logs.join(format!("{id}-first.log")), "2s");
+    let first = ServerProcess::start_with(url, &logs.join(format!("{id}-first.log")), "2s", env);
     wait_until("the first batches", Duration::from_secs(120), async || {
         job(db, id).await.processed_rows >= 1_000
     })
@@ -501,7 +435,9 @@ async fn killed_and_resumed(
         interrupted.total_rows
     );
     check_interrupted(&interrupted).await;
-    let second = ServerProcess::start(url, &logs.join(format!("{id}-second.log")), "2s");
+    let opening = |log: &[String]| log.iter().filter(|m| m.starts_with("Read as")).count();
+    let opened_before = opening(&info_messages(db, id).await);
+    let second = ServerProcess::start_with(url, &logs.join(format!("{id}-second.log")), "2s", env);
     wait_until("the resumed run", Duration::from_secs(300), async || {
         job(db, id).await.status != JobStatus::InProgress
     })
@@ -515,15 +451,15 @@ async fn killed_and_resumed(
     );
     assert!(log.iter().any(|m| m.starts_with(&resumed)), "{log:#?}");
     assert_eq!(
-        log.iter().filter(|m| m.starts_with("Read as")).count(),
-        1,
-        "the opening messages are written once: {log:#?}"
+        opening(&log),
+        opened_before,
+        "the resumed run does not write the opening messages again: {log:#?}"
     );
     (done, interrupted.processed_rows, second)
 }
 
 /// Queues `csv` as `action` for `user`, validate-only if asked.
-async fn queue_as(
+async fn queue(
     db: &DatabaseConnection,
     user: &CurrentUser,
     action: ImportAction,
@@ -631,8 +567,8 @@ async fn a_killed_validate_only_run_resumes_and_still_writes_nothing(backend: Ba
             "trial{i}@example.com,First{i},Last{i},{country},Leeds\n"
         ));
     }
-    let id = queue_as(&db, &user, ImportAction::Users, csv, true).await;
-    let (done, _, _server) = killed_and_resumed(&url, &db, id, logs.path(), async |_| {
+    let id = queue(&db, &user, ImportAction::Users, csv, true).await;
+    let (done, _, _server) = killed_and_resumed(&url, &db, id, logs.path(), &[], async |_| {
         assert_eq!(client::Entity::find().count(&db).await.unwrap(), 0);
     })
     .await;
@@ -702,7 +638,7 @@ async fn killed_accounts_and_ib_imports_resume_after_the_last_batch(backend: Bac
     for p in 0..PARTNERS {
         clients.push_str(&format!("ib{p}@example.com,P{p}\n"));
     }
-    let id = queue_as(&db, &user, ImportAction::Users, clients, false).await;
+    let id = queue(&db, &user, ImportAction::Users, clients, false).await;
     {
         let _server = ServerProcess::start(&url, &logs.path().join("clients.log"), "2s");
         wait_until("the clients", Duration::from_secs(300), async || {
@@ -715,15 +651,16 @@ async fn killed_accounts_and_ib_imports_resume_after_the_last_batch(backend: Bac
     for i in 0..REFERRALS {
         accounts.push_str(&format!("cl{i}@example.com,MT5-{i},3,USD\n"));
     }
-    let id = queue_as(&db, &user, ImportAction::Accounts, accounts, false).await;
-    let (done, committed, server) = killed_and_resumed(&url, &db, id, logs.path(), async |j| {
-        assert_eq!(
-            count_of(&db, "SELECT COUNT(*) FROM account").await,
-            j.processed_rows,
-            "the accounts of committed batches, and nothing of the batch in flight"
-        );
-    })
-    .await;
+    let id = queue(&db, &user, ImportAction::Accounts, accounts, false).await;
+    let (done, committed, server) =
+        killed_and_resumed(&url, &db, id, logs.path(), &[], async |j| {
+            assert_eq!(
+                count_of(&db, "SELECT COUNT(*) FROM account").await,
+                j.processed_rows,
+                "the accounts of committed batches, and nothing of the batch in flight"
+            );
+        })
+        .await;
     drop(server);
     assert!(committed > 0);
     assert_eq!(
@@ -753,8 +690,8 @@ async fn killed_accounts_and_ib_imports_resume_after_the_last_batch(backend: Bac
             i % PARTNERS
         ));
     }
-    let id = queue_as(&db, &user, ImportAction::Ibs, ibs, false).await;
-    let (done, _, server) = killed_and_resumed(&url, &db, id, logs.path(), async |j| {
+    let id = queue(&db, &user, ImportAction::Ibs, ibs, false).await;
+    let (done, _, server) = killed_and_resumed(&url, &db, id, logs.path(), &[], async |j| {
         assert_eq!(
             count_of(&db, "SELECT COUNT(*) FROM referral").await,
             j.processed_rows,
@@ -814,43 +751,43 @@ async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes(backend: Backend)
     // Bulk mode commits every few seconds: a file large enough for several commits, also
     // when the load is fast (the first commit must come before the last row).
     const ROWS: usize = 400_000;
-    let id = queue(&db, &user, "bulk file", clients_file("bulk", ROWS)).await;
-    let bulk = [("IMPORT_BULK_MIN_ROWS", "10000")];
-    let first = ServerProcess::start_with(&url, &logs.path().join("first.log"), "2s", &bulk);
-    wait_until("the first batches", Duration::from_secs(120), async || {
-        job(&db, id).await.processed_rows >= 1_000
-    })
+    let id = queue(
+        &db,
+        &user,
+        ImportAction::Users,
+        clients_file("bulk", ROWS),
+        false,
+    )
     .await;
-    first.kill_hard();
-    let interrupted = job(&db, id).await;
-    assert!(
-        interrupted.bulk,
-        "a 400,000-row file into an empty table runs in bulk mode"
-    );
-    assert_eq!(interrupted.status, JobStatus::InProgress);
-    assert!(interrupted.processed_rows < ROWS as i64, "killed too late");
-    let during = client_indexes(&db).await;
-    for index in app::jobs::bulk::CLIENT_INDEXES
-        .iter()
-        .chain(&app::jobs::bulk::UNIQUE_CLIENT_INDEXES)
-    {
+    // A worker is presumed dead once its heartbeat is older than the longest write: on
+    // SQLite a bulk commit holds the one writer's lock for a few seconds, so 2 s would let
+    // the server's other worker take the job over from a live one.
+    let bulk = [
+        ("IMPORT_BULK_MIN_ROWS", "10000"),
+        ("IMPORT_STALE_AFTER", "15s"),
+    ];
+    let (done, _, _server) = killed_and_resumed(&url, &db, id, logs.path(), &bulk, async |j| {
         assert!(
-            !during.contains_key(index.name),
-            "{} is dropped in bulk mode into an empty table",
-            index.name
+            j.bulk,
+            "a 400,000-row file into an empty table runs in bulk mode"
         );
-    }
-    assert_eq!(
-        client::Entity::find().count(&db).await.unwrap() as i64,
-        interrupted.processed_rows
-    );
-
-    let _second = ServerProcess::start_with(&url, &logs.path().join("second.log"), "2s", &bulk);
-    wait_until("the resumed import", Duration::from_secs(300), async || {
-        job(&db, id).await.status != JobStatus::InProgress
+        let during = client_indexes(&db).await;
+        for index in app::jobs::bulk::CLIENT_INDEXES
+            .iter()
+            .chain(&app::jobs::bulk::UNIQUE_CLIENT_INDEXES)
+        {
+            assert!(
+                !during.contains_key(index.name),
+                "{} is dropped in bulk mode into an empty table",
+                index.name
+            );
+        }
+        assert_eq!(
+            client::Entity::find().count(&db).await.unwrap() as i64,
+            j.processed_rows
+        );
     })
     .await;
-    let done = job(&db, id).await;
     assert_eq!(
         done.status,
         JobStatus::Success,
@@ -866,8 +803,8 @@ async fn a_killed_bulk_import_resumes_and_rebuilds_the_indexes(backend: Backend)
         ),
         (ROWS as i64, ROWS as i64, 0, 0)
     );
-    assert_eq!(client_ids(&db).await.len(), ROWS);
-    assert_eq!(created_ids_recorded(&db, id).await, client_ids(&db).await);
+    assert_eq!(ids_of(&db, "client").await.len(), ROWS);
+    assert_eq!(created_clients(&db, id).await, ids_of(&db, "client").await);
     assert_eq!(
         client_indexes(&db).await,
         migrated,
@@ -1017,7 +954,7 @@ async fn reverting_a_large_import_leaves_every_index_as_migrated(backend: Backen
         (done.status, done.created_rows),
         (JobStatus::Success, ROWS as i64)
     );
-    assert_eq!(client_ids(&db).await.len(), ROWS);
+    assert_eq!(ids_of(&db, "client").await.len(), ROWS);
     let (reverted, report) = imports::revert(&db, caller, user, job.id).await.unwrap();
     assert_eq!(reverted.status, JobStatus::Reverted);
     assert_eq!(
@@ -1030,7 +967,7 @@ async fn reverting_a_large_import_leaves_every_index_as_migrated(backend: Backen
         report.rebuilt_indexes,
         db.get_database_backend() == sea_orm::DbBackend::Sqlite
     );
-    assert!(client_ids(&db).await.is_empty());
+    assert!(ids_of(&db, "client").await.is_empty());
     assert_eq!(
         client_indexes(&db).await,
         migrated,
@@ -1048,7 +985,14 @@ async fn a_job_whose_worker_is_gone_is_taken_over_then_given_up(backend: Backend
     let db = server::db::connect(&url).await.unwrap();
     server::db::migrate(&db).await.unwrap();
     let user = operator(&db).await;
-    let id = queue(&db, &user, "orphan", clients_file("orphan-", 10)).await;
+    let id = queue(
+        &db,
+        &user,
+        ImportAction::Users,
+        clients_file("orphan-", 10),
+        false,
+    )
+    .await;
     let a_while_ago = || chrono::Utc::now() - chrono::Duration::seconds(30);
     assert_eq!(
         imports::claim_next(&db, "gone-worker", a_while_ago())
@@ -1139,8 +1083,8 @@ async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
         files.push(clients_file(&format!("j{n}-"), ROWS as usize));
     }
     let mut ids = Vec::new();
-    for (n, file) in files.into_iter().enumerate() {
-        ids.push(queue(&db, &user, &format!("job {n}"), file).await);
+    for file in files {
+        ids.push(queue(&db, &user, ImportAction::Users, file, false).await);
     }
     wait_until("all ten jobs", Duration::from_secs(300), async || {
         import_job::Entity::find()
@@ -1168,7 +1112,7 @@ async fn two_servers_run_every_queued_job_exactly_once(backend: Backend) {
             1,
             "job {id} ran once: {log:#?}"
         );
-        assert_eq!(created_ids_recorded(&db, id).await.len(), ROWS as usize);
+        assert_eq!(created_clients(&db, id).await.len(), ROWS as usize);
         let worker = j.worker_id.expect("the worker that ran it");
         let process = worker
             .rsplit_once("-w")

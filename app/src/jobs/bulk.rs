@@ -251,11 +251,29 @@ pub(crate) async fn drop_client_indexes<C: ConnectionTrait>(db: &C) -> Result<()
     Ok(())
 }
 
-/// Creates whichever of the indexes is missing. Runs at a bulk job's end, when a worker
-/// starts, and after a job taken over from a bulk run ends.
+/// Creates whichever of the indexes is missing. Runs at a bulk job's end (`job`: the job
+/// and its worker), when a worker starts, and after a job taken over from a bulk run ends.
+///
+/// Each index's transaction also records the job's heartbeat. SQLite's writer lock keeps
+/// the heartbeat out while an index is built, and when it is released a claim that was
+/// waiting for it may come first: it would find the heartbeat as old as the build and
+/// take the job over from a worker that is alive (a second run, and an attempt counted
+/// towards giving the job up, for each time it happens).
 pub async fn ensure_client_indexes<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    job: Option<(i64, &str)>,
 ) -> Result<(), DbErr> {
+    let build = async |index: &ClientIndex| {
+        let txn = db.begin().await?;
+        if txn.get_database_backend() == DbBackend::Sqlite {
+            super::writer_cache(&txn).await?;
+        }
+        create_client_index(&txn, index).await?;
+        if let Some((id, worker)) = job {
+            super::queue::beat(&txn, id, worker).await?;
+        }
+        txn.commit().await
+    };
     // One transaction an index: each holds SQLite's write lock for a few seconds at most,
     // so the job's heartbeat gets through between them (a rebuild of all of them at once
     // held it for half a minute on five million clients). PostgreSQL builds two at once,
@@ -267,22 +285,17 @@ pub async fn ensure_client_indexes<C: ConnectionTrait + TransactionTrait>(
             .chain(&CLIENT_INDEXES)
             .enumerate()
             .partition(|(k, _)| k % 2 == 0);
-        let build = |indexes: Vec<(usize, &'static ClientIndex)>| async move {
+        let build_all = async |indexes: Vec<(usize, &'static ClientIndex)>| {
             for (_, index) in indexes {
-                let txn = db.begin().await?;
-                create_client_index(&txn, index).await?;
-                txn.commit().await?;
+                build(index).await?;
             }
             Ok::<(), DbErr>(())
         };
-        let (a, b) = tokio::join!(build(even), build(odd));
+        let (a, b) = tokio::join!(build_all(even), build_all(odd));
         return a.and(b);
     }
     for index in UNIQUE_CLIENT_INDEXES.iter().chain(&CLIENT_INDEXES) {
-        let txn = db.begin().await?;
-        super::writer_cache(&txn).await?;
-        create_client_index(&txn, index).await?;
-        txn.commit().await?;
+        build(index).await?;
     }
     Ok(())
 }

@@ -355,7 +355,6 @@ pub fn change_record(
         operation: Set(operation),
         previous_values: Set(before),
         new_values: Set(after),
-        last_entity_id: Set(None),
         ..Default::default()
     }
 }

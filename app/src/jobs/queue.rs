@@ -96,21 +96,24 @@ impl Heartbeat {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let beat = import_job::Entity::update_many()
-                    .col_expr(
-                        import_job::Column::HeartbeatAt,
-                        Expr::value(Some(chrono::Utc::now())),
-                    )
-                    .filter(import_job::Column::Id.eq(job_id))
-                    .filter(import_job::Column::WorkerId.eq(worker.as_str()))
-                    .filter(import_job::Column::Status.eq(JobStatus::InProgress))
-                    .exec(&db)
-                    .await;
-                if let Err(e) = beat {
+                if let Err(e) = beat(&db, job_id, &worker).await {
                     tracing::warn!(job_id, error = %e, "could not record the import's heartbeat");
                 }
             }
         }))
+    }
+}
+
+/// Records that `worker`, which runs job `job_id`, is alive (in `db`'s transaction, when
+/// it is one); nothing when the job is no longer its own.
+pub(crate) async fn beat<C: ConnectionTrait>(
+    db: &C,
+    job_id: i64,
+    worker: &str,
+) -> Result<(), DbErr> {
+    match fence(db, job_id, worker).await {
+        Ok(()) | Err(RunError::TakenOver) => Ok(()),
+        Err(RunError::Db(e)) => Err(e),
     }
 }
 

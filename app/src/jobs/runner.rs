@@ -123,7 +123,7 @@ pub async fn run(
                 let loaded = started.elapsed();
                 if bulk && !matches!(applied, Err(Stop::TakenOver)) {
                     // Whatever the outcome: the table must not stay without them.
-                    if let Err(e) = bulk::ensure_client_indexes(db).await {
+                    if let Err(e) = bulk::ensure_client_indexes(db, Some((job_id, worker))).await {
                         tracing::error!(job_id, error = %e, "could not rebuild the client indexes after a bulk import; they are rebuilt when a worker starts");
                     }
                 }

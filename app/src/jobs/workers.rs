@@ -43,7 +43,7 @@ pub async fn start(
         .count(&db)
         .await?;
     if bulk_running == 0 {
-        bulk::ensure_client_indexes(&db).await?;
+        bulk::ensure_client_indexes(&db, None).await?;
     }
     let name = process_name();
     Ok((1..=count)

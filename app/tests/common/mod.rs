@@ -193,31 +193,7 @@ impl Fixture {
         within: Desks,
         today: NaiveDate,
     ) -> Result<(i64, BatchReport), String> {
-        let mapping = mapping
-            .map(|m| app::import::mapping::Mapping::from_json(action, m))
-            .transpose()?;
-        let prepared = prepare_mapped(
-            bytes,
-            action,
-            delimiter,
-            mapping.as_ref(),
-            Limits::default(),
-        )
-        .map_err(|e| format!("the file is rejected: {e}"))?;
-        let rows: Vec<RowOutcome> = prepared.rows(today).collect();
-        let invalid: Vec<String> = rows
-            .iter()
-            .filter_map(|r| match r {
-                RowOutcome::Invalid { line, errors } => Some(format!("line {line}: {errors:?}")),
-                _ => None,
-            })
-            .collect();
-        if !invalid.is_empty() {
-            return Err(format!(
-                "the file-level stages refuse rows: {}",
-                invalid.join("; ")
-            ));
-        }
+        let rows = rows_of(action, bytes, delimiter, mapping, today)?;
         let job = self.new_job(action).await;
         let database = |e: sea_orm::DbErr| format!("database error: {e}");
         let txn = self.db.begin().await.map_err(database)?;
@@ -244,5 +220,77 @@ impl Fixture {
         .map_err(database)?;
         txn.commit().await.map_err(database)?;
         Ok((job, report))
+    }
+
+    /// Applies users files as the batches of one job, each in its transaction, with one
+    /// [`ClientImport`] set up as for a first attempt into an empty table (`fresh`), in
+    /// bulk mode when `emails_new`. Answers each batch's report, and whether the import
+    /// was still on its fresh path after the last.
+    pub async fn apply_fresh_batches(
+        &self,
+        batches: &[&str],
+        emails_new: bool,
+        today: NaiveDate,
+    ) -> Result<(Vec<BatchReport>, bool), String> {
+        let job = self.new_job(ImportAction::Users).await;
+        let database = |e: sea_orm::DbErr| format!("database error: {e}");
+        let mut import = ClientImport::new(&self.db, job, Desks::All)
+            .await
+            .map_err(database)?;
+        import.fresh = true;
+        import.emails_new = emails_new;
+        let mut reports = Vec::new();
+        for batch in batches {
+            let rows = rows_of(
+                ImportAction::Users,
+                batch.as_bytes(),
+                Delimiter::Auto,
+                None,
+                today,
+            )?;
+            let txn = self.db.begin().await.map_err(database)?;
+            let rows = rows.into_iter().filter_map(RowOutcome::into_client);
+            reports.push(import.apply(&txn, rows.collect()).await.map_err(database)?);
+            txn.commit().await.map_err(database)?;
+        }
+        Ok((reports, import.fresh))
+    }
+}
+
+/// The rows of a file through the file-level stages, which must pass every one of them:
+/// what they refuse is for the bad-files catalogue's `rows`.
+fn rows_of(
+    action: ImportAction,
+    bytes: &[u8],
+    delimiter: Delimiter,
+    mapping: Option<&str>,
+    today: NaiveDate,
+) -> Result<Vec<RowOutcome>, String> {
+    let mapping = mapping
+        .map(|m| app::import::mapping::Mapping::from_json(action, m))
+        .transpose()?;
+    let prepared = prepare_mapped(
+        bytes,
+        action,
+        delimiter,
+        mapping.as_ref(),
+        Limits::default(),
+    )
+    .map_err(|e| format!("the file is rejected: {e}"))?;
+    let rows: Vec<RowOutcome> = prepared.rows(today).collect();
+    let invalid: Vec<String> = rows
+        .iter()
+        .filter_map(|r| match r {
+            RowOutcome::Invalid { line, errors } => Some(format!("line {line}: {errors:?}")),
+            _ => None,
+        })
+        .collect();
+    if invalid.is_empty() {
+        Ok(rows)
+    } else {
+        Err(format!(
+            "the file-level stages refuse rows: {}",
+            invalid.join("; ")
+        ))
     }
 }
