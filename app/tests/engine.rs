@@ -1012,6 +1012,15 @@ async fn a_fresh_load_falls_back_when_a_username_is_taken(backend: Backend) {
         .await;
         assert_eq!(outcome(&report), (0, 1, 0, vec![format!("line 2 {taken}")]));
         assert_eq!(client(&f, "ann@y.example").await.unwrap().first_name, "Ann");
+        // Another job searches the suffixes from the start: past the ones taken.
+        let (_, report) = run(
+            &f,
+            ImportAction::Users,
+            "Email,First name\nann@w.example,Ann\n",
+        )
+        .await;
+        assert_eq!(outcome(&report), (1, 0, 0, vec![]));
+        assert_eq!(client(&f, "ann@w.example").await.unwrap().username, "ann4");
         f.close().await;
     }
 }
