@@ -438,7 +438,6 @@ pub fn created_records(
             entity_id: Set(runs[0].0),
             last_entity_id: Set(runs.last().map(|r| r.1)),
             operation: Set(ChangeOp::CreatedIds),
-            previous_values: Set(None),
             new_values: Set(Some(
                 Value::Array(runs.iter().map(|(a, b)| json!([a, b])).collect()).to_string(),
             )),
@@ -481,6 +480,9 @@ mod tests {
             panic!("runs are stored")
         };
         assert_eq!(read_runs(Some(text)).unwrap(), [(4, 6), (8, 8)]);
+        assert!(runs_hold(Some(text), 5) && runs_hold(Some(text), 8));
+        assert!(!runs_hold(Some(text), 7) && !runs_hold(Some(text), 3));
+        assert!(!runs_hold(None, 5) && !runs_hold(Some("[[3,2]]"), 3));
         assert!(read_runs(Some("[[3,2]]")).is_err());
         assert!(read_runs(None).is_err());
         let many = created_records(1, Entity::Client, (0..5_000).map(|i| i * 2));
