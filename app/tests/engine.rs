@@ -963,7 +963,7 @@ async fn a_fresh_load_falls_back_when_a_username_is_taken(backend: Backend) {
         let (reports, still_fresh) = f
             .apply_fresh_batches(
                 &[
-                    "Email,First name,Username\nann@x.example,Ann,\nann@y.example,Ann,\n",
+                    "Email,First name,Username\nann@x.example,Ann,\nann@y.example,Ann,\nann@v.example,Ann,\n",
                     "Email,First name,Username\ncy@example.com,Cy,ann\ndee@example.com,Dee,\n",
                     "Email,First name,Username\nbob@example.com,Bob,\nann@z.example,Ann,\n",
                 ],
@@ -976,7 +976,7 @@ async fn a_fresh_load_falls_back_when_a_username_is_taken(backend: Backend) {
         assert_eq!(
             outcomes,
             [
-                (2, 0, 0, vec![]),
+                (3, 0, 0, vec![]),
                 (1, 0, 0, vec![format!("line 2 {taken}")]),
                 (2, 0, 0, vec![]),
             ],
@@ -995,9 +995,10 @@ async fn a_fresh_load_falls_back_when_a_username_is_taken(backend: Backend) {
         assert_eq!(
             usernames(&f).await,
             names(&[
+                ("ann@v.example", "ann3"),
                 ("ann@x.example", "ann"),
                 ("ann@y.example", "ann2"),
-                ("ann@z.example", "ann3"),
+                ("ann@z.example", "ann4"),
                 ("bob@example.com", "bob"),
                 ("dee@example.com", "dee"),
             ])
@@ -1020,9 +1021,30 @@ async fn a_fresh_load_falls_back_when_a_username_is_taken(backend: Backend) {
         )
         .await;
         assert_eq!(outcome(&report), (1, 0, 0, vec![]));
-        assert_eq!(client(&f, "ann@w.example").await.unwrap().username, "ann4");
+        assert_eq!(client(&f, "ann@w.example").await.unwrap().username, "ann5");
         f.close().await;
     }
+}
+
+/// A generated username looks past a whole block of taken suffixes (they are looked up
+/// 64 at a time).
+async fn a_generated_username_looks_past_a_block_of_taken_ones(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let mut file = String::from("Email,First name,Username\nx@example.com,X,x\n");
+    for k in 2..=66 {
+        file.push_str(&format!("x{k}@example.com,X,x{k}\n"));
+    }
+    let (_, report) = run(&f, ImportAction::Users, &file).await;
+    assert_eq!(outcome(&report), (66, 0, 0, vec![]));
+    let (_, report) = run(
+        &f,
+        ImportAction::Users,
+        "Email,First name\nx@example.org,X\n",
+    )
+    .await;
+    assert_eq!(outcome(&report), (1, 0, 0, vec![]));
+    assert_eq!(client(&f, "x@example.org").await.unwrap().username, "x67");
+    f.close().await;
 }
 
 macro_rules! on_both_databases {
@@ -1056,4 +1078,5 @@ on_both_databases!(
     an_import_limited_to_some_desks_stays_within_them,
     rebuilding_the_indexes_keeps_the_jobs_heartbeat,
     a_fresh_load_falls_back_when_a_username_is_taken,
+    a_generated_username_looks_past_a_block_of_taken_ones,
 );
