@@ -490,6 +490,17 @@ mod tests {
     }
 
     #[test]
+    fn the_review_shows_nothing_as_empty() {
+        for nothing in [None, Some(&Value::Null), Some(&json!(""))] {
+            assert_eq!(shown(nothing), "(empty)");
+        }
+        assert_eq!(shown(Some(&json!("Leeds"))), "Leeds");
+        assert_eq!(shown(Some(&json!(2))), "2");
+        assert_eq!(field_label("date_of_birth"), "Date of birth");
+        assert_eq!(field_label("extra:Tier"), "Tier");
+    }
+
+    #[test]
     fn every_client_field_reads_back_what_apply_records() {
         for field in ClientField::ALL {
             assert_eq!(ClientField::parse(field.name()), Some(field));
