@@ -802,17 +802,30 @@ async fn extra_attributes_are_put_back_by_a_revert(backend: Backend) {
 async fn an_import_limited_to_some_desks_stays_within_them(backend: Backend) {
     let f = Fixture::new(backend).await;
     program(&f, 7).await;
-    let (_, east) = project_with_desk(&f, "Latam", "East").await;
+    let (latam, east) = project_with_desk(&f, "Latam", "East").await;
     let (_, report) = run(
         &f,
         ImportAction::Users,
         "Email,First name,Project,Desk,City\n\
          ann@example.com,Ann,Latam,East,London\n\
          cy@example.com,Cy,Latam,East,London\n\
-         bob@example.com,Bob,,,London\n",
+         bob@example.com,Bob,,,London\n\
+         fay@example.com,Fay,Latam,,London\n",
     )
     .await;
-    assert_eq!(outcome(&report), (3, 0, 0, vec![]));
+    assert_eq!(outcome(&report), (4, 0, 0, vec![]));
+    // A project named without a desk: its own `Default` desk.
+    let latam_default = desk::Entity::find()
+        .filter(desk::Column::ProjectId.eq(latam))
+        .filter(desk::Column::Name.eq("Default"))
+        .one(&f.db)
+        .await
+        .unwrap()
+        .expect("a new project's Default desk");
+    assert_eq!(
+        client(&f, "fay@example.com").await.unwrap().desk_id,
+        latam_default.id
+    );
     let within = async |action: ImportAction, csv: &str| {
         f.apply_within(
             action,

@@ -6,7 +6,7 @@
 
 use app::entities::import_job;
 use app::import::prepare::{Limits, RowOutcome, prepare_mapped};
-use app::jobs::apply::{AccountImport, ApplyError, BatchReport, ClientImport, IbImport};
+use app::jobs::apply::{AccountImport, Applier, ApplyError, BatchReport, ClientImport, IbImport};
 use app::model::{Delimiter, Desks, ImportAction};
 use chrono::NaiveDate;
 use migration::{Migrator, MigratorTrait};
@@ -197,27 +197,17 @@ impl Fixture {
         let job = self.new_job(action).await;
         let database = |e: sea_orm::DbErr| format!("database error: {e}");
         let txn = self.db.begin().await.map_err(database)?;
-        let report = match action {
-            ImportAction::Users => {
-                let rows = rows.into_iter().filter_map(RowOutcome::into_client);
+        // As the job runner applies a batch.
+        let mut applier = match action {
+            ImportAction::Users => Applier::Clients(
                 ClientImport::new(&txn, job, within)
                     .await
-                    .map_err(database)?
-                    .apply(&txn, rows.collect())
-                    .await
-            }
-            ImportAction::Accounts => {
-                let rows = rows.into_iter().filter_map(RowOutcome::into_account);
-                AccountImport::new(job, within)
-                    .apply(&txn, rows.collect())
-                    .await
-            }
-            ImportAction::Ibs => {
-                let rows = rows.into_iter().filter_map(RowOutcome::into_ib);
-                IbImport::new(job, within).apply(&txn, rows.collect()).await
-            }
-        }
-        .map_err(database)?;
+                    .map_err(database)?,
+            ),
+            ImportAction::Accounts => Applier::Accounts(AccountImport::new(job, within)),
+            ImportAction::Ibs => Applier::Ibs(IbImport::new(job, within)),
+        };
+        let report = applier.apply(&txn, rows).await.map_err(database)?;
         txn.commit().await.map_err(database)?;
         Ok((job, report))
     }

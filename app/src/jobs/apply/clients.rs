@@ -769,34 +769,21 @@ pub(super) fn statement_rows(left: usize) -> usize {
     }
 }
 
-/// `INSERT INTO client … VALUES (…), …` for `rows` rows: PostgreSQL returns the new ids;
-/// SQLite numbers new rows one after another under its single write lock, so the ids are
-/// the `rows` ending at the last inserted one and nothing needs to come back.
-fn insert_sql(backend: DbBackend, rows: usize) -> String {
-    let mut sql = String::with_capacity(64 + rows * INSERT_WIDTH * 7);
+/// `INSERT INTO client … VALUES (…), …` for `rows` rows, on SQLite (PostgreSQL has
+/// [`postgres_insert_sql`]). SQLite numbers new rows one after another under its single
+/// write lock, so the ids are the `rows` ending at the last inserted one and nothing needs
+/// to come back.
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::with_capacity(64 + rows * INSERT_WIDTH * 2);
     sql.push_str("INSERT INTO client (");
     sql.push_str(INSERT_COLUMNS);
     sql.push_str(") VALUES ");
-    let mut n = 0;
     for i in 0..rows {
         sql.push_str(if i == 0 { "(" } else { ",(" });
         for k in 0..INSERT_WIDTH {
-            if k > 0 {
-                sql.push(',');
-            }
-            n += 1;
-            match backend {
-                DbBackend::Postgres => {
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
-                }
-                _ => sql.push('?'),
-            }
+            sql.push_str(if k == 0 { "?" } else { ",?" });
         }
         sql.push(')');
-    }
-    if backend == DbBackend::Postgres {
-        sql.push_str(" RETURNING id");
     }
     sql
 }
@@ -996,7 +983,7 @@ async fn insert_clients<C: ConnectionTrait>(
                 }
             }
         } else {
-            let sql = insert_sql(backend, piece.len());
+            let sql = insert_sql(piece.len());
             let mut values = Vec::with_capacity(piece.len() * INSERT_WIDTH);
             for c in piece {
                 client_values(c, now, &mut values);
