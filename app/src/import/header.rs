@@ -407,6 +407,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_template_is_a_file_that_imports_its_one_row() {
+        use crate::import::prepare::{Limits, RowOutcome, prepare_mapped};
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        for action in [
+            ImportAction::Users,
+            ImportAction::Accounts,
+            ImportAction::Ibs,
+        ] {
+            let file = template(action);
+            let labels: Vec<&str> = columns(action).iter().map(|c| c.label).collect();
+            let (header, row) = file.split_once("\r\n").unwrap();
+            assert_eq!(header, format!("\u{FEFF}{}", labels.join(",")));
+            assert!(
+                row.contains('@') && row.ends_with("\r\n"),
+                "{action:?}: {row}"
+            );
+            let prepared = prepare_mapped(
+                file.as_bytes(),
+                action,
+                crate::model::Delimiter::Auto,
+                None,
+                Limits::default(),
+            )
+            .unwrap();
+            let rows: Vec<RowOutcome> = prepared.rows(today).collect();
+            assert_eq!(rows.len(), 1, "{action:?}");
+            assert!(
+                !matches!(rows[0], RowOutcome::Invalid { .. }),
+                "{action:?}: {:?}",
+                rows[0]
+            );
+        }
+    }
+
+    #[test]
     fn a_file_of_another_action_is_refused_with_the_action_to_choose() {
         let accounts = ["Email", "Account number", "Product ID", "Product currency"];
         let Err(FileError::Header(why)) = map_header(ImportAction::Users, &accounts) else {
