@@ -442,6 +442,18 @@ mod tests {
     }
 
     #[test]
+    fn a_header_is_mostly_unknown_when_more_than_half_its_columns_match_nothing() {
+        let mostly_unknown = |names: &[&str]| {
+            map_header(ImportAction::Users, names)
+                .unwrap()
+                .mostly_unknown()
+        };
+        assert!(!mostly_unknown(&["Email", "First name", "Shoe size"]));
+        assert!(!mostly_unknown(&["Email", "Shoe size"]), "half is not more");
+        assert!(mostly_unknown(&["Email", "Shoe size", "Hat", "Pet"]));
+    }
+
+    #[test]
     fn a_file_of_another_action_is_refused_with_the_action_to_choose() {
         let accounts = ["Email", "Account number", "Product ID", "Product currency"];
         let Err(FileError::Header(why)) = map_header(ImportAction::Users, &accounts) else {
