@@ -86,13 +86,16 @@ mkdir -p "$out"
 first=unit
 case " $* " in
     *" --file "* | *" -f "* | *" --file="*)
-        # Files given: the engine's tests first when every one of them is apply/revert code.
+        # Files given: the engine's tests first when every one of them is apply/revert code
+        # (other options' values, such as --re's patterns, do not count).
         first=engine
+        prev=""
         for arg in "$@"; do
-            case "$arg" in
-                -* | app/src/jobs/*) ;;
-                *) first=unit ;;
-            esac
+            file=""
+            case "$prev" in --file | -f) file="$arg" ;; esac
+            case "$arg" in --file=*) file="${arg#--file=}" ;; esac
+            case "$file" in "" | app/src/jobs/*) ;; *) first=unit ;; esac
+            prev="$arg"
         done
         ;;
 esac

@@ -6,8 +6,9 @@
 //! The indexes are dropped in a committed statement, so they are missing while the job
 //! runs (pages that sort or filter clients are slower meanwhile; the Import Data page says
 //! the job runs in bulk mode). They come back at the job's end whatever its outcome, when
-//! a worker starts ([`ensure_client_indexes`]), and when a job taken over ends: no crash
-//! leaves the table without them for longer than it takes a worker to start.
+//! a worker starts ([`ensure_client_indexes`]); a run that takes a bulk job over from a
+//! stale worker runs in bulk mode too, and rebuilds them at its own end. No crash leaves
+//! the table without them for longer than it takes a worker to start.
 //!
 //! A job goes into bulk mode only when no other import is in progress, and while it runs
 //! no other import starts and no import is reverted ([`super::queue::mark_bulk`]): it is
@@ -251,8 +252,9 @@ pub(crate) async fn drop_client_indexes<C: ConnectionTrait>(db: &C) -> Result<()
     Ok(())
 }
 
-/// Creates whichever of the indexes is missing. Runs at a bulk job's end (`job`: the job
-/// and its worker), when a worker starts, and after a job taken over from a bulk run ends.
+/// Creates whichever of the indexes is missing. Runs at the end of each run of a bulk job
+/// (`job`: the job and its worker), a run that took the job over from a stale worker
+/// included, since that run is in bulk mode too ([`begin`]), and when a worker starts.
 ///
 /// Each index's transaction also records the job's heartbeat. SQLite's writer lock keeps
 /// the heartbeat out while an index is built, and when it is released a claim that was
