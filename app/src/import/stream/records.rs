@@ -96,8 +96,10 @@ fn count_chars(bytes: &[u8]) -> u64 {
 }
 
 /// Whether kept bytes of a value are whitespace only, as `str::trim` sees it. An incomplete
-/// character at the end (a value cut where it stops being kept) is left to [`Rest`].
-fn is_blank(bytes: &[u8]) -> bool {
+/// character at the end of a value `cut` where it stops being kept is left to [`Rest`]; at
+/// the end of a whole value it is text that is not UTF-8, which is not blank (the record
+/// is then read, and reported).
+fn is_blank(bytes: &[u8], cut: bool) -> bool {
     match bytes.first() {
         None => return true,
         Some(&b) if b < 0x80 && !is_space(b) => return false,
@@ -105,10 +107,12 @@ fn is_blank(bytes: &[u8]) -> bool {
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
-        Err(e) if e.error_len().is_none() => match std::str::from_utf8(&bytes[..e.valid_up_to()]) {
-            Ok(text) => text,
-            Err(_) => return false,
-        },
+        Err(e) if cut && e.error_len().is_none() => {
+            match std::str::from_utf8(&bytes[..e.valid_up_to()]) {
+                Ok(text) => text,
+                Err(_) => return false,
+            }
+        }
         Err(_) => return false,
     };
     text.trim().is_empty()
@@ -300,7 +304,7 @@ impl Fields {
     fn end_field(&mut self) {
         let field = &self.bytes[self.start..];
         if self.blank {
-            self.blank = is_blank(field) && self.rest.is_blank();
+            self.blank = is_blank(field, self.rest.any) && self.rest.is_blank();
         }
         if self.count < self.keep {
             if self.long.is_none() && (self.rest.any || field.len() > MAX_FIELD_CHARS) {

@@ -191,7 +191,7 @@ fn characters_and_crlf_split_between_pieces_are_put_together() {
     assert_eq!(
         rows,
         [
-            Ok(Row {
+            Ok::<_, RowError>(Row {
                 line: 2,
                 fields: vec!["Françoise".into(), "€ 5\r\n😀".into()]
             }),
@@ -256,6 +256,18 @@ fn extra_fields_are_counted_without_being_kept() {
         read_old(&text, b','),
         (Ok(vec!["a".into(), "b".into()]), rows)
     );
+    // Of the wide row, only the header's two fields are kept in memory.
+    let mut reader = RecordReader::new(text.as_bytes(), b',');
+    reader.header().unwrap();
+    assert!(matches!(
+        reader.read_into(&mut Row::default()),
+        Ok(Next::Invalid(_))
+    ));
+    let fields = &reader.fields;
+    assert_eq!(
+        (&fields.bytes[..], &fields.ends[..], fields.count),
+        (&b"12"[..], &[1, 2][..], 5002)
+    );
 }
 
 #[test]
@@ -284,6 +296,36 @@ fn the_header_line_is_refused_when_too_wide_or_too_long() {
     assert_eq!(
         header.unwrap_err(),
         format!("The header line (line 2) cannot be read: {UNCLOSED}")
+    );
+}
+
+#[test]
+fn a_record_of_the_widest_longest_values_fits_under_the_reader_s_own_cap() {
+    // What MAX_SPAN_BYTES promises: 250 values of the longest length allowed, each over two
+    // lines and of 4-byte characters (about a million bytes in all), are one record.
+    let half = "\u{1D11E}".repeat(MAX_FIELD_CHARS / 2);
+    let value = format!("{}\n{half}", &half[4..]);
+    assert_eq!(value.chars().count(), MAX_FIELD_CHARS);
+    let header: Vec<String> = (1..=250).map(|i| format!("c{i}")).collect();
+    let record = vec![format!("\"{value}\""); 250].join(",");
+    assert!(record.len() > 990_000 && record.len() < MAX_SPAN_BYTES);
+    let text = format!("{}\n{record}\n{}\n", header.join(","), ["x"; 250].join(","));
+    let mut reader = RecordReader::new(text.as_bytes(), b',');
+    assert_eq!(reader.header().unwrap(), header);
+    let rows: Vec<_> = reader.by_ref().collect();
+    assert_eq!(
+        rows,
+        [
+            Ok(Row {
+                line: 2,
+                fields: vec![value; 250]
+            }),
+            // One line break in each of the record's values: it ends on line 252.
+            Ok(Row {
+                line: 253,
+                fields: vec!["x".to_owned(); 250]
+            })
+        ]
     );
 }
 
@@ -342,6 +384,39 @@ fn text_that_is_not_utf8_is_an_error_of_the_source() {
         Err(StreamError::Source(_))
     ));
     assert_eq!(reader.read_into(&mut row).unwrap(), Next::End);
+}
+
+#[test]
+fn a_line_of_whitespace_and_bytes_that_are_not_utf8_is_not_blank() {
+    // Such a line is not skipped as blank: it is read, and its bytes are reported. That
+    // holds for a whole character that is not UTF-8 and for one cut short by the delimiter.
+    for line in [&b" \xff,"[..], b"\t,\xe2\x80", b"\xe2\x80, "] {
+        let text = [&b"a,b\n"[..], line, b"\n1,2\n"].concat();
+        let mut reader = RecordReader::new(&text[..], b',');
+        reader.header().unwrap();
+        let mut row = Row::default();
+        assert!(
+            matches!(reader.read_into(&mut row), Err(StreamError::Source(_))),
+            "{line:?}"
+        );
+    }
+    // In a value longer than what is kept of it, the line is read too, and the value is
+    // reported as too long (each byte that does not continue a character counted as one).
+    let long = " ".repeat(4 * MAX_FIELD_CHARS + 10);
+    for (end, chars) in [
+        (&b"\xff,"[..], 4011),
+        (b"\xe2\x80,", 4011),
+        (b"\xff\xff\xff\xff\xff,", 4015),
+    ] {
+        let text = [b"a,b\n", long.as_bytes(), end, b"\n1,2\n"].concat();
+        let mut reader = RecordReader::new(&text[..], b',');
+        reader.header().unwrap();
+        let mut row = Row::default();
+        match reader.read_into(&mut row) {
+            Ok(Next::Invalid(e)) => assert_eq!((e.line, e.message), (2, too_long(chars))),
+            other => panic!("{end:?}: {other:?}"),
+        }
+    }
 }
 
 // --- The bound on records that run on, against a slow model of the documented rule. ---
@@ -636,4 +711,31 @@ fn random_files_with_long_values_and_cut_records_read_as_the_model_says() {
         long_errors > 50 && unclosed > 50,
         "{long_errors} {unclosed}"
     );
+}
+
+#[test]
+fn reading_again_keeps_memory_within_a_few_times_the_cap() {
+    // Every line is cut and read again: what is kept of the text stays within about three
+    // times the cap however long the file, as the module's comment says.
+    let text = format!("h\n{}", "a\",\"\n".repeat(2000));
+    for cap in [4, 37, 200] {
+        for size in [1, 7, 4096, usize::MAX] {
+            let source = Pieces {
+                bytes: text.as_bytes(),
+                size,
+            };
+            let mut reader = RecordReader::with_cap(source, b',', cap);
+            reader.header().unwrap();
+            let (mut rows, mut most) = (0, 0);
+            while reader.read_into(&mut Row::default()).unwrap() != Next::End {
+                rows += 1;
+                most = most.max(reader.spill.bytes.len() + reader.replay.len());
+            }
+            assert_eq!(rows, 2000);
+            assert!(
+                most <= 3 * cap,
+                "cap {cap}, pieces of {size} bytes: {most} kept"
+            );
+        }
+    }
 }
