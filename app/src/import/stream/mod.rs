@@ -50,6 +50,38 @@ mod test_source {
             Ok(n)
         }
     }
+
+    /// A source whose every read is first interrupted (`ErrorKind::Interrupted`: to be
+    /// tried again), that hands out its bytes `size` at a time, and then, if `fails`,
+    /// fails as a database read that has lost its connection would.
+    pub struct Unsteady<'a> {
+        pieces: Pieces<'a>,
+        fails: bool,
+        interrupted: bool,
+    }
+
+    impl<'a> Unsteady<'a> {
+        pub fn new(bytes: &'a [u8], size: usize, fails: bool) -> Self {
+            Unsteady {
+                pieces: Pieces { bytes, size },
+                fails,
+                interrupted: false,
+            }
+        }
+    }
+
+    impl Read for Unsteady<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            self.interrupted = !self.interrupted;
+            if self.interrupted {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            if self.fails && self.pieces.bytes.is_empty() {
+                return Err(io::Error::other("database gone"));
+            }
+            self.pieces.read(out)
+        }
+    }
 }
 
 /// Why a stream could not be read to its end: the file itself is refused (its text is not

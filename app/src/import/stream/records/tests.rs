@@ -6,7 +6,7 @@ use crate::import::FileError;
 #[allow(dead_code, clippy::all)]
 mod old;
 
-use crate::import::stream::test_source::Pieces;
+use crate::import::stream::test_source::{Pieces, Unsteady};
 
 type Outcome = (Result<Vec<String>, String>, Vec<Result<Row, RowError>>);
 
@@ -352,20 +352,14 @@ fn read_into_reuses_the_row_and_reports_progress() {
 }
 
 #[test]
-fn a_failing_source_stops_the_rows_and_is_reported() {
-    struct Failing<'a>(&'a [u8]);
-    impl Read for Failing<'_> {
-        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-            if self.0.is_empty() {
-                return Err(io::Error::other("database gone"));
-            }
-            let n = out.len().min(self.0.len());
-            out[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
-    let mut reader = RecordReader::new(Failing(b"a\n1\n2"), b',');
+fn an_interrupted_read_is_tried_again_and_a_failing_source_is_reported() {
+    let mut reader = RecordReader::new(Unsteady::new(b"a\n1\n2\n", 1, false), b',');
+    assert_eq!(reader.header().unwrap(), ["a"]);
+    let rows: Vec<_> = reader.by_ref().collect();
+    assert_eq!(lines(&rows), [(2, true), (3, true)]);
+    assert!(reader.finish().is_ok());
+    // A source that fails stops the rows, and its error is reported.
+    let mut reader = RecordReader::new(Unsteady::new(b"a\n1\n2", 1, true), b',');
     reader.header().unwrap();
     let rows: Vec<_> = reader.by_ref().collect();
     assert_eq!(lines(&rows), [(2, true)]);

@@ -35,7 +35,7 @@ fn assert_same_verdict(bytes: &[u8]) {
     }
 }
 
-use crate::import::stream::test_source::Pieces;
+use crate::import::stream::test_source::{Pieces, Unsteady};
 
 /// The text of `bytes` read through [`TextReader`] in pieces of `size`, into a buffer of
 /// `out` bytes at a time.
@@ -221,6 +221,15 @@ fn a_windows_executable_is_found_wherever_its_header_points() {
     short[0x3C..0x40].copy_from_slice(&0x4Eu32.to_le_bytes());
     short[0x4E..0x50].copy_from_slice(b"PE");
     assert_same_verdict(&short);
+    // Without "MZ" first, the same bytes are no program: only their NUL bytes tell.
+    let mut no_mz = vec![b'x'; 0x100];
+    no_mz[0x3C..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+    no_mz[0x80..0x84].copy_from_slice(b"PE\0\0");
+    assert_same_verdict(&no_mz);
+    assert_eq!(
+        inspect_in_pieces(&no_mz, usize::MAX),
+        Err(FileError::Binary("binary data (it contains NUL bytes)"))
+    );
 }
 
 #[test]
@@ -282,6 +291,57 @@ fn invalid_utf8_after_a_bom_is_malformed_where_it_is_met() {
         Err(FileError::Malformed {
             encoding: "UTF-16 BE"
         })
+    );
+}
+
+#[test]
+fn text_that_fills_more_than_the_buffers_is_decoded_whole() {
+    // 100,000 bytes of "é" in Windows-1252 are 200,000 bytes of UTF-8: each read of 64 KiB
+    // decodes into more text than the text buffer holds, and what is left of it waits.
+    let mut bytes = b"Name\n".to_vec();
+    bytes.extend(std::iter::repeat_n(0xE9, 100_000));
+    let expected = format!("Name\n{}", "\u{e9}".repeat(100_000));
+    for out in [7, 8192, 1 << 20] {
+        assert_eq!(
+            decode_in_pieces(&bytes, TextEncoding::Windows1252, usize::MAX, out).unwrap(),
+            expected,
+            "out {out}"
+        );
+    }
+}
+
+#[test]
+fn an_interrupted_read_is_tried_again_and_a_failing_source_is_reported() {
+    // Read by `read` alone, which std's `read_to_string` is not (it tries again itself).
+    fn read_text(mut reader: impl Read) -> Result<String, crate::import::stream::StreamError> {
+        let (mut text, mut buf) = (Vec::new(), [0; 16]);
+        loop {
+            match reader.read(&mut buf)? {
+                0 => return Ok(String::from_utf8(text).unwrap()),
+                n => text.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+    let failed = |e: crate::import::stream::StreamError| match e {
+        crate::import::stream::StreamError::Source(e) => e.to_string(),
+        other => panic!("{other}"),
+    };
+    let bytes = utf16("Email\na@b.c\n", true);
+    let source = |fails| Unsteady::new(&bytes, 3, fails);
+    let reader = |fails| TextReader::new(source(fails), TextEncoding::Utf16Le);
+    assert_eq!(
+        Inspector::read_all(source(false)).unwrap(),
+        TextEncoding::Utf16Le
+    );
+    assert_eq!(read_text(reader(false)).unwrap(), "Email\na@b.c\n");
+    // A source that fails is reported as such, by both.
+    assert_eq!(
+        failed(Inspector::read_all(source(true)).unwrap_err()),
+        "database gone"
+    );
+    assert_eq!(
+        failed(read_text(reader(true)).unwrap_err()),
+        "database gone"
     );
 }
 
