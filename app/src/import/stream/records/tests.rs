@@ -280,6 +280,10 @@ fn a_bom_left_in_the_text_is_skipped_at_the_very_start_only() {
 
 #[test]
 fn the_header_line_is_refused_when_too_wide_or_too_long() {
+    // As many names as the limit are read.
+    let text = format!("h{}\n1\n", ",h".repeat(MAX_COLUMNS - 1));
+    let (header, _) = read_in_pieces(text.as_bytes(), b',', MAX_SPAN_BYTES);
+    assert_eq!(header.unwrap().len(), MAX_COLUMNS);
     let text = format!("{}\n1\n", ",h".repeat(MAX_COLUMNS));
     let (header, _) = read_in_pieces(text.as_bytes(), b',', MAX_SPAN_BYTES);
     assert_eq!(
@@ -613,13 +617,15 @@ fn random_small_files_read_as_the_old_parser_reads_them() {
 #[test]
 fn random_files_with_records_cut_at_small_caps_read_as_the_model_says() {
     let mut random = Random(0x2545_F491_4F6C_DD1D);
-    let alphabets: [&[&str]; 3] = [
+    let alphabets: [&[&str]; 4] = [
         &["a", ",", "\"", "\n", "\r"],
         &["a", "\",\"", "\"", "\n", "a\n"],
         &["\"", "\n", "\r\n", ",", "x"],
+        // Quotes that close and open at delimiters: records joined, then ended by the text.
+        &["\"", "\n", ",", "b", "\",", ",\""],
     ];
-    for round in 0..3000 {
-        let text = random.text(alphabets[round % 3], 60);
+    for round in 0..4000 {
+        let text = random.text(alphabets[round % 4], 60);
         let cap = 1 + random.below(12);
         let expected = model(text.as_bytes(), b',', cap);
         assert_eq!(
