@@ -401,12 +401,14 @@ fn a_line_of_whitespace_and_bytes_that_are_not_utf8_is_not_blank() {
     // In a value longer than what is kept of it, the line is read too, and the value is
     // reported as too long (each byte that does not continue a character counted as one).
     let long = " ".repeat(4 * MAX_FIELD_CHARS + 10);
-    for (end, chars) in [
-        (&b"\xff,"[..], 4011),
-        (b"\xe2\x80,", 4011),
-        (b"\xff\xff\xff\xff\xff,", 4015),
+    for (start, end, chars) in [
+        (&b""[..], &b"\xff,"[..], 4011),
+        (b"", b"\xe2\x80,", 4011),
+        (b"", b"\xff\xff\xff\xff\xff,", 4015),
+        // In the part that is kept.
+        (b"\xff", b",", 4011),
     ] {
-        let text = [b"a,b\n", long.as_bytes(), end, b"\n1,2\n"].concat();
+        let text = [b"a,b\n", start, long.as_bytes(), end, b"\n1,2\n"].concat();
         let mut reader = RecordReader::new(&text[..], b',');
         reader.header().unwrap();
         let mut row = Row::default();
@@ -415,6 +417,15 @@ fn a_line_of_whitespace_and_bytes_that_are_not_utf8_is_not_blank() {
             other => panic!("{end:?}: {other:?}"),
         }
     }
+    // Whitespace alone is blank however long, even when what is kept of it ends inside a
+    // character (U+3000, an ideographic space, is three bytes).
+    let text = format!(
+        "a,b\n{}{},\n1,2\n",
+        " ".repeat(4 * MAX_FIELD_CHARS - 1),
+        "\u{3000}".repeat(10)
+    );
+    let (_, rows) = read_in_pieces(text.as_bytes(), b',', MAX_SPAN_BYTES);
+    assert_eq!(lines(&rows), [(3, true)]);
 }
 
 // --- The bound on records that run on, against a slow model of the documented rule. ---
