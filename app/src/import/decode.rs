@@ -272,5 +272,33 @@ mod tests {
         assert_eq!(inspect(&pe), Err(FileError::Binary("a Windows executable")));
         // Text that merely starts with "MZ" is text.
         assert_eq!(inspect(b"MZ code,Email\nx,a@b.c\n"), Ok(TextEncoding::Utf8));
+        // The shortest program: its DOS header alone, the signature inside it.
+        let mut short = vec![b'x'; 0x40];
+        short[..2].copy_from_slice(b"MZ");
+        short[0x3C..0x40].copy_from_slice(&0x20u32.to_le_bytes());
+        short[0x20..0x24].copy_from_slice(b"PE\0\0");
+        assert_eq!(
+            inspect(&short),
+            Err(FileError::Binary("a Windows executable"))
+        );
+    }
+
+    #[test]
+    fn each_encoding_is_found_again_by_the_label_stored_with_a_job() {
+        let labels = TextEncoding::ALL.map(TextEncoding::label);
+        assert_eq!(
+            labels,
+            [
+                "UTF-8",
+                "UTF-8 with BOM",
+                "UTF-16 LE",
+                "UTF-16 BE",
+                "Windows-1252"
+            ]
+        );
+        for encoding in TextEncoding::ALL {
+            assert_eq!(TextEncoding::from_label(encoding.label()), Some(encoding));
+        }
+        assert_eq!(TextEncoding::from_label("ISO-8859-1"), None);
     }
 }
