@@ -130,3 +130,20 @@ impl From<std::io::Error> for StreamError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    #[test]
+    fn a_stream_error_gives_its_cause() {
+        let source = StreamError::Source(std::io::Error::other("database gone"));
+        assert_eq!(source.source().unwrap().to_string(), "database gone");
+        let file = StreamError::File(FileError::Empty);
+        assert_eq!(
+            file.source().unwrap().to_string(),
+            FileError::Empty.to_string()
+        );
+    }
+}
