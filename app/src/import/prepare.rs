@@ -448,3 +448,57 @@ impl PreparedFile<'_> {
         std::iter::from_fn(move || rows.as_mut()?.next_row().ok().flatten())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &[u8] = b"Email\nann@example.com\nbob@example.com\n";
+
+    fn limits(max_bytes: u64, max_rows: u64) -> Limits {
+        Limits {
+            max_bytes,
+            max_rows,
+        }
+    }
+
+    #[test]
+    fn a_file_at_each_limit_is_accepted_and_one_past_it_is_refused() {
+        let size = FILE.len() as u64;
+        let strict =
+            |limits| prepare(FILE, ImportAction::Users, Delimiter::Auto, limits).map(|f| f.rows);
+        let loose =
+            |limits| check_loose(|| Ok(FILE), size, Delimiter::Auto, limits, 0).map(|f| f.rows);
+        for check in [&strict as &dyn Fn(Limits) -> Result<u64, FileError>, &loose] {
+            assert_eq!(check(limits(size, 2)), Ok(2));
+            assert_eq!(
+                check(limits(size - 1, 2)),
+                Err(FileError::TooLarge {
+                    size,
+                    limit: size - 1
+                })
+            );
+            assert_eq!(
+                check(limits(size, 1)),
+                Err(FileError::TooManyRows { limit: 1 })
+            );
+        }
+    }
+
+    #[test]
+    fn the_delimiter_is_chosen_from_more_than_the_first_kilobytes() {
+        // The header's first name is quoted and takes 1,800 bytes: its semicolons come after.
+        let first = "\u{e9}".repeat(900);
+        let file = format!("\"{first}\";Email;Phone\nx;ann@example.com;1\n");
+        let facts = check_loose(
+            || Ok(file.as_bytes()),
+            file.len() as u64,
+            Delimiter::Auto,
+            Limits::NONE,
+            1,
+        )
+        .unwrap();
+        assert_eq!(facts.delimiter, b';');
+        assert_eq!(facts.header, [first.as_str(), "Email", "Phone"]);
+    }
+}
