@@ -486,6 +486,35 @@ mod tests {
     }
 
     #[test]
+    fn the_mapping_step_s_check_keeps_the_first_rows_and_counts_every_row() {
+        let loose = |file: &str, samples| {
+            check_loose(
+                || Ok(file.as_bytes()),
+                file.len() as u64,
+                Delimiter::Auto,
+                Limits::NONE,
+                samples,
+            )
+        };
+        let file =
+            "Email,Name\nann@example.com,Ann\nbad\nbob@example.com,Bob\ncid@example.com,Cid\n";
+        let facts = loose(file, 2).unwrap();
+        assert_eq!(
+            (facts.header, facts.rows),
+            (vec!["Email".into(), "Name".into()], 4)
+        );
+        // Samples are rows that could be read: the short row is counted, not kept.
+        assert_eq!(
+            facts.samples,
+            [["ann@example.com", "Ann"], ["bob@example.com", "Bob"]]
+        );
+        assert_eq!(
+            loose("Email,Name\n\n", 2).unwrap_err(),
+            FileError::NoDataRows
+        );
+    }
+
+    #[test]
     fn the_delimiter_is_chosen_from_more_than_the_first_kilobytes() {
         // The header's first name is quoted and takes 1,800 bytes: its semicolons come after.
         let first = "\u{e9}".repeat(900);
