@@ -515,6 +515,53 @@ mod tests {
     }
 
     #[test]
+    fn file_rows_read_each_line_through_the_operator_s_corrections() {
+        use crate::import::corrections::{Correction, Corrections};
+        let fix = |line, column: Option<&str>, new: Option<&str>| Correction {
+            line,
+            column: column.map(str::to_owned),
+            old: None,
+            new: new.map(str::to_owned),
+            by: "ops@example.com".into(),
+            at: "2026-11-29T10:00:00Z".into(),
+        };
+        // Line 3's email is corrected, line 4 dropped; line 5 cannot be read, and its
+        // correction is not applied to it.
+        let corrections = Corrections(vec![
+            fix(3, Some("Email"), Some("bob@example.com")),
+            fix(4, None, None),
+            fix(5, Some("Email"), Some("dan@example.com")),
+        ]);
+        let file =
+            "Email,First Name\nann@example.com,Ann\nnot-an-email,Bob\ncid@example.com,Cid\nshort\n";
+        let today = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+        let mut rows = FileRows::open(
+            file.as_bytes(),
+            TextEncoding::Utf8,
+            b',',
+            ImportAction::Users,
+            None,
+            today,
+        )
+        .unwrap()
+        .with_corrections(&corrections)
+        .unwrap();
+        let email = |outcome: RowOutcome| {
+            let row = outcome.into_client().unwrap();
+            row.email.unwrap().as_str().to_owned()
+        };
+        let ann = rows.next_row().unwrap().unwrap();
+        assert_eq!((ann.line(), email(ann)), (2, "ann@example.com".into()));
+        let bob = rows.next_row().unwrap().unwrap();
+        assert_eq!(rows.raw().fields, ["bob@example.com", "Bob"]);
+        assert_eq!((bob.line(), email(bob)), (3, "bob@example.com".into()));
+        let short = rows.next_row().unwrap().unwrap();
+        assert_eq!(short.line(), 5);
+        assert!(matches!(short, RowOutcome::Invalid { line: 5, .. }));
+        assert!(rows.next_row().unwrap().is_none());
+    }
+
+    #[test]
     fn the_delimiter_is_chosen_from_more_than_the_first_kilobytes() {
         // The header's first name is quoted and takes 1,800 bytes: its semicolons come after.
         let first = "\u{e9}".repeat(900);
