@@ -94,10 +94,11 @@ impl Resolved {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn fix(line: u64, column: Option<&str>, new: Option<&str>) -> Correction {
+    /// `column` of `line` set to `new`, or without a column the line dropped, by an operator.
+    pub(crate) fn fix(line: u64, column: Option<&str>, new: Option<&str>) -> Correction {
         Correction {
             line,
             column: column.map(str::to_owned),

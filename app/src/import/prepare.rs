@@ -516,15 +516,7 @@ mod tests {
 
     #[test]
     fn file_rows_read_each_line_through_the_operator_s_corrections() {
-        use crate::import::corrections::{Correction, Corrections};
-        let fix = |line, column: Option<&str>, new: Option<&str>| Correction {
-            line,
-            column: column.map(str::to_owned),
-            old: None,
-            new: new.map(str::to_owned),
-            by: "ops@example.com".into(),
-            at: "2026-11-29T10:00:00Z".into(),
-        };
+        use crate::import::corrections::{Corrections, tests::fix};
         // Line 3's email is corrected, line 4 dropped; line 5 cannot be read, and its
         // correction is not applied to it.
         let corrections = Corrections(vec![
